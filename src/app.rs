@@ -1,0 +1,623 @@
+//! Wiring the stages: options → token → STS (→ chained STS) → checks → credentials.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::ci::{self, Ci};
+use crate::cli::Common;
+use crate::credentials::{Assumed, human_duration, now_secs, rfc3339};
+use crate::failure::{Failure, Kind};
+use crate::partition::{Partition, RoleArn, is_valid_region};
+use crate::retry::Budget;
+use crate::sts::{self, ChainRequest, Endpoint, StsError, WebIdentityRequest};
+use crate::token::{self, Explicit, Source, TokenError};
+
+/// Everything decided from the options and the environment, before any I/O.
+#[derive(Debug)]
+pub struct Settings {
+    pub ci: Ci,
+    pub source: Source,
+    pub audience: String,
+    pub endpoint: Endpoint,
+    pub first: WebIdentityRequest,
+    pub chain: Option<ChainRequest>,
+    pub allowed_accounts: Vec<String>,
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub base_delay: Duration,
+}
+
+fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
+    env.get(key).filter(|v| !v.trim().is_empty())
+}
+
+/// Resolves the region: option, then AWS_REGION / AWS_DEFAULT_REGION, then the partition's.
+fn region(
+    opts: &Common,
+    partition: Partition,
+    env: &BTreeMap<String, String>,
+) -> Result<String, Failure> {
+    let (region, from) = match (
+        &opts.region,
+        get(env, "AWS_REGION"),
+        get(env, "AWS_DEFAULT_REGION"),
+    ) {
+        (Some(r), _, _) => (r.trim().to_string(), "--region"),
+        (None, Some(r), _) => (r.trim().to_string(), "AWS_REGION"),
+        (None, None, Some(r)) => (r.trim().to_string(), "AWS_DEFAULT_REGION"),
+        (None, None, None) => return Ok(partition.default_region().to_string()),
+    };
+    if !is_valid_region(&region) {
+        return Err(
+            Failure::usage(format!("{from} `{region}` is not an AWS region name"))
+                .hint("e.g. us-east-1, eu-west-1, cn-north-1"),
+        );
+    }
+    let of_region = Partition::of_region(&region);
+    if of_region != partition {
+        return Err(Failure::usage(format!(
+            "{from} `{region}` is in partition {of_region}, but the role is in {partition}"
+        ))
+        .hint(format!(
+            "use a region of {partition}, e.g. --region {}",
+            partition.default_region()
+        )));
+    }
+    Ok(region)
+}
+
+fn endpoint_url(
+    opts: &Common,
+    partition: Partition,
+    region: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<String, Failure> {
+    let ignore_configured = get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let configured = opts.sts_endpoint.clone().or_else(|| {
+        if ignore_configured {
+            None
+        } else {
+            get(env, "AWS_ENDPOINT_URL_STS")
+                .or_else(|| get(env, "AWS_ENDPOINT_URL"))
+                .cloned()
+        }
+    });
+    match configured {
+        None => Ok(partition.sts_endpoint(region)),
+        Some(url) => {
+            let url = url.trim().trim_end_matches('/').to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.len() <= "https://".len()
+            {
+                return Err(Failure::usage(format!(
+                    "the STS endpoint `{url}` is not an http(s) URL"
+                )));
+            }
+            Ok(url)
+        }
+    }
+}
+
+fn policy(opts: &Common) -> Result<Option<String>, Failure> {
+    let Some(p) = &opts.policy else {
+        return Ok(None);
+    };
+    let text = match p.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read the policy file {path}: {e}")))?,
+        None => p.clone(),
+    };
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| Failure::usage(format!("--policy is not valid JSON: {e}")))?;
+    Ok(Some(text))
+}
+
+fn validate_external_id(id: &str) -> Result<(), Failure> {
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+    if !(2..=1224).contains(&id.len()) || !ok_chars {
+        return Err(Failure::usage(
+            "--external-id must be 2 to 1224 characters of letters, digits and _+=,.@:/-",
+        ));
+    }
+    Ok(())
+}
+
+fn role_arn(value: &str, what: &str) -> Result<RoleArn, Failure> {
+    RoleArn::parse(value).map_err(|e| Failure::usage(format!("{what}: {e}")))
+}
+
+impl Settings {
+    /// Checks every option against the others and the environment. No I/O but the policy file.
+    pub fn resolve(opts: &Common, env: &BTreeMap<String, String>) -> Result<Settings, Failure> {
+        let lookup = |k: &str| get(env, k).cloned();
+        let ci = Ci::detect(&lookup);
+        let role_value = opts
+            .role_arn
+            .clone()
+            .or_else(|| get(env, "AWS_ROLE_ARN").cloned())
+            .ok_or_else(|| Failure::usage("--role-arn is required").hint("pass --role-arn arn:aws:iam::<account-id>:role/<name> or set AWS_OIDC_ROLE_ARN"))?;
+        let role = role_arn(&role_value, "--role-arn")?;
+        let chain_role = opts
+            .chain_role_arn
+            .as_deref()
+            .map(|a| role_arn(a, "--chain-role-arn"))
+            .transpose()?;
+        if let Some(chain) = chain_role.as_ref().filter(|c| c.partition != role.partition) {
+            return Err(Failure::usage(format!(
+                "--chain-role-arn is in partition {}, but --role-arn is in {}; a chain cannot cross partitions",
+                chain.partition, role.partition
+            )));
+        }
+        let partition = role.partition;
+        let region = region(opts, partition, env)?;
+        let endpoint = Endpoint {
+            url: endpoint_url(opts, partition, &region, env)?,
+            region,
+        };
+        let session_name = match &opts.session_name {
+            Some(name) => {
+                ci::validate_session_name(name).map_err(Failure::usage)?;
+                name.clone()
+            }
+            None => ci::sanitize_session_name(&ci.default_session_name(&lookup, now_secs())),
+        };
+        if opts.policy_arns.len() > 10 {
+            return Err(Failure::usage(format!(
+                "{} --policy-arn given; STS accepts at most 10",
+                opts.policy_arns.len()
+            )));
+        }
+        if let Some(bad) = opts
+            .policy_arns
+            .iter()
+            .find(|a| !a.starts_with("arn:") || !a.contains(":policy/"))
+        {
+            return Err(Failure::usage(format!(
+                "--policy-arn `{bad}` is not a managed policy ARN (arn:<partition>:iam::<account>:policy/<name>)"
+            )));
+        }
+        let policy = policy(opts)?;
+        if let Some(id) = &opts.external_id {
+            validate_external_id(id)?;
+        }
+        let chain = match chain_role {
+            None => None,
+            Some(chain_role) => {
+                let session_name = match &opts.chain_session_name {
+                    Some(n) => {
+                        ci::validate_session_name(n).map_err(Failure::usage)?;
+                        n.clone()
+                    }
+                    None => session_name.clone(),
+                };
+                if opts.duration > 3600 {
+                    tracing::warn!(
+                        "--duration {} is above the 3600 s limit for chained roles; the chained session will last 3600 s",
+                        opts.duration
+                    );
+                }
+                Some(ChainRequest {
+                    role: chain_role,
+                    session_name,
+                    external_id: opts.external_id.clone(),
+                    duration: opts.duration.min(3600),
+                })
+            }
+        };
+        let final_account = chain
+            .as_ref()
+            .map_or(&role.account_id, |c| &c.role.account_id)
+            .clone();
+        let allowed_accounts: Vec<String> = opts
+            .allowed_account_ids
+            .iter()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if let Some(bad) = allowed_accounts
+            .iter()
+            .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Failure::usage(format!(
+                "--allowed-account-ids: `{bad}` is not a 12-digit account id"
+            )));
+        }
+        check_account(&allowed_accounts, &final_account)?;
+        let audience = opts
+            .audience
+            .clone()
+            .unwrap_or_else(|| partition.default_audience().to_string());
+        let explicit = Explicit {
+            env: opts.token_env.clone(),
+            file: opts.token_file.clone(),
+            command: opts.token_command.clone(),
+        };
+        let source = token::detect(&explicit, env).map_err(|e| token_failure(e, &audience))?;
+        Ok(Settings {
+            ci,
+            source,
+            audience,
+            endpoint,
+            first: WebIdentityRequest {
+                role,
+                session_name,
+                // The first hop only has to live long enough to chain.
+                duration: if chain.is_some() { 900 } else { opts.duration },
+                policy,
+                policy_arns: opts.policy_arns.clone(),
+            },
+            chain,
+            allowed_accounts,
+            max_attempts: opts.max_attempts,
+            timeout: Duration::from_secs(opts.timeout),
+            base_delay: Duration::from_millis(opts.retry_base_delay_ms),
+        })
+    }
+}
+
+fn check_account(allowed: &[String], account: &str) -> Result<(), Failure> {
+    if allowed.is_empty() || allowed.iter().any(|a| a == account) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Kind::Denied,
+        format!("account {account} is not in --allowed-account-ids ({})", allowed.join(",")),
+    )
+    .hint("check --role-arn/--chain-role-arn, or add the account to --allowed-account-ids; nothing was written"))
+}
+
+fn token_failure(e: TokenError, audience: &str) -> Failure {
+    let kind = match e {
+        TokenError::Ambiguous(_) => Kind::Usage,
+        ref e if e.is_transient() => Kind::Transient,
+        _ => Kind::Token,
+    };
+    let hints = e.hints(audience);
+    Failure::new(kind, e.to_string()).hints(hints)
+}
+
+async fn fetch_token(
+    s: &Settings,
+    env: &BTreeMap<String, String>,
+    budget: &Budget,
+) -> Result<token::IdToken, Failure> {
+    let token = s
+        .source
+        .fetch(&s.audience, env, budget)
+        .await
+        .map_err(|e| token_failure(e, &s.audience))?;
+    tracing::info!(
+        "ID token from {}: {}",
+        s.source.describe(),
+        token.claims.summary()
+    );
+    let c = &token.claims;
+    if let (Some(iat), Some(exp)) = (c.iat, c.exp) {
+        tracing::info!(
+            "ID token issued {}, expires {} (in {})",
+            rfc3339(iat),
+            rfc3339(exp),
+            human_duration(exp - now_secs())
+        );
+    }
+    if c.nbf.is_some_and(|nbf| nbf > now_secs() + 60) {
+        tracing::warn!(
+            "the ID token is not valid before {}: is this machine's clock behind?",
+            rfc3339(c.nbf.unwrap_or_default())
+        );
+    }
+    tracing::debug!(
+        "ID token claims: {}",
+        c.all.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
+    token.check_not_expired(now_secs()).map_err(|source| {
+        token_failure(
+            TokenError::Invalid {
+                from: s.source.describe(),
+                source,
+            },
+            &s.audience,
+        )
+    })?;
+    Ok(token)
+}
+
+fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failure {
+    let kind = match e {
+        StsError::Denied { .. } => Kind::Denied,
+        StsError::ExpiredToken { .. } => Kind::Token,
+        StsError::Exhausted { .. } => Kind::Transient,
+    };
+    let ctx = sts::hints::Context {
+        claims,
+        role: &s.first.role,
+        chain_role: s.chain.as_ref().map(|c| &c.role),
+        region: &s.endpoint.region,
+        duration: s.chain.as_ref().map_or(s.first.duration, |c| c.duration),
+    };
+    let hints = sts::hints::hints(&e, &ctx);
+    Failure::new(kind, e.to_string()).hints(hints)
+}
+
+/// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
+pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Assumed, Failure> {
+    let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+    tracing::info!(
+        "{}: assuming {} as session {} via {} ({})",
+        s.ci.name(),
+        s.first.role.arn,
+        s.first.session_name,
+        s.endpoint.url,
+        s.endpoint.region
+    );
+    let mut token = fetch_token(s, env, &budget).await?;
+    let http = crate::http::sts_client().map_err(Failure::usage)?;
+    let client = sts::client(&s.endpoint, http.clone(), None);
+    let mut reminted = false;
+    let first = loop {
+        match sts::assume_web_identity(&client, &s.endpoint, &s.first, &token, &budget).await {
+            Ok(a) => break a,
+            Err(StsError::ExpiredToken { .. }) if s.source.can_mint() && !reminted => {
+                tracing::warn!(
+                    "STS says the ID token expired; getting a fresh one from {}",
+                    s.source.describe()
+                );
+                reminted = true;
+                token = fetch_token(s, env, &budget).await?;
+            }
+            Err(e) => return Err(sts_failure(e, s, &token.claims)),
+        }
+    };
+    tracing::info!(
+        "assumed {} (expires {})",
+        first.assumed_role_arn,
+        first.credentials.expiration_rfc3339()
+    );
+    let assumed = match &s.chain {
+        None => first,
+        Some(chain) => {
+            let signed = sts::client(&s.endpoint, http, Some(&first.credentials));
+            let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
+                .await
+                .map_err(|e| sts_failure(e, s, &token.claims))?;
+            tracing::info!("chained to {}", a.assumed_role_arn);
+            a
+        }
+    };
+    check_account(&s.allowed_accounts, &assumed.account_id)?;
+    Ok(assumed)
+}
+
+/// The one-line success summary for stderr.
+pub fn summary(a: &Assumed, written: &[String]) -> String {
+    let left = a.credentials.expiration - now_secs();
+    let mut line = format!(
+        "aws-oidc: assumed {} (account {}), valid until {} ({})",
+        a.assumed_role_arn,
+        a.account_id,
+        a.credentials.expiration_rfc3339(),
+        human_duration(left)
+    );
+    if !written.is_empty() {
+        line.push_str("; wrote ");
+        line.push_str(&written.join(", "));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, Failure> {
+        let mut argv = vec!["aws-oidc", "assume"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Assume(a) = cli.command else {
+            unreachable!()
+        };
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::resolve(&a.common, &env)
+    }
+
+    const TOKEN: (&str, &str) = ("AWS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln");
+
+    #[test]
+    fn defaults() {
+        let s = settings(
+            &["--role-arn", "arn:aws:iam::123456789012:role/r"],
+            &[TOKEN],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.region, "us-east-1");
+        assert_eq!(s.endpoint.url, "https://sts.us-east-1.amazonaws.com");
+        assert_eq!(s.audience, "sts.amazonaws.com");
+        assert_eq!(s.first.duration, 3600);
+        assert!(s.first.session_name.starts_with("aws-oidc-"));
+    }
+
+    #[test]
+    fn china_partition_defaults() {
+        let s = settings(
+            &["--role-arn", "arn:aws-cn:iam::123456789012:role/r"],
+            &[TOKEN],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.url, "https://sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(s.audience, "sts.amazonaws.com.cn");
+    }
+
+    #[test]
+    fn region_precedence_and_partition_mismatch() {
+        let s = settings(
+            &["--role-arn", "arn:aws:iam::123456789012:role/r"],
+            &[
+                TOKEN,
+                ("AWS_DEFAULT_REGION", "eu-west-1"),
+                ("AWS_REGION", "eu-central-1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.url, "https://sts.eu-central-1.amazonaws.com");
+        let e = settings(
+            &["--role-arn", "arn:aws-us-gov:iam::123456789012:role/r"],
+            &[TOKEN, ("AWS_REGION", "us-east-1")],
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        assert!(e.message.contains("partition aws"));
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        let role = ["--role-arn", "arn:aws:iam::123456789012:role/r"];
+        let s = settings(
+            &role,
+            &[
+                TOKEN,
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+                ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2/"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.url, "http://127.0.0.1:2");
+        let mut args = role.to_vec();
+        args.extend(["--sts-endpoint", "http://127.0.0.1:3"]);
+        let s = settings(
+            &args,
+            &[TOKEN, ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2")],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.url, "http://127.0.0.1:3");
+        let s = settings(
+            &role,
+            &[
+                TOKEN,
+                ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2"),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.url, "https://sts.us-east-1.amazonaws.com");
+    }
+
+    #[test]
+    fn chain_caps_duration_and_shortens_first_hop() {
+        let s = settings(
+            &[
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/r",
+                "--chain-role-arn",
+                "arn:aws:iam::210987654321:role/t",
+                "--external-id",
+                "ext-1",
+                "--duration",
+                "7200",
+            ],
+            &[TOKEN],
+        )
+        .unwrap();
+        let chain = s.chain.unwrap();
+        assert_eq!(chain.duration, 3600);
+        assert_eq!(s.first.duration, 900);
+        assert_eq!(chain.external_id.as_deref(), Some("ext-1"));
+    }
+
+    #[test]
+    fn allowed_accounts_checked_up_front() {
+        let e = settings(
+            &[
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/r",
+                "--allowed-account-ids",
+                "111111111111,222222222222",
+            ],
+            &[TOKEN],
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Denied);
+        assert!(
+            settings(
+                &[
+                    "--role-arn",
+                    "arn:aws:iam::123456789012:role/r",
+                    "--allowed-account-ids",
+                    "111111111111,123456789012"
+                ],
+                &[TOKEN]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(settings(&[], &[TOKEN]).unwrap_err().kind, Kind::Usage);
+        assert_eq!(
+            settings(&["--role-arn", "deploy"], &[TOKEN])
+                .unwrap_err()
+                .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            settings(
+                &[
+                    "--role-arn",
+                    "arn:aws:iam::123456789012:role/r",
+                    "--session-name",
+                    "bad name"
+                ],
+                &[TOKEN]
+            )
+            .unwrap_err()
+            .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            settings(
+                &[
+                    "--role-arn",
+                    "arn:aws:iam::123456789012:role/r",
+                    "--policy",
+                    "{not json"
+                ],
+                &[TOKEN]
+            )
+            .unwrap_err()
+            .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            settings(
+                &[
+                    "--role-arn",
+                    "arn:aws:iam::123456789012:role/r",
+                    "--policy-arn",
+                    "ReadOnly"
+                ],
+                &[TOKEN]
+            )
+            .unwrap_err()
+            .kind,
+            Kind::Usage
+        );
+    }
+
+    #[test]
+    fn no_token_is_a_token_error() {
+        let e = settings(
+            &["--role-arn", "arn:aws:iam::123456789012:role/r"],
+            &[("GITLAB_CI", "true")],
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Token);
+        assert!(e.hints.join("\n").contains("id_tokens:"));
+    }
+}

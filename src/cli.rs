@@ -1,0 +1,301 @@
+//! The command line: every option, its environment variable and its checks.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Target;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aws-oidc",
+    version,
+    about = "Turn a CI job's OpenID Connect ID token into short-lived AWS credentials",
+    long_about = "Turn a CI job's OpenID Connect ID token into short-lived AWS credentials.\n\n\
+        Gets the job's ID token (GitHub Actions, GitLab, CircleCI, Bitbucket, Buildkite, a file or a command), \
+        calls STS AssumeRoleWithWebIdentity (optionally chaining a second AssumeRole), and hands the credentials \
+        on as a dotenv file, shell exports, GITHUB_ENV, credential_process JSON, an AWS profile, or the \
+        environment of a command.\n\nExit codes: 0 ok, 1 internal error, 2 usage or configuration error, \
+        3 no usable ID token, 4 refused by AWS or by --allowed-account-ids, 5 transient failures outlasted \
+        the retries, 6 an output could not be written; exec returns the command's own status.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Get credentials and write them out (--output).
+    Assume(AssumeArgs),
+    /// Get credentials and run a command with them in its environment; nothing is written to disk.
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AssumeArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Where the credentials go: env, sh, fish, powershell or json (each =PATH, else stdout),
+    /// github (GITHUB_ENV and GITHUB_OUTPUT), profile=NAME (AWS shared files). Repeatable.
+    /// Default: github in GitHub Actions, else env=aws-oidc.env.
+    #[arg(
+        short,
+        long = "output",
+        value_name = "FORMAT[=PATH]",
+        env = "AWS_OIDC_OUTPUT",
+        value_delimiter = ','
+    )]
+    pub outputs: Vec<Target>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD", value_parser = clap::value_parser!(OsString))]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The role to assume with the ID token.
+    #[arg(
+        long,
+        env = "AWS_OIDC_ROLE_ARN",
+        value_name = "ARN",
+        help_heading = "Role"
+    )]
+    pub role_arn: Option<String>,
+
+    /// Role session name [default: from the CI job, e.g. gl-<project>-<pipeline>-<job>].
+    #[arg(
+        long,
+        env = "AWS_OIDC_SESSION_NAME",
+        value_name = "NAME",
+        help_heading = "Role"
+    )]
+    pub session_name: Option<String>,
+
+    /// Session duration in seconds (900-43200; at most 3600 for a chained role).
+    #[arg(long, env = "AWS_OIDC_DURATION", value_name = "SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(i32).range(900..=43200), help_heading = "Role")]
+    pub duration: i32,
+
+    /// Inline session policy: JSON, or @FILE to read it from a file.
+    #[arg(
+        long,
+        env = "AWS_OIDC_POLICY",
+        value_name = "JSON|@FILE",
+        help_heading = "Role"
+    )]
+    pub policy: Option<String>,
+
+    /// Managed policy ARN to limit the session with (repeatable, up to 10).
+    #[arg(
+        long = "policy-arn",
+        env = "AWS_OIDC_POLICY_ARNS",
+        value_name = "ARN",
+        value_delimiter = ',',
+        help_heading = "Role"
+    )]
+    pub policy_arns: Vec<String>,
+
+    /// AWS region [default: AWS_REGION, AWS_DEFAULT_REGION, else the partition's main region].
+    #[arg(
+        long,
+        env = "AWS_OIDC_REGION",
+        value_name = "REGION",
+        help_heading = "Role"
+    )]
+    pub region: Option<String>,
+
+    /// STS endpoint URL [default: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else the regional endpoint].
+    #[arg(
+        long,
+        env = "AWS_OIDC_STS_ENDPOINT",
+        value_name = "URL",
+        help_heading = "Role"
+    )]
+    pub sts_endpoint: Option<String>,
+
+    /// Only these account ids may be the final role's account (comma-separated); checked before anything is written.
+    #[arg(
+        long,
+        env = "AWS_OIDC_ALLOWED_ACCOUNT_IDS",
+        value_name = "IDS",
+        value_delimiter = ',',
+        help_heading = "Role"
+    )]
+    pub allowed_account_ids: Vec<String>,
+
+    /// Then assume this role with the first role's credentials (cross-account).
+    #[arg(
+        long,
+        env = "AWS_OIDC_CHAIN_ROLE_ARN",
+        value_name = "ARN",
+        help_heading = "Chaining"
+    )]
+    pub chain_role_arn: Option<String>,
+
+    /// ExternalId for the chained AssumeRole.
+    #[arg(
+        long,
+        env = "AWS_OIDC_EXTERNAL_ID",
+        value_name = "ID",
+        requires = "chain_role_arn",
+        help_heading = "Chaining"
+    )]
+    pub external_id: Option<String>,
+
+    /// Session name for the chained role [default: the first session name].
+    #[arg(
+        long,
+        env = "AWS_OIDC_CHAIN_SESSION_NAME",
+        value_name = "NAME",
+        requires = "chain_role_arn",
+        help_heading = "Chaining"
+    )]
+    pub chain_session_name: Option<String>,
+
+    /// Read the ID token from this environment variable.
+    #[arg(long, env = "AWS_OIDC_TOKEN_ENV", value_name = "NAME", help_heading = "Token",
+          conflicts_with_all = ["token_file", "token_command"])]
+    pub token_env: Option<String>,
+
+    /// Read the ID token from this file.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TOKEN_FILE",
+        value_name = "PATH",
+        help_heading = "Token",
+        conflicts_with = "token_command"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    /// Run this shell command; its stdout is the ID token.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TOKEN_COMMAND",
+        value_name = "CMD",
+        help_heading = "Token"
+    )]
+    pub token_command: Option<String>,
+
+    /// Audience to request the token for (GitHub, Buildkite) [default: sts.amazonaws.com, sts.amazonaws.com.cn in aws-cn].
+    #[arg(
+        long,
+        env = "AWS_OIDC_AUDIENCE",
+        value_name = "AUD",
+        help_heading = "Token"
+    )]
+    pub audience: Option<String>,
+
+    /// Attempts per call before giving up on transient failures.
+    #[arg(long, env = "AWS_OIDC_MAX_ATTEMPTS", value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=20), help_heading = "Network")]
+    pub max_attempts: u32,
+
+    /// Overall time limit in seconds for getting the token and credentials.
+    #[arg(long, env = "AWS_OIDC_TIMEOUT", value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Network")]
+    pub timeout: u64,
+
+    /// Base backoff delay in milliseconds (tests).
+    #[arg(
+        long,
+        env = "AWS_OIDC_RETRY_BASE_DELAY_MS",
+        default_value_t = 500,
+        hide = true
+    )]
+    pub retry_base_delay_ms: u64,
+
+    /// More detail on stderr (-vv for debug). Never prints secrets.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(
+        short,
+        long,
+        env = "AWS_OIDC_QUIET",
+        global = true,
+        conflicts_with = "verbose"
+    )]
+    pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_option_has_an_env_var() {
+        let cmd = Cli::command();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["verbose", "help", "version", "command"].contains(&id) {
+                    continue;
+                }
+                assert!(
+                    arg.get_env().is_some(),
+                    "--{id} has no environment variable"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exec_needs_a_command() {
+        assert!(Cli::try_parse_from(["aws-oidc", "exec"]).is_err());
+        let cli = Cli::try_parse_from([
+            "aws-oidc",
+            "exec",
+            "--",
+            "aws",
+            "sts",
+            "get-caller-identity",
+        ])
+        .unwrap();
+        let Command::Exec(e) = cli.command else {
+            panic!()
+        };
+        assert_eq!(e.command, ["aws", "sts", "get-caller-identity"]);
+    }
+
+    #[test]
+    fn outputs_repeat_and_split() {
+        let cli = Cli::try_parse_from([
+            "aws-oidc",
+            "assume",
+            "-o",
+            "sh",
+            "--output",
+            "env=a.env,json=b.json",
+        ])
+        .unwrap();
+        let Command::Assume(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.outputs.len(), 3);
+    }
+
+    #[test]
+    fn duration_range() {
+        assert!(Cli::try_parse_from(["aws-oidc", "assume", "--duration", "899"]).is_err());
+        assert!(Cli::try_parse_from(["aws-oidc", "assume", "--duration", "43201"]).is_err());
+        assert!(Cli::try_parse_from(["aws-oidc", "assume", "--external-id", "x"]).is_err());
+    }
+}

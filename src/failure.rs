@@ -1,0 +1,84 @@
+//! The one error type `main` sees: a category (which decides the exit code),
+//! one line of message, and hints. Module errors convert into it.
+
+use std::fmt;
+
+/// Exit-code categories (documented in README.md and `--help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Internal = 1,
+    Usage = 2,
+    Token = 3,
+    Denied = 4,
+    Transient = 5,
+    Output = 6,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: Kind,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure::new(Kind::Usage, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn hints(mut self, hints: impl IntoIterator<Item = String>) -> Failure {
+        self.hints.extend(hints);
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.kind as u8
+    }
+}
+
+impl fmt::Display for Failure {
+    /// `aws-oidc: error: <message>` then `  hint: <hint>` lines (continuation lines indented).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "aws-oidc: error: {}", self.message)?;
+        for hint in &self.hints {
+            let mut lines = hint.lines();
+            if let Some(first) = lines.next() {
+                writeln!(f, "  hint: {first}")?;
+            }
+            for line in lines {
+                writeln!(f, "        {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_message_and_hints() {
+        let f = Failure::new(Kind::Token, "no ID token found")
+            .hint("declare it:\n  id_tokens:")
+            .hint("or use --token-env");
+        assert_eq!(
+            f.to_string(),
+            "aws-oidc: error: no ID token found\n  hint: declare it:\n          id_tokens:\n  hint: or use --token-env\n"
+        );
+        assert_eq!(f.exit_code(), 3);
+    }
+}

@@ -1,0 +1,180 @@
+//! aws-oidc: a CI job's OpenID Connect ID token in, short-lived AWS credentials out.
+//!
+//! Data flows one way: token source (`token`) → STS (`sts`) → credentials →
+//! outputs (`output`, `exec`). `app` wires the stages; this file only parses
+//! the command line, sets up logging and turns failures into exit codes.
+
+#![forbid(unsafe_code)]
+
+mod app;
+mod ci;
+mod cli;
+mod credentials;
+mod exec;
+mod failure;
+mod http;
+mod output;
+mod partition;
+mod retry;
+mod secret;
+mod sts;
+mod token;
+mod url;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, Common};
+use crate::failure::{Failure, Kind};
+use crate::output::{Format, Plan, Target};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let common = match &cli.command {
+        Command::Assume(a) => &a.common,
+        Command::Exec(e) => &e.common,
+    };
+    logging(common);
+    // One snapshot of the (UTF-8) environment; every stage reads this.
+    let env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(&Failure::new(
+                Kind::Internal,
+                format!("cannot start the async runtime: {e}"),
+            ));
+        }
+    };
+    match runtime.block_on(run(cli.command, &env)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => fail(&f),
+    }
+}
+
+fn fail(f: &Failure) -> ExitCode {
+    eprint!("{f}");
+    ExitCode::from(f.exit_code())
+}
+
+async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+    match command {
+        Command::Assume(args) => {
+            let targets = default_outputs(args.outputs, env);
+            output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
+            let settings = app::Settings::resolve(&args.common, env)?;
+            let assumed = app::obtain(&settings, env).await?;
+            let plan = Plan::render(&targets, &assumed, env).map_err(output_failure)?;
+            let written = plan.apply().map_err(output_failure)?;
+            if !args.common.quiet {
+                eprintln!("{}", app::summary(&assumed, &written));
+            }
+            Ok(0)
+        }
+        Command::Exec(args) => {
+            let settings = app::Settings::resolve(&args.common, env)?;
+            let assumed = app::obtain(&settings, env).await?;
+            if !args.common.quiet {
+                eprintln!("{}", app::summary(&assumed, &[]));
+            }
+            let (code, err) = exec::run(exec::command(&args.command, &assumed));
+            if let Some(err) = err {
+                eprintln!("aws-oidc: error: {err}");
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// `github` inside GitHub Actions, else a dotenv file in the current directory.
+fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> Vec<Target> {
+    if !targets.is_empty() {
+        return targets;
+    }
+    let in_github =
+        env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") && env.contains_key("GITHUB_ENV");
+    vec![if in_github {
+        Target {
+            format: Format::GitHub,
+            path: None,
+        }
+    } else {
+        Target {
+            format: Format::Env,
+            path: Some("aws-oidc.env".into()),
+        }
+    }]
+}
+
+fn output_failure(e: output::OutputError) -> Failure {
+    match e {
+        output::OutputError::Usage(m) => Failure::usage(m),
+        other => Failure::new(Kind::Output, other.to_string())
+            .hint("nothing was left half-written; fix the path or permissions and run again"),
+    }
+}
+
+/// Human messages on stderr, `aws-oidc: <level>: …`, for this crate only (dependencies stay
+/// silent, so no library can log a request body holding the token).
+fn logging(common: &Common) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match (common.quiet, common.verbose) {
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::WARN,
+        (false, 1) => LevelFilter::INFO,
+        (false, _) => LevelFilter::DEBUG,
+    };
+    let filter = tracing_subscriber::filter::Targets::new().with_target("aws_oidc", level);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .event_format(log_format::Plain),
+        )
+        .with(filter)
+        .try_init();
+}
+
+mod log_format {
+    //! `aws-oidc: warning: message` lines.
+    use std::fmt;
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::fmt::FmtContext;
+    use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    pub struct Plain;
+
+    impl<S, N> FormatEvent<S, N> for Plain
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            ctx: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            let level = match *event.metadata().level() {
+                Level::ERROR => "error",
+                Level::WARN => "warning",
+                Level::INFO => "info",
+                Level::DEBUG => "debug",
+                Level::TRACE => "trace",
+            };
+            write!(writer, "aws-oidc: {level}: ")?;
+            ctx.field_format().format_fields(writer.by_ref(), event)?;
+            writeln!(writer)
+        }
+    }
+}

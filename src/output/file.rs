@@ -1,0 +1,138 @@
+//! Writing files that hold secrets: staged in a temporary file beside the
+//! target (mode 0600 from the first byte), synced, then renamed into place, so
+//! a reader sees the old file or the whole new one, never a part.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A file written to a temporary name, waiting to be renamed into place.
+/// Dropped without [`Staged::commit`], it removes itself.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    dest: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    /// Renames the temporary file over the target.
+    pub fn commit(mut self) -> io::Result<()> {
+        fs::rename(&self.tmp, &self.dest)?;
+        self.done = true;
+        Ok(())
+    }
+
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `content` to a private temporary file next to `dest`.
+/// Refuses a symlink at `dest`: a link could point the secrets somewhere else.
+pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
+    if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(io::Error::other(format!(
+            "{} is a symbolic link; refusing to write credentials through it",
+            dest.display()
+        )));
+    }
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{} is not a file path", dest.display())))?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    let staged = Staged {
+        tmp,
+        dest: dest.to_path_buf(),
+        done: false,
+    };
+    file.write_all(content)?;
+    file.sync_all()?;
+    Ok(staged)
+}
+
+/// Creates `dir` (and parents) private to the user when it does not exist.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Appends `content` in one write (for runner-owned files such as `GITHUB_ENV`).
+pub fn append(path: &Path, content: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+    file.write_all(content)?;
+    file.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_atomically_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("aws.env");
+        fs::write(&dest, "old").unwrap();
+        let staged = stage(&dest, b"new").unwrap();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "old");
+        staged.commit().unwrap();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_stage_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("aws.env");
+        drop(stage(&dest, b"x").unwrap());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &dest).unwrap();
+        assert!(stage(&dest, b"x").is_err());
+        assert!(!dir.path().join("elsewhere").exists());
+    }
+}

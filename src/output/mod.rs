@@ -1,0 +1,484 @@
+//! Handing the credentials on: one writer per format, and a plan that renders
+//! everything in memory first, stages every file, and only then commits them,
+//! so that a failure leaves no new or partial file behind.
+
+pub mod file;
+pub mod github;
+pub mod profile;
+pub mod shell;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::credentials::Assumed;
+
+/// An output format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Env,
+    Sh,
+    Fish,
+    PowerShell,
+    Json,
+    GitHub,
+    Profile(String),
+}
+
+/// A format and where it goes (`None`: stdout).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub format: Format,
+    pub path: Option<PathBuf>,
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Target, String> {
+        let (name, arg) = match s.split_once('=') {
+            Some((n, a)) => (n.trim(), Some(a)),
+            None => (s.trim(), None),
+        };
+        let path = arg
+            .filter(|a| *a != "-" && !a.is_empty())
+            .map(PathBuf::from);
+        let format = match name {
+            "env" | "dotenv" => Format::Env,
+            "sh" | "bash" | "zsh" => Format::Sh,
+            "fish" => Format::Fish,
+            "powershell" | "pwsh" => Format::PowerShell,
+            "json" | "credential-process" => Format::Json,
+            "github" => {
+                if arg.is_some() {
+                    return Err(
+                        "`github` takes no path: it writes $GITHUB_ENV and $GITHUB_OUTPUT".into(),
+                    );
+                }
+                Format::GitHub
+            }
+            "profile" => {
+                let profile = arg.unwrap_or_default().trim();
+                if profile.is_empty()
+                    || !profile
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c))
+                {
+                    return Err(
+                        "`profile` needs a name: --output profile=NAME (letters, digits, -_.@+)"
+                            .into(),
+                    );
+                }
+                return Ok(Target {
+                    format: Format::Profile(profile.to_string()),
+                    path: None,
+                });
+            }
+            other => {
+                return Err(format!(
+                    "unknown output format `{other}` (expected env, sh, fish, powershell, json, github or profile=NAME)"
+                ));
+            }
+        };
+        Ok(Target { format, path })
+    }
+}
+
+impl Target {
+    /// Whether this target prints credentials on stdout.
+    pub fn writes_stdout(&self) -> bool {
+        self.path.is_none() && !matches!(self.format, Format::GitHub | Format::Profile(_))
+    }
+}
+
+/// Why the outputs could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Unrepresentable(#[from] shell::Unrepresentable),
+    #[error("cannot write {path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
+}
+
+/// The variables every env-style format carries, in this order.
+pub fn variables(a: &Assumed) -> Vec<(&'static str, String)> {
+    let c = &a.credentials;
+    vec![
+        ("AWS_ACCESS_KEY_ID", c.access_key_id.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            c.secret_access_key.expose().to_string(),
+        ),
+        ("AWS_SESSION_TOKEN", c.session_token.expose().to_string()),
+        ("AWS_REGION", a.region.clone()),
+        ("AWS_DEFAULT_REGION", a.region.clone()),
+        ("AWS_CREDENTIAL_EXPIRATION", c.expiration_rfc3339()),
+    ]
+}
+
+/// The `credential_process` document.
+pub fn json(a: &Assumed) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Doc<'a> {
+        version: u8,
+        access_key_id: &'a str,
+        secret_access_key: &'a str,
+        session_token: &'a str,
+        expiration: String,
+        account_id: &'a str,
+    }
+    let c = &a.credentials;
+    let doc = Doc {
+        version: 1,
+        access_key_id: &c.access_key_id,
+        secret_access_key: c.secret_access_key.expose(),
+        session_token: c.session_token.expose(),
+        expiration: c.expiration_rfc3339(),
+        account_id: &a.account_id,
+    };
+    serde_json::to_string(&doc).unwrap_or_default() + "\n"
+}
+
+/// Checks a set of targets before anything is fetched: one stdout format at most.
+pub fn validate(targets: &[Target]) -> Result<(), OutputError> {
+    let on_stdout: Vec<&Target> = targets.iter().filter(|t| t.writes_stdout()).collect();
+    if on_stdout.len() > 1 {
+        return Err(OutputError::Usage(
+            "only one output can go to stdout; give the others a path (e.g. --output env=aws.env)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything the outputs will write, rendered but not yet written.
+#[derive(Default)]
+pub struct Plan {
+    stdout: String,
+    files: Vec<(PathBuf, String)>,
+    appends: Vec<(PathBuf, String)>,
+    /// What was written where, for the summary line.
+    pub written: Vec<String>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |err| OutputError::Io {
+        path: path.to_path_buf(),
+        err,
+    }
+}
+
+fn home(env: &BTreeMap<String, String>) -> Result<PathBuf, OutputError> {
+    env.get("HOME")
+        .or_else(|| env.get("USERPROFILE"))
+        .map(PathBuf::from)
+        .ok_or_else(|| OutputError::Usage("neither HOME nor USERPROFILE is set; set AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE".into()))
+}
+
+impl Plan {
+    /// Renders every target. Reads the files it will update; writes nothing.
+    pub fn render(
+        targets: &[Target],
+        a: &Assumed,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Plan, OutputError> {
+        let vars = variables(a);
+        let mut plan = Plan::default();
+        for t in targets {
+            let (content, label) = match &t.format {
+                Format::Env => (shell::dotenv(&vars)?, "dotenv"),
+                Format::Sh => (shell::sh(&vars), "sh"),
+                Format::Fish => (shell::fish(&vars), "fish"),
+                Format::PowerShell => (shell::powershell(&vars), "powershell"),
+                Format::Json => (json(a), "credential_process JSON"),
+                Format::GitHub => {
+                    plan.render_github(a, &vars, env)?;
+                    continue;
+                }
+                Format::Profile(name) => {
+                    plan.render_profile(name, a, env)?;
+                    continue;
+                }
+            };
+            match &t.path {
+                None => {
+                    plan.stdout.push_str(&content);
+                    plan.written.push(format!("{label} on stdout"));
+                }
+                Some(path) => {
+                    plan.written.push(format!("{label} to {}", path.display()));
+                    plan.files.push((path.clone(), content));
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn render_github(
+        &mut self,
+        a: &Assumed,
+        vars: &[(&str, String)],
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), OutputError> {
+        let c = &a.credentials;
+        let env_file = env.get("GITHUB_ENV").ok_or_else(|| {
+            OutputError::Usage(
+                "--output github needs $GITHUB_ENV (it is set inside GitHub Actions steps)".into(),
+            )
+        })?;
+        self.stdout.push_str(&github::masks(&[
+            &c.access_key_id,
+            c.secret_access_key.expose(),
+            c.session_token.expose(),
+        ]));
+        self.appends
+            .push((PathBuf::from(env_file), github::file_commands(vars)));
+        self.written.push("GITHUB_ENV".into());
+        if let Some(out) = env.get("GITHUB_OUTPUT") {
+            let outputs = [
+                ("aws-account-id", a.account_id.clone()),
+                ("authenticated-arn", a.assumed_role_arn.clone()),
+                ("aws-expiration", c.expiration_rfc3339()),
+            ];
+            self.appends
+                .push((PathBuf::from(out), github::file_commands(&outputs)));
+            self.written.push("GITHUB_OUTPUT".into());
+        }
+        Ok(())
+    }
+
+    fn render_profile(
+        &mut self,
+        name: &str,
+        a: &Assumed,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), OutputError> {
+        let c = &a.credentials;
+        let credentials_path = match env.get("AWS_SHARED_CREDENTIALS_FILE") {
+            Some(p) => PathBuf::from(p),
+            None => home(env)?.join(".aws").join("credentials"),
+        };
+        let config_path = match env.get("AWS_CONFIG_FILE") {
+            Some(p) => PathBuf::from(p),
+            None => home(env)?.join(".aws").join("config"),
+        };
+        let read = |p: &Path| match std::fs::read_to_string(p) {
+            Ok(s) => Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(io_err(p)(e)),
+        };
+        let expiration = c.expiration_rfc3339();
+        let creds = profile::update(
+            &read(&credentials_path)?,
+            name,
+            &[
+                ("aws_access_key_id", &c.access_key_id),
+                ("aws_secret_access_key", c.secret_access_key.expose()),
+                ("aws_session_token", c.session_token.expose()),
+                ("aws_credential_expiration", &expiration),
+            ],
+        );
+        let section = if name == "default" {
+            "default".to_string()
+        } else {
+            format!("profile {name}")
+        };
+        let config = profile::update(&read(&config_path)?, &section, &[("region", &a.region)]);
+        self.written.push(format!(
+            "profile {name} to {} and {}",
+            credentials_path.display(),
+            config_path.display()
+        ));
+        self.files.push((credentials_path, creds));
+        self.files.push((config_path, config));
+        Ok(())
+    }
+
+    /// Writes: stdout first (GitHub's masks must precede any use), then every
+    /// file staged and, only when all staged, renamed into place; appends last.
+    pub fn apply(self) -> Result<Vec<String>, OutputError> {
+        let mut staged = Vec::new();
+        for (path, content) in &self.files {
+            if let Some(dir) = path.parent() {
+                file::ensure_private_dir(dir).map_err(io_err(dir))?;
+            }
+            staged.push(file::stage(path, content.as_bytes()).map_err(io_err(path))?);
+        }
+        if !self.stdout.is_empty() {
+            let mut out = std::io::stdout().lock();
+            out.write_all(self.stdout.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(io_err(Path::new("<stdout>")))?;
+        }
+        for s in staged {
+            let dest = s.dest().to_path_buf();
+            s.commit().map_err(io_err(&dest))?;
+        }
+        for (path, content) in &self.appends {
+            file::append(path, content.as_bytes()).map_err(io_err(path))?;
+        }
+        Ok(self.written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::secret::Secret;
+
+    fn assumed() -> Assumed {
+        Assumed {
+            credentials: Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: Secret::new("wJalr/K7+MDENG"),
+                session_token: Secret::new("FwoGZX=="),
+                expiration: 1_795_000_000,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/deploy/gl-1-2-3".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    #[test]
+    fn parses_targets() {
+        let t: Target = "env".parse().unwrap();
+        assert_eq!(
+            t,
+            Target {
+                format: Format::Env,
+                path: None
+            }
+        );
+        let t: Target = "env=out/aws.env".parse().unwrap();
+        assert_eq!(t.path.as_deref(), Some(Path::new("out/aws.env")));
+        let t: Target = "sh=-".parse().unwrap();
+        assert!(t.writes_stdout());
+        let t: Target = "profile=ci".parse().unwrap();
+        assert_eq!(t.format, Format::Profile("ci".into()));
+        assert!(!t.writes_stdout());
+        assert!("profile".parse::<Target>().is_err());
+        assert!("profile=a b".parse::<Target>().is_err());
+        assert!("github=x".parse::<Target>().is_err());
+        assert!("yaml".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn one_stdout_output_only() {
+        let two: Vec<Target> = vec!["sh".parse().unwrap(), "json".parse().unwrap()];
+        assert!(validate(&two).is_err());
+        let ok: Vec<Target> = vec![
+            "sh".parse().unwrap(),
+            "json=x.json".parse().unwrap(),
+            "github".parse().unwrap(),
+        ];
+        assert!(validate(&ok).is_ok());
+    }
+
+    #[test]
+    fn env_exact_bytes() {
+        let s = shell::dotenv(&variables(&assumed())).unwrap();
+        assert_eq!(
+            s,
+            "AWS_ACCESS_KEY_ID=ASIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=wJalr/K7+MDENG\nAWS_SESSION_TOKEN=FwoGZX==\nAWS_REGION=eu-west-1\nAWS_DEFAULT_REGION=eu-west-1\nAWS_CREDENTIAL_EXPIRATION=2026-11-18T11:06:40Z\n"
+        );
+    }
+
+    #[test]
+    fn json_exact_bytes() {
+        assert_eq!(
+            json(&assumed()),
+            "{\"Version\":1,\"AccessKeyId\":\"ASIAEXAMPLE\",\"SecretAccessKey\":\"wJalr/K7+MDENG\",\"SessionToken\":\"FwoGZX==\",\"Expiration\":\"2026-11-18T11:06:40Z\",\"AccountId\":\"123456789012\"}\n"
+        );
+    }
+
+    #[test]
+    fn github_writes_masks_env_and_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let genv = dir.path().join("env");
+        let gout = dir.path().join("out");
+        std::fs::write(&genv, "EXISTING=1\n").unwrap();
+        let env: BTreeMap<String, String> = [
+            ("GITHUB_ENV".to_string(), genv.display().to_string()),
+            ("GITHUB_OUTPUT".to_string(), gout.display().to_string()),
+        ]
+        .into();
+        let plan = Plan::render(&["github".parse().unwrap()], &assumed(), &env).unwrap();
+        assert_eq!(
+            plan.stdout,
+            "::add-mask::ASIAEXAMPLE\n::add-mask::wJalr/K7+MDENG\n::add-mask::FwoGZX==\n"
+        );
+        let (_, env_content) = &plan.appends[0];
+        let d = env_content
+            .lines()
+            .next()
+            .unwrap()
+            .split_once("<<")
+            .unwrap()
+            .1
+            .to_string();
+        assert!(env_content.contains(&format!(
+            "AWS_SECRET_ACCESS_KEY<<{d}\nwJalr/K7+MDENG\n{d}\n"
+        )));
+        let (_, out_content) = &plan.appends[1];
+        assert!(out_content.contains("\n2026-11-18T11:06:40Z\n"));
+        assert!(out_content.contains("aws-account-id<<"));
+        assert!(out_content.contains("\narn:aws:sts::123456789012:assumed-role/deploy/gl-1-2-3\n"));
+    }
+
+    #[test]
+    fn github_without_github_env_is_a_usage_error() {
+        let err = Plan::render(&["github".parse().unwrap()], &assumed(), &BTreeMap::new())
+            .err()
+            .unwrap();
+        assert!(matches!(err, OutputError::Usage(_)));
+    }
+
+    #[test]
+    fn profile_keeps_other_profiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        std::fs::write(&creds, "# mine\n[other]\naws_access_key_id = X\n").unwrap();
+        let env: BTreeMap<String, String> = [
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                creds.display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        ]
+        .into();
+        let plan = Plan::render(&["profile=ci".parse().unwrap()], &assumed(), &env).unwrap();
+        plan.apply().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&creds).unwrap(),
+            "# mine\n[other]\naws_access_key_id = X\n\n[ci]\naws_access_key_id = ASIAEXAMPLE\naws_secret_access_key = wJalr/K7+MDENG\naws_session_token = FwoGZX==\naws_credential_expiration = 2026-11-18T11:06:40Z\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            "[profile ci]\nregion = eu-west-1\n"
+        );
+    }
+
+    #[test]
+    fn failed_staging_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.env");
+        let bad = dir.path().join("missing-dir/x/../bad.env");
+        std::fs::write(dir.path().join("missing-dir"), "a file, not a dir").unwrap();
+        let targets: Vec<Target> = vec![
+            format!("env={}", good.display()).parse().unwrap(),
+            format!("json={}", bad.display()).parse().unwrap(),
+        ];
+        let plan = Plan::render(&targets, &assumed(), &BTreeMap::new()).unwrap();
+        assert!(plan.apply().is_err());
+        assert!(!good.exists());
+    }
+}

@@ -1,0 +1,100 @@
+//! Updating one profile in the AWS shared credentials and config files while
+//! keeping every other profile, key and comment as it was.
+
+/// Sets `pairs` in `[section]` of an INI text: replaces existing keys in place,
+/// adds missing ones at the end of the section, adds the section if absent.
+pub fn update(text: &str, section: &str, pairs: &[(&str, &str)]) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header_name = |line: &str| -> Option<String> {
+        let t = line.trim();
+        let inner = t.strip_prefix('[')?.strip_suffix(']')?;
+        Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    let start = lines
+        .iter()
+        .position(|l| header_name(l).as_deref() == Some(section));
+    let Some(start) = start else {
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.push(format!("[{section}]"));
+        lines.extend(pairs.iter().map(|(k, v)| format!("{k} = {v}")));
+        return lines.join("\n") + "\n";
+    };
+    let mut end = lines[start + 1..]
+        .iter()
+        .position(|l| header_name(l).is_some())
+        .map_or(lines.len(), |i| start + 1 + i);
+    for (key, value) in pairs {
+        let existing = (start + 1..end).find(|&i| {
+            let t = lines[i].trim_start();
+            !t.starts_with(['#', ';']) && t.split_once('=').is_some_and(|(k, _)| k.trim() == *key)
+        });
+        match existing {
+            Some(i) => lines[i] = format!("{key} = {value}"),
+            None => {
+                // After the section's last non-blank line.
+                let mut at = end;
+                while at > start + 1 && lines[at - 1].trim().is_empty() {
+                    at -= 1;
+                }
+                lines.insert(at, format!("{key} = {value}"));
+                end += 1;
+            }
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXISTING: &str = "# my creds\n[default]\naws_access_key_id = OLD\n\n[other]\n; keep me\naws_access_key_id = O\nregion=eu-west-1\n";
+
+    #[test]
+    fn adds_a_new_section_keeping_the_rest() {
+        let out = update(EXISTING, "ci", &[("a", "1"), ("b", "2")]);
+        assert_eq!(out, format!("{EXISTING}\n[ci]\na = 1\nb = 2\n"));
+    }
+
+    #[test]
+    fn replaces_keys_in_place_and_appends_missing() {
+        let out = update(
+            EXISTING,
+            "default",
+            &[("aws_access_key_id", "NEW"), ("aws_session_token", "T")],
+        );
+        assert_eq!(
+            out,
+            "# my creds\n[default]\naws_access_key_id = NEW\naws_session_token = T\n\n[other]\n; keep me\naws_access_key_id = O\nregion=eu-west-1\n"
+        );
+    }
+
+    #[test]
+    fn config_profile_headers_with_odd_spacing() {
+        let out = update(
+            "[ profile  ci ]\nregion = us-east-1\noutput = json\n",
+            "profile ci",
+            &[("region", "eu-central-1")],
+        );
+        assert_eq!(
+            out,
+            "[ profile  ci ]\nregion = eu-central-1\noutput = json\n"
+        );
+    }
+
+    #[test]
+    fn empty_file() {
+        assert_eq!(update("", "x", &[("k", "v")]), "[x]\nk = v\n");
+    }
+
+    #[test]
+    fn commented_key_is_not_replaced() {
+        let out = update("[x]\n# k = old\n", "x", &[("k", "v")]);
+        assert_eq!(out, "[x]\n# k = old\nk = v\n");
+    }
+}

@@ -1,0 +1,468 @@
+//! Calling STS: `AssumeRoleWithWebIdentity` (unsigned) and the optional chained
+//! `AssumeRole` (SigV4), each under the shared retry budget, with every failure
+//! classified as transient (retried), an expired token (re-mint) or permanent.
+
+pub mod hints;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sts::config::{Region, SharedHttpClient};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::types::PolicyDescriptorType;
+
+use crate::credentials::{Assumed, Credentials};
+use crate::partition::{RoleArn, account_of_arn};
+use crate::retry::Budget;
+use crate::secret::Secret;
+use crate::token::IdToken;
+
+/// Where and how to reach STS.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub region: String,
+    pub url: String,
+}
+
+/// The first hop.
+#[derive(Clone, Debug)]
+pub struct WebIdentityRequest {
+    pub role: RoleArn,
+    pub session_name: String,
+    pub duration: i32,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+}
+
+/// The optional second hop.
+#[derive(Clone, Debug)]
+pub struct ChainRequest {
+    pub role: RoleArn,
+    pub session_name: String,
+    pub external_id: Option<String>,
+    pub duration: i32,
+}
+
+/// How one failed attempt is treated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Worth another attempt: throttling, 5xx, network trouble, IdP hiccups.
+    Transient(String),
+    /// STS says the token expired; a fresh token may work.
+    ExpiredToken(String),
+    /// An answer that will not change: fail now.
+    Permanent {
+        code: String,
+        message: String,
+        status: u16,
+    },
+}
+
+/// Why STS did not hand out credentials. Never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StsError {
+    #[error("{operation} failed: {code}: {message}")]
+    Denied {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{operation} failed: ExpiredToken: {message}")]
+    ExpiredToken {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{operation} gave up after {attempts} attempt(s) in {secs:.1}s: {last}")]
+    Exhausted {
+        operation: &'static str,
+        attempts: u32,
+        secs: f64,
+        last: String,
+    },
+}
+
+/// Codes that mean "try again" whatever the HTTP status.
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "IDPCommunicationError",
+];
+
+/// Classifies an STS error answer by code, message and HTTP status.
+pub fn classify_service(code: Option<&str>, message: &str, status: u16) -> Class {
+    match code {
+        Some(code) if TRANSIENT_CODES.contains(&code) => {
+            Class::Transient(format!("{code}: {message}"))
+        }
+        Some("InvalidIdentityToken")
+            if message.to_ascii_lowercase().contains("verification key") =>
+        {
+            Class::Transient(format!("InvalidIdentityToken: {message}"))
+        }
+        Some("ExpiredToken" | "ExpiredTokenException") => Class::ExpiredToken(message.to_string()),
+        Some(code) if status >= 500 => Class::Transient(format!("{code}: {message}")),
+        Some(code) => Class::Permanent {
+            code: code.to_string(),
+            message: message.to_string(),
+            status,
+        },
+        None if status >= 500 || status == 429 => Class::Transient(format!("HTTP {status}")),
+        None if (200..300).contains(&status) => Class::Transient(format!(
+            "HTTP {status} with a body that is not an STS answer"
+        )),
+        None => Class::Permanent {
+            code: format!("HTTP{status}"),
+            message: "an answer without an STS error code".into(),
+            status,
+        },
+    }
+}
+
+/// Classifies any SDK error.
+pub fn classify<E>(err: &SdkError<E, aws_sdk_sts::config::http::HttpResponse>) -> Class
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(e) => classify_service(
+            e.err().code(),
+            e.err().message().unwrap_or_default(),
+            e.raw().status().as_u16(),
+        ),
+        SdkError::TimeoutError(_) => Class::Transient("no answer in time".into()),
+        SdkError::DispatchFailure(d) if d.is_user() => Class::Permanent {
+            code: "RequestError".into(),
+            message: chain(err),
+            status: 0,
+        },
+        SdkError::DispatchFailure(_) => Class::Transient(format!("network error: {}", chain(err))),
+        SdkError::ResponseError(_) => {
+            Class::Transient(format!("unreadable answer: {}", chain(err)))
+        }
+        _ => Class::Permanent {
+            code: "RequestError".into(),
+            message: chain(err),
+            status: 0,
+        },
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Runs `call` under `budget`, retrying transient failures with backoff.
+async fn with_retries<T, F, Fut>(
+    operation: &'static str,
+    budget: &Budget,
+    mut call: F,
+) -> Result<T, StsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Class>>,
+{
+    let started = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let class = match tokio::time::timeout(budget.remaining(), call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(class)) => class,
+            Err(_) => Class::Transient("no answer before the overall --timeout".into()),
+        };
+        let last = match class {
+            Class::Transient(last) => last,
+            Class::ExpiredToken(message) => {
+                return Err(StsError::ExpiredToken { operation, message });
+            }
+            Class::Permanent { code, message, .. } => {
+                return Err(StsError::Denied {
+                    operation,
+                    code,
+                    message,
+                });
+            }
+        };
+        match budget.delay_after(attempt) {
+            Some(delay) => {
+                tracing::warn!(
+                    "{operation} attempt {attempt}/{} failed: {last}; retrying in {} ms",
+                    budget.max_attempts,
+                    delay.as_millis()
+                );
+                tokio::time::sleep(delay).await;
+            }
+            None => {
+                return Err(StsError::Exhausted {
+                    operation,
+                    attempts: attempt,
+                    secs: started.elapsed().as_secs_f64(),
+                    last,
+                });
+            }
+        }
+    }
+}
+
+/// Builds an STS client. `credentials` is `None` for the unsigned web-identity call.
+pub fn client(
+    endpoint: &Endpoint,
+    http: SharedHttpClient,
+    credentials: Option<&Credentials>,
+) -> aws_sdk_sts::Client {
+    use aws_sdk_sts::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    let mut config = aws_sdk_sts::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new(endpoint.region.clone()))
+        .endpoint_url(endpoint.url.clone())
+        .http_client(http)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        );
+    if let Some(c) = credentials {
+        config = config.credentials_provider(aws_sdk_sts::config::Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.expose(),
+            Some(c.session_token.expose().to_string()),
+            None,
+            "aws-oidc",
+        ));
+    }
+    aws_sdk_sts::Client::from_conf(config.build())
+}
+
+fn policy_arns(arns: &[String]) -> Option<Vec<PolicyDescriptorType>> {
+    (!arns.is_empty()).then(|| {
+        arns.iter()
+            .map(|a| PolicyDescriptorType::builder().arn(a).build())
+            .collect()
+    })
+}
+
+fn convert(
+    creds: Option<&aws_sdk_sts::types::Credentials>,
+    user: Option<&aws_sdk_sts::types::AssumedRoleUser>,
+) -> Result<(Credentials, String), Class> {
+    let incomplete = || Class::Transient("STS answered without credentials".into());
+    let c = creds.ok_or_else(incomplete)?;
+    let arn = user.map(|u| u.arn().to_string()).ok_or_else(incomplete)?;
+    Ok((
+        Credentials {
+            access_key_id: c.access_key_id().to_string(),
+            secret_access_key: Secret::new(c.secret_access_key()),
+            session_token: Secret::new(c.session_token()),
+            expiration: c.expiration().secs(),
+        },
+        arn,
+    ))
+}
+
+fn assumed(credentials: Credentials, arn: String, role: &RoleArn, region: &str) -> Assumed {
+    let account_id = account_of_arn(&arn).unwrap_or(&role.account_id).to_string();
+    Assumed {
+        credentials,
+        assumed_role_arn: arn,
+        account_id,
+        region: region.to_string(),
+    }
+}
+
+/// `AssumeRoleWithWebIdentity`, retried within `budget`.
+pub async fn assume_web_identity(
+    client: &aws_sdk_sts::Client,
+    endpoint: &Endpoint,
+    req: &WebIdentityRequest,
+    token: &IdToken,
+    budget: &Budget,
+) -> Result<Assumed, StsError> {
+    let (credentials, arn) = with_retries("AssumeRoleWithWebIdentity", budget, || async {
+        let out = client
+            .assume_role_with_web_identity()
+            .role_arn(&req.role.arn)
+            .role_session_name(&req.session_name)
+            .web_identity_token(token.raw().expose())
+            .duration_seconds(req.duration)
+            .set_policy(req.policy.clone())
+            .set_policy_arns(policy_arns(&req.policy_arns))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        convert(out.credentials(), out.assumed_role_user())
+    })
+    .await?;
+    Ok(assumed(credentials, arn, &req.role, &endpoint.region))
+}
+
+/// The chained `AssumeRole`, signed with the first hop's credentials.
+pub async fn assume_chained(
+    client: &aws_sdk_sts::Client,
+    endpoint: &Endpoint,
+    req: &ChainRequest,
+    budget: &Budget,
+) -> Result<Assumed, StsError> {
+    let (credentials, arn) = with_retries("AssumeRole", budget, || async {
+        let out = client
+            .assume_role()
+            .role_arn(&req.role.arn)
+            .role_session_name(&req.session_name)
+            .set_external_id(req.external_id.clone())
+            .duration_seconds(req.duration)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        convert(out.credentials(), out.assumed_role_user())
+    })
+    .await?;
+    Ok(assumed(credentials, arn, &req.role, &endpoint.region))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_transient(c: Class) -> bool {
+        matches!(c, Class::Transient(_))
+    }
+
+    #[test]
+    fn transient_errors_are_retried() {
+        for code in [
+            "Throttling",
+            "ThrottlingException",
+            "IDPCommunicationError",
+            "ServiceUnavailable",
+            "InternalFailure",
+        ] {
+            assert!(
+                is_transient(classify_service(Some(code), "m", 400)),
+                "{code}"
+            );
+        }
+        assert!(is_transient(classify_service(None, "", 503)));
+        assert!(is_transient(classify_service(None, "", 500)));
+        assert!(is_transient(classify_service(None, "", 429)));
+        assert!(is_transient(classify_service(Some("Weird"), "m", 502)));
+        assert!(is_transient(classify_service(
+            Some("InvalidIdentityToken"),
+            "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements",
+            400
+        )));
+    }
+
+    #[test]
+    fn permanent_errors_fail_at_once() {
+        for (code, status) in [
+            ("AccessDenied", 403),
+            ("InvalidIdentityToken", 400),
+            ("IDPRejectedClaim", 403),
+            ("ValidationError", 400),
+            ("RegionDisabledException", 403),
+            ("MalformedPolicyDocument", 400),
+            ("PackedPolicyTooLarge", 400),
+        ] {
+            let c = classify_service(
+                Some(code),
+                "No OpenIDConnect provider found in your account for https://x",
+                status,
+            );
+            assert!(matches!(c, Class::Permanent { .. }), "{code}");
+        }
+        assert!(matches!(
+            classify_service(None, "", 404),
+            Class::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn expired_token_is_its_own_class() {
+        assert_eq!(
+            classify_service(
+                Some("ExpiredToken"),
+                "Token expired: current date/time 1 must be before the expiration date/time 0",
+                400
+            ),
+            Class::ExpiredToken(
+                "Token expired: current date/time 1 must be before the expiration date/time 0"
+                    .into()
+            )
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retries_until_budget_is_spent() {
+        let budget = Budget::new(3, Duration::from_secs(10), Duration::from_millis(1));
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries("Op", &budget, || {
+            calls += 1;
+            async { Err(Class::Transient("503".into())) }
+        })
+        .await;
+        assert_eq!(calls, 3);
+        assert!(matches!(r, Err(StsError::Exhausted { attempts: 3, .. })));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn permanent_stops_at_first_attempt() {
+        let budget = Budget::new(5, Duration::from_secs(10), Duration::from_millis(1));
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries("Op", &budget, || {
+            calls += 1;
+            async {
+                Err(Class::Permanent {
+                    code: "AccessDenied".into(),
+                    message: "no".into(),
+                    status: 403,
+                })
+            }
+        })
+        .await;
+        assert_eq!(calls, 1);
+        assert!(matches!(r, Err(StsError::Denied { .. })));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn recovers_after_transient() {
+        let budget = Budget::new(5, Duration::from_secs(10), Duration::from_millis(1));
+        let mut calls = 0;
+        let r = with_retries("Op", &budget, || {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n < 3 {
+                    Err(Class::Transient("x".into()))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 3);
+    }
+}

@@ -1,0 +1,469 @@
+//! Where the job's ID token comes from: detection of the source and fetching it.
+//!
+//! Sources are tried in a fixed order unless one is named explicitly. Sources
+//! that can mint a new token (GitHub's endpoint, Buildkite's agent, a command)
+//! say so, so that an `ExpiredToken` answer from STS can be met with a fresh one.
+
+pub mod jwt;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ci::Ci;
+use crate::retry::Budget;
+use crate::secret::Secret;
+pub use jwt::{IdToken, JwtError};
+
+/// A place to get the ID token from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// GitHub Actions' token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`).
+    GitHub { url: String, request_token: Secret },
+    /// An environment variable holding the token.
+    Env(String),
+    /// A file holding the token (re-read on every fetch).
+    File(PathBuf),
+    /// A shell command printing the token on stdout.
+    Command(String),
+    /// `buildkite-agent oidc request-token`.
+    Buildkite,
+}
+
+/// Why no token could be had. Messages name the source, never the token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("no ID token found ({})", ci.name())]
+    NotFound { ci: Ci },
+    #[error(
+        "GitHub Actions did not provide ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+    )]
+    GitHubPermission,
+    #[error("several variables hold an ID token: {}", .0.join(", "))]
+    Ambiguous(Vec<String>),
+    #[error("the environment variable {0} is not set or empty")]
+    EnvMissing(String),
+    #[error("cannot read the token file {path}: {err}")]
+    File { path: PathBuf, err: std::io::Error },
+    #[error("the token command `{cmd}` {what}")]
+    Command { cmd: String, what: String },
+    #[error("the token endpoint answered HTTP {status}{detail}")]
+    EndpointStatus { status: u16, detail: String },
+    #[error("the token endpoint's answer is not JSON with a string `value`")]
+    EndpointBody,
+    #[error("the token endpoint could not be reached after {attempts} attempt(s): {last}")]
+    EndpointUnreachable { attempts: u32, last: String },
+    #[error("{source} (from {from})")]
+    Invalid { from: String, source: JwtError },
+}
+
+impl TokenError {
+    /// Transient failures that ran out of retries (as opposed to a token that is not there).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TokenError::EndpointUnreachable { .. }
+                | TokenError::EndpointStatus {
+                    status: 500..=599 | 429,
+                    ..
+                }
+        )
+    }
+
+    /// What to do about it.
+    pub fn hints(&self, audience: &str) -> Vec<String> {
+        match self {
+            TokenError::NotFound { ci: Ci::GitLab } => vec![
+                "declare the token in the job, e.g.:".into(),
+                format!("    id_tokens:\n      AWS_ID_TOKEN:\n        aud: {audience}"),
+                "or name the variable with --token-env NAME".into(),
+            ],
+            TokenError::NotFound { ci: Ci::Circle } => vec![
+                "CircleCI sets CIRCLE_OIDC_TOKEN_V2 in jobs that use a context or a project with OIDC enabled".into(),
+            ],
+            TokenError::NotFound { ci: Ci::Bitbucket } => vec![
+                "add `oidc: true` to the step so that Bitbucket sets BITBUCKET_STEP_OIDC_TOKEN".into(),
+            ],
+            TokenError::NotFound { .. } => vec![
+                "aws-oidc looks at: GitHub Actions' token endpoint, AWS_ID_TOKEN, GITLAB_OIDC_TOKEN, a single *_ID_TOKEN variable, CIRCLE_OIDC_TOKEN_V2, CIRCLE_OIDC_TOKEN, BITBUCKET_STEP_OIDC_TOKEN, buildkite-agent, AWS_WEB_IDENTITY_TOKEN_FILE".into(),
+                "name the source with --token-env NAME, --token-file PATH or --token-command CMD".into(),
+            ],
+            TokenError::GitHubPermission => vec![
+                "grant the job the right to request an ID token:".into(),
+                "    permissions:\n      id-token: write\n      contents: read".into(),
+                "pull requests from forks never get one".into(),
+            ],
+            TokenError::Ambiguous(_) => vec!["choose one with --token-env NAME".into()],
+            TokenError::EndpointStatus { status: 401 | 403, .. } => vec![
+                "the request token was refused: it lasts about 6 hours from the job's start, and needs `permissions: id-token: write`".into(),
+            ],
+            TokenError::EndpointStatus { status: 404, .. } => vec![
+                "ACTIONS_ID_TOKEN_REQUEST_URL does not point at a token endpoint".into(),
+            ],
+            TokenError::Invalid {
+                source: JwtError::Expired { .. },
+                ..
+            } => vec![
+                "the token is too old: fetch it closer to use, or use a source that can mint a fresh one".into(),
+            ],
+            TokenError::Invalid { .. } => vec![
+                "the variable or file must hold the raw JWT (three base64url parts joined by dots)".into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What the user asked for explicitly.
+#[derive(Clone, Debug, Default)]
+pub struct Explicit {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+    pub command: Option<String>,
+}
+
+/// Picks the token source: the explicit one, else the first that the environment offers.
+pub fn detect(explicit: &Explicit, env: &BTreeMap<String, String>) -> Result<Source, TokenError> {
+    if let Some(name) = &explicit.env {
+        return Ok(Source::Env(name.clone()));
+    }
+    if let Some(path) = &explicit.file {
+        return Ok(Source::File(path.clone()));
+    }
+    if let Some(cmd) = &explicit.command {
+        return Ok(Source::Command(cmd.clone()));
+    }
+    let get = |k: &str| env.get(k).filter(|v| !v.trim().is_empty());
+    if let (Some(url), Some(token)) = (
+        get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        return Ok(Source::GitHub {
+            url: url.clone(),
+            request_token: Secret::new(token.clone()),
+        });
+    }
+    for name in ["AWS_ID_TOKEN", "GITLAB_OIDC_TOKEN"] {
+        if get(name).is_some() {
+            return Ok(Source::Env(name.into()));
+        }
+    }
+    let named: Vec<String> = env
+        .iter()
+        .filter(|(k, v)| k.ends_with("_ID_TOKEN") && looks_like_jwt(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    match named.len() {
+        0 => {}
+        1 => return Ok(Source::Env(named[0].clone())),
+        _ => return Err(TokenError::Ambiguous(named)),
+    }
+    for name in [
+        "CIRCLE_OIDC_TOKEN_V2",
+        "CIRCLE_OIDC_TOKEN",
+        "BITBUCKET_STEP_OIDC_TOKEN",
+    ] {
+        if get(name).is_some() {
+            return Ok(Source::Env(name.into()));
+        }
+    }
+    let lookup = |k: &str| get(k).cloned();
+    let ci = Ci::detect(&lookup);
+    if ci == Ci::Buildkite {
+        return Ok(Source::Buildkite);
+    }
+    if let Some(path) = get("AWS_WEB_IDENTITY_TOKEN_FILE") {
+        return Ok(Source::File(PathBuf::from(path)));
+    }
+    Err(match ci {
+        Ci::GitHub => TokenError::GitHubPermission,
+        ci => TokenError::NotFound { ci },
+    })
+}
+
+fn looks_like_jwt(v: &str) -> bool {
+    let v = v.trim();
+    v.starts_with("eyJ") && v.split('.').count() == 3
+}
+
+impl Source {
+    /// Whether asking again yields a new token.
+    pub fn can_mint(&self) -> bool {
+        matches!(
+            self,
+            Source::GitHub { .. } | Source::Command(_) | Source::Buildkite
+        )
+    }
+
+    /// Names the source for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::GitHub { .. } => "GitHub Actions token endpoint".into(),
+            Source::Env(name) => format!("${name}"),
+            Source::File(path) => format!("file {}", path.display()),
+            Source::Command(cmd) => format!("command `{cmd}`"),
+            Source::Buildkite => "buildkite-agent oidc request-token".into(),
+        }
+    }
+
+    /// Gets the token (minting one where the source can) and checks it is a usable JWT.
+    pub async fn fetch(
+        &self,
+        audience: &str,
+        env: &BTreeMap<String, String>,
+        budget: &Budget,
+    ) -> Result<IdToken, TokenError> {
+        let raw = match self {
+            Source::Env(name) => env
+                .get(name)
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .map(Secret::new)
+                .ok_or_else(|| TokenError::EnvMissing(name.clone()))?,
+            Source::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map(Secret::new)
+                .map_err(|err| TokenError::File {
+                    path: path.clone(),
+                    err,
+                })?,
+            Source::Command(cmd) => run_command(shell(cmd), cmd, budget).await?,
+            Source::Buildkite => {
+                let mut c = tokio::process::Command::new("buildkite-agent");
+                c.args(["oidc", "request-token", "--audience", audience]);
+                run_command(c, "buildkite-agent oidc request-token", budget).await?
+            }
+            Source::GitHub { url, request_token } => {
+                github::fetch(url, request_token, audience, budget).await?
+            }
+        };
+        IdToken::parse(raw.expose()).map_err(|source| TokenError::Invalid {
+            from: self.describe(),
+            source,
+        })
+    }
+}
+
+fn shell(cmd: &str) -> tokio::process::Command {
+    if cfg!(windows) {
+        let mut c = tokio::process::Command::new("cmd");
+        c.args(["/C", cmd]);
+        c
+    } else {
+        let mut c = tokio::process::Command::new("sh");
+        c.args(["-c", cmd]);
+        c
+    }
+}
+
+/// Runs a token command: stdout is the token, stderr passes through to ours.
+async fn run_command(
+    mut cmd: tokio::process::Command,
+    label: &str,
+    budget: &Budget,
+) -> Result<Secret, TokenError> {
+    let fail = |what: String| TokenError::Command {
+        cmd: label.to_string(),
+        what,
+    };
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| fail(format!("could not start: {e}")))?;
+    let out = tokio::time::timeout(budget.remaining(), child.wait_with_output())
+        .await
+        .map_err(|_| fail("timed out".into()))?
+        .map_err(|e| fail(format!("failed: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!("exited with {}", out.status)));
+    }
+    String::from_utf8(out.stdout)
+        .map(Secret::new)
+        .map_err(|_| fail("printed something that is not UTF-8".into()))
+}
+
+mod github {
+    //! GitHub Actions' ID token endpoint.
+    use super::*;
+
+    /// Appends `audience=<aud>` to the request URL, which normally has a query already.
+    pub fn request_url(url: &str, audience: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}audience={}", crate::url::encode(audience))
+    }
+
+    pub async fn fetch(
+        url: &str,
+        request_token: &Secret,
+        audience: &str,
+        budget: &Budget,
+    ) -> Result<Secret, TokenError> {
+        let client = crate::http::client().map_err(|e| TokenError::EndpointUnreachable {
+            attempts: 0,
+            last: e,
+        })?;
+        let full = request_url(url, audience);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let timeout = budget.remaining().min(Duration::from_secs(15));
+            let result = client
+                .get(&full)
+                .header(
+                    "Authorization",
+                    format!("bearer {}", request_token.expose()),
+                )
+                .header("Accept", "application/json; api-version=2.0")
+                .timeout(timeout)
+                .send()
+                .await;
+            let retryable = match result {
+                Ok(resp) if resp.status().is_success() => {
+                    let body: serde_json::Value =
+                        resp.json().await.map_err(|_| TokenError::EndpointBody)?;
+                    return body
+                        .get("value")
+                        .and_then(|v| v.as_str())
+                        .map(Secret::new)
+                        .ok_or(TokenError::EndpointBody);
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let err = TokenError::EndpointStatus {
+                        status,
+                        detail: String::new(),
+                    };
+                    if !(status >= 500 || status == 429) {
+                        return Err(err);
+                    }
+                    err
+                }
+                Err(e) => TokenError::EndpointUnreachable {
+                    attempts: attempt,
+                    last: crate::http::describe(&e),
+                },
+            };
+            tracing::info!("token endpoint attempt {attempt} failed: {retryable}");
+            match budget.delay_after(attempt) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => {
+                    return Err(match retryable {
+                        TokenError::EndpointStatus { status, .. } => TokenError::EndpointStatus {
+                            status,
+                            detail: format!(" after {attempt} attempt(s)"),
+                        },
+                        other => other,
+                    });
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn appends_audience() {
+            assert_eq!(
+                request_url("https://x/t?api-version=2.0", "sts.amazonaws.com"),
+                "https://x/t?api-version=2.0&audience=sts.amazonaws.com"
+            );
+            assert_eq!(
+                request_url("http://127.0.0.1:1/t", "a b&c"),
+                "http://127.0.0.1:1/t?audience=a%20b%26c"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+
+    #[test]
+    fn explicit_wins() {
+        let e = Explicit {
+            env: Some("MY_TOKEN".into()),
+            ..Default::default()
+        };
+        let s = detect(&e, &env(&[("AWS_ID_TOKEN", JWT)])).unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "MY_TOKEN"));
+    }
+
+    #[test]
+    fn order() {
+        let all = [
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://x/?a=1"),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "rt"),
+            ("AWS_ID_TOKEN", JWT),
+            ("GITLAB_OIDC_TOKEN", JWT),
+            ("CIRCLE_OIDC_TOKEN_V2", JWT),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+        ];
+        assert!(matches!(
+            detect(&Explicit::default(), &env(&all)).unwrap(),
+            Source::GitHub { .. }
+        ));
+        let s = detect(&Explicit::default(), &env(&all[2..])).unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "AWS_ID_TOKEN"));
+        let s = detect(&Explicit::default(), &env(&all[3..])).unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "GITLAB_OIDC_TOKEN"));
+        let s = detect(&Explicit::default(), &env(&all[4..])).unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "CIRCLE_OIDC_TOKEN_V2"));
+        let s = detect(&Explicit::default(), &env(&all[5..])).unwrap();
+        assert!(matches!(s, Source::File(p) if p == std::path::Path::new("/t")));
+    }
+
+    #[test]
+    fn single_named_id_token() {
+        let s = detect(
+            &Explicit::default(),
+            &env(&[("VAULT_ID_TOKEN", JWT), ("OTHER_ID_TOKEN", "x")]),
+        )
+        .unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "VAULT_ID_TOKEN"));
+        let e = detect(
+            &Explicit::default(),
+            &env(&[("A_ID_TOKEN", JWT), ("B_ID_TOKEN", JWT)]),
+        )
+        .unwrap_err();
+        assert!(matches!(e, TokenError::Ambiguous(v) if v == ["A_ID_TOKEN", "B_ID_TOKEN"]));
+    }
+
+    #[test]
+    fn missing_token_hints_per_ci() {
+        let e = detect(&Explicit::default(), &env(&[("GITHUB_ACTIONS", "true")])).unwrap_err();
+        assert!(matches!(e, TokenError::GitHubPermission));
+        assert!(
+            e.hints("sts.amazonaws.com")
+                .join("\n")
+                .contains("id-token: write")
+        );
+        let e = detect(&Explicit::default(), &env(&[("GITLAB_CI", "true")])).unwrap_err();
+        let hints = e.hints("sts.amazonaws.com").join("\n");
+        assert!(hints.contains("id_tokens:") && hints.contains("aud: sts.amazonaws.com"));
+        let s = detect(&Explicit::default(), &env(&[("BUILDKITE", "true")])).unwrap();
+        assert!(matches!(s, Source::Buildkite));
+    }
+
+    #[test]
+    fn minting_sources() {
+        assert!(Source::Command("x".into()).can_mint());
+        assert!(Source::Buildkite.can_mint());
+        assert!(!Source::Env("X".into()).can_mint());
+        assert!(!Source::File("x".into()).can_mint());
+    }
+}
