@@ -145,7 +145,10 @@ impl Settings {
             .as_deref()
             .map(|a| role_arn(a, "--chain-role-arn"))
             .transpose()?;
-        if let Some(chain) = chain_role.as_ref().filter(|c| c.partition != role.partition) {
+        if let Some(chain) = chain_role
+            .as_ref()
+            .filter(|c| c.partition != role.partition)
+        {
             return Err(Failure::usage(format!(
                 "--chain-role-arn is in partition {}, but --role-arn is in {}; a chain cannot cross partitions",
                 chain.partition, role.partition
@@ -328,7 +331,7 @@ async fn fetch_token(
 fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failure {
     let kind = match e {
         StsError::Denied { .. } => Kind::Denied,
-        StsError::ExpiredToken { .. } => Kind::Token,
+        StsError::ExpiredToken { .. } => Kind::Denied,
         StsError::Exhausted { .. } => Kind::Transient,
     };
     let ctx = sts::hints::Context {

@@ -188,6 +188,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
+        tracing::info!("{operation} attempt {attempt}/{}", budget.max_attempts);
         let class = match tokio::time::timeout(budget.remaining(), call()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(class)) => class,

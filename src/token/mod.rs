@@ -74,7 +74,7 @@ impl TokenError {
     pub fn hints(&self, audience: &str) -> Vec<String> {
         match self {
             TokenError::NotFound { ci: Ci::GitLab } => vec![
-                "declare the token in the job, e.g.:".into(),
+                "declare the token in the job with `id_tokens:`, e.g.:".into(),
                 format!("    id_tokens:\n      AWS_ID_TOKEN:\n        aud: {audience}"),
                 "or name the variable with --token-env NAME".into(),
             ],
@@ -89,13 +89,16 @@ impl TokenError {
                 "name the source with --token-env NAME, --token-file PATH or --token-command CMD".into(),
             ],
             TokenError::GitHubPermission => vec![
-                "grant the job the right to request an ID token:".into(),
+                "grant the job `permissions: id-token: write` (plus `contents: read` for checkout):".into(),
                 "    permissions:\n      id-token: write\n      contents: read".into(),
                 "pull requests from forks never get one".into(),
             ],
             TokenError::Ambiguous(_) => vec!["choose one with --token-env NAME".into()],
             TokenError::EndpointStatus { status: 401 | 403, .. } => vec![
                 "the request token was refused: it lasts about 6 hours from the job's start, and needs `permissions: id-token: write`".into(),
+            ],
+            TokenError::EndpointBody => vec![
+                "ACTIONS_ID_TOKEN_REQUEST_URL must be GitHub's token endpoint, which answers {\"value\": \"<jwt>\"}; is a proxy answering instead?".into(),
             ],
             TokenError::EndpointStatus { status: 404, .. } => vec![
                 "ACTIONS_ID_TOKEN_REQUEST_URL does not point at a token endpoint".into(),

@@ -1,0 +1,225 @@
+/*
+ * canned_server: a tiny, fast HTTP/1.1 server on 127.0.0.1 for bench/run.sh.
+ *
+ * It plays both halves of the GitHub-path job with canned bodies, so the
+ * benchmark measures the clients, not the servers:
+ *   GET  /token?...          (Authorization: bearer <request token>)
+ *        -> 200 application/json  <contents of TOKEN_JSON_FILE>
+ *        -> 401 when the bearer token is missing or wrong
+ *   POST /  Action=AssumeRoleWithWebIdentity&...&WebIdentityToken=...
+ *        -> 200 text/xml          <contents of STS_XML_FILE>
+ *        -> 400 ErrorResponse XML for any other action / missing token
+ *   GET  /healthz -> 200 "ok"
+ * Every response carries "Connection: close"; each connection gets its own
+ * detached thread, so a client that parks an idle pooled connection can
+ * never block the next one.  It counts the requests it answered and prints
+ * the counters to stderr on SIGTERM/SIGINT.
+ *
+ *   canned_server PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN
+ *
+ * Binds an ephemeral port, writes it to PORT_FILE (atomically) and serves
+ * until killed.  Build: cc -O2 -pthread -o canned_server canned_server.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_REQ (256 * 1024)
+
+static char *token_body, *sts_body, *request_token;
+static size_t token_len, sts_len;
+static atomic_long n_token, n_sts, n_bad;
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); exit(2); }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) { perror(path); exit(2); }
+    buf[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) { if (errno == EINTR) continue; return -1; }
+        p += w; n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void respond(int fd, int status, const char *reason, const char *ctype,
+                    const char *body, size_t blen) {
+    char head[512];
+    int h = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "x-amzn-RequestId: 00000000-0000-4000-8000-000000000000\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, reason, ctype, blen);
+    /* one write for head+body when small: fewer packets for the client to wait on */
+    if ((size_t)h + blen <= 16384) {
+        char buf[16384];
+        memcpy(buf, head, (size_t)h);
+        memcpy(buf + h, body, blen);
+        write_all(fd, buf, (size_t)h + blen);
+    } else {
+        write_all(fd, head, (size_t)h);
+        write_all(fd, body, blen);
+    }
+}
+
+/* case-insensitive search for header NAME in the header block; returns value start */
+static const char *header(const char *hdrs, const char *end, const char *name) {
+    size_t nl = strlen(name);
+    for (const char *p = hdrs; p && p < end; ) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!eol) eol = end;
+        if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (v < eol && (*v == ' ' || *v == '\t')) v++;
+            return v;
+        }
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+static void handle(int fd) {
+    static const char bad_xml[] =
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+        "<Type>Sender</Type><Code>InvalidAction</Code>"
+        "<Message>canned_server only answers AssumeRoleWithWebIdentity</Message>"
+        "</Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>";
+    char *buf = malloc(MAX_REQ + 1);
+    size_t n = 0;
+    char *hend = NULL;
+    while (!hend) {
+        if (n >= MAX_REQ) goto out;
+        ssize_t r = recv(fd, buf + n, MAX_REQ - n, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) goto out;
+        n += (size_t)r;
+        buf[n] = 0;
+        hend = memmem(buf, n, "\r\n\r\n", 4);
+    }
+    const char *hdrs = memchr(buf, '\n', (size_t)(hend - buf));
+    hdrs = hdrs ? hdrs + 1 : hend;
+    size_t clen = 0;
+    const char *cl = header(hdrs, hend, "Content-Length");
+    if (cl) clen = strtoul(cl, NULL, 10);
+    size_t need = (size_t)(hend + 4 - buf) + clen;
+    if (need > MAX_REQ) goto out;
+    while (n < need) { /* read the whole body so close() never RSTs unread data */
+        ssize_t r = recv(fd, buf + n, need - n, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) goto out;
+        n += (size_t)r;
+    }
+    buf[n] = 0;
+    char *body = hend + 4;
+
+    if (strncmp(buf, "GET /token", 10) == 0) {
+        const char *auth = header(hdrs, hend, "Authorization");
+        size_t tl = strlen(request_token);
+        if (auth && strncasecmp(auth, "bearer ", 7) == 0 &&
+            strncmp(auth + 7, request_token, tl) == 0 &&
+            (auth[7 + tl] == '\r' || auth[7 + tl] == ' ')) {
+            atomic_fetch_add(&n_token, 1);
+            respond(fd, 200, "OK", "application/json; charset=utf-8", token_body, token_len);
+        } else {
+            atomic_fetch_add(&n_bad, 1);
+            static const char msg[] = "{\"message\":\"Bad credentials\"}";
+            respond(fd, 401, "Unauthorized", "application/json", msg, sizeof msg - 1);
+        }
+    } else if (strncmp(buf, "GET /healthz", 12) == 0) {
+        respond(fd, 200, "OK", "text/plain", "ok\n", 3);
+    } else if (strncmp(buf, "POST ", 5) == 0 &&
+               strstr(body, "Action=AssumeRoleWithWebIdentity") &&
+               strstr(body, "WebIdentityToken=") && strstr(body, "RoleArn=")) {
+        atomic_fetch_add(&n_sts, 1);
+        respond(fd, 200, "OK", "text/xml", sts_body, sts_len);
+    } else {
+        atomic_fetch_add(&n_bad, 1);
+        respond(fd, 400, "Bad Request", "text/xml", bad_xml, sizeof bad_xml - 1);
+    }
+    shutdown(fd, SHUT_WR);
+    /* drain until the client closes (bounded), then close: a clean FIN, no RST */
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (recv(fd, buf, MAX_REQ, 0) > 0) {}
+out:
+    free(buf);
+    close(fd);
+}
+
+static void *conn_thread(void *arg) {
+    handle((int)(long)arg);
+    return NULL;
+}
+
+static void on_signal(int sig) {
+    char msg[160];
+    int m = snprintf(msg, sizeof msg, "canned_server: token=%ld sts=%ld bad=%ld\n",
+                     atomic_load(&n_token), atomic_load(&n_sts), atomic_load(&n_bad));
+    if (m > 0) { ssize_t ignored = write(2, msg, (size_t)m); (void)ignored; }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN\n", argv[0]);
+        return 2;
+    }
+    token_body = slurp(argv[2], &token_len);
+    sts_body = slurp(argv[3], &sts_len);
+    request_token = argv[4];
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 128)) { perror("bind/listen"); return 1; }
+    socklen_t al = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &al);
+
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
+    FILE *pf = fopen(tmp, "w");
+    if (!pf) { perror(tmp); return 1; }
+    fprintf(pf, "%d\n", ntohs(a.sin_port));
+    fclose(pf);
+    if (rename(tmp, argv[1])) { perror("rename"); return 1; }
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) { if (errno == EINTR) continue; perror("accept"); continue; }
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        pthread_t t;
+        if (pthread_create(&t, &attr, conn_thread, (void *)(long)c)) handle(c);
+    }
+}

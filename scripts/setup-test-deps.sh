@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Create <repo>/.venv with the pinned Python tools used by the conformance
+# tests and scripts/demo.sh (moto's STS server, awscli, boto3, pytest).
+#
+# Idempotent and fast when already done: a stamp file inside the venv records
+# the pin set; if it matches and the tools are present, nothing is installed.
+#
+#   scripts/setup-test-deps.sh            # venv only
+#   scripts/setup-test-deps.sh --with-fish  # also apt-get install fish (root, optional)
+#
+# Environment: VENV_DIR (default <repo>/.venv), PYTHON (default python3).
+set -euo pipefail
+
+# Pins verified together on Python 3.11 (Debian bookworm): awscli 1.46.3 needs
+# botocore 1.44.5, which is also what boto3 1.44.5 resolves to.
+PINS=(
+  "moto[server]==5.2.5"
+  "awscli==1.46.3"
+  "boto3==1.44.5"
+  "botocore==1.44.5"
+  "pytest==9.2.0"
+)
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${VENV_DIR:-$repo/.venv}"
+python="${PYTHON:-python3}"
+stamp="$venv/.aws-oidc-test-deps"
+want="$(printf '%s\n' "${PINS[@]}")"
+
+with_fish=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-fish) with_fish=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "setup-test-deps: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$with_fish" = 1 ] && ! command -v fish >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log="$(mktemp)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fish; } >"$log" 2>&1; then
+      echo "setup-test-deps: apt-get install fish failed (fish tests will be skipped):" >&2
+      tail -n 20 "$log" >&2
+    fi
+    rm -f "$log"
+  else
+    echo "setup-test-deps: fish not installed and cannot apt-get it; fish tests will be skipped" >&2
+  fi
+fi
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+   && [ -x "$venv/bin/python" ] && [ -x "$venv/bin/moto_server" ] \
+   && [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/pytest" ]; then
+  exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      --no-input "${PINS[@]}" >"$log" 2>&1; then
+  echo "setup-test-deps: pip install failed:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+printf '%s\n' "$want" >"$stamp"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, fault-injection
+# integration tests (in-process fakes), and conformance tests against real
+# components (moto's STS server, awscli, boto3). Installs its Python deps into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo build"
+cargo build --locked
+echo "== python test deps"
+scripts/setup-test-deps.sh --with-fish
+echo "== cargo test (unit + integration with fakes)"
+cargo test --locked
+echo "== conformance (moto STS, awscli, boto3)"
+AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" .venv/bin/python -m pytest -q -p no:cacheprovider tests/conformance
