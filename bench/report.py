@@ -64,7 +64,7 @@ print(f"runs: {meta.get('runs')} per tool after {meta.get('warmup')} warm-up "
       f"(wall: hyperfine -N median; peak RSS: GNU time %M median over {meta.get('runs')} runs)")
 print(f"host: {meta.get('host', '?')}; load avg before: {meta.get('load', '?')}")
 print()
-hdr = f"{'tool':<10} {'median ms':>10} {'mean ± sd ms':>15} {'min ms':>8} {'peak RSS MiB':>13}  vs aws-oidc"
+hdr = f"{'tool':<10} {'median ms':>10} {'mean ± sd ms':>17} {'min ms':>8} {'peak RSS MiB':>13}  vs aws-oidc"
 print(hdr)
 print("-" * len(hdr))
 for t in tools:
@@ -79,7 +79,7 @@ for t in tools:
     else:
         vs = (ratio(r["median"], base.get("median"), "slower", "faster") + ", "
               + ratio(r.get("rss"), base.get("rss"), "more memory", "less memory"))
-    print(f"{t:<10} {r['median']:>10.1f} {ms:>15} {r['min']:>8.1f} {rss:>13}  {vs}")
+    print(f"{t:<10} {r['median']:>10.1f} {ms:>17} {r['min']:>8.1f} {rss:>13}  {vs}")
 print()
 
 for key, label in (("bin", "release binary"), ("static_bin", "static build")):

@@ -274,7 +274,7 @@ fn check_account(allowed: &[String], account: &str) -> Result<(), Failure> {
 
 fn token_failure(e: TokenError, audience: &str) -> Failure {
     let kind = match e {
-        TokenError::Ambiguous(_) => Kind::Usage,
+        TokenError::Ambiguous(_) | TokenError::EndpointTls(_) => Kind::Usage,
         ref e if e.is_transient() => Kind::Transient,
         _ => Kind::Token,
     };
@@ -333,6 +333,7 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
         StsError::Denied { .. } => Kind::Denied,
         StsError::ExpiredToken { .. } => Kind::Denied,
         StsError::Exhausted { .. } => Kind::Transient,
+        StsError::Tls { .. } => Kind::Usage,
     };
     let ctx = sts::hints::Context {
         claims,

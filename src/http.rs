@@ -1,44 +1,98 @@
 //! HTTP clients: one for the SDK (STS) and one for token endpoints, both rustls,
-//! both honouring `HTTPS_PROXY`/`NO_PROXY` and an extra CA bundle
-//! (`AWS_CA_BUNDLE`; `SSL_CERT_FILE` is read by the native root loader).
+//! both honouring `HTTPS_PROXY`/`NO_PROXY`, and both trusting the same roots:
+//! the system's (`SSL_CERT_FILE`/`SSL_CERT_DIR` say where they are), or, where
+//! the system has none (a `FROM scratch` image), Mozilla's roots built into the
+//! binary; plus the PEM bundle named by `AWS_CA_BUNDLE`.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_sdk_sts::config::SharedHttpClient;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use base64::Engine;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// What to do when a server's certificate is not trusted.
+pub const TLS_HINT: &str = "if a proxy or a private CA signs this endpoint's certificate, point AWS_CA_BUNDLE at its PEM bundle (SSL_CERT_FILE replaces the whole trust store)";
 
 const USER_AGENT: &str = concat!("aws-oidc/", env!("CARGO_PKG_VERSION"));
 
-/// The extra CA bundle named by `AWS_CA_BUNDLE`, if any.
-fn ca_bundle() -> Result<Option<Vec<u8>>, String> {
-    match std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(path) => std::fs::read(&path)
-            .map(Some)
-            .map_err(|e| format!("cannot read AWS_CA_BUNDLE {}: {e}", path.to_string_lossy())),
+/// The trusted roots, loaded once.
+fn roots() -> Result<&'static [CertificateDer<'static>], String> {
+    static ROOTS: OnceLock<Result<Vec<CertificateDer<'static>>, String>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            // Keep only what rustls accepts: the SDK's client panics on a root it cannot parse.
+            let usable =
+                |c: &CertificateDer<'static>| rustls::RootCertStore::empty().add(c.clone()).is_ok();
+            let mut certs: Vec<CertificateDer<'static>> = rustls_native_certs::load_native_certs()
+                .certs
+                .into_iter()
+                .filter(usable)
+                .collect();
+            if certs.is_empty() {
+                tracing::debug!("no system CA certificates; using the built-in Mozilla roots");
+                certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                    .iter()
+                    .filter(|c| usable(c))
+                    .cloned()
+                    .collect();
+            }
+            if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+                let shown = path.to_string_lossy().into_owned();
+                let pem = std::fs::read(&path)
+                    .map_err(|e| format!("cannot read AWS_CA_BUNDLE {shown}: {e}"))?;
+                let extra = CertificateDer::pem_slice_iter(&pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("AWS_CA_BUNDLE {shown} is not a PEM bundle: {e}"))?;
+                if extra.is_empty() || !extra.iter().all(usable) {
+                    return Err(format!(
+                        "AWS_CA_BUNDLE {shown} holds no usable PEM certificate"
+                    ));
+                }
+                certs.extend(extra);
+            }
+            Ok(certs)
+        })
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
+}
+
+fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
+    let mut out = String::new();
+    for cert in certs {
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
     }
+    out.into_bytes()
 }
 
 /// The client for token endpoints.
 pub fn client() -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
+    let certs = roots()?
+        .iter()
+        .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok());
+    reqwest::Client::builder()
         .user_agent(USER_AGENT)
-        .connect_timeout(Duration::from_secs(5));
-    if let Some(pem) = ca_bundle()? {
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("AWS_CA_BUNDLE is not a PEM bundle: {e}"))?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder.build().map_err(|e| describe(&e))
+        .connect_timeout(Duration::from_secs(5))
+        .tls_certs_only(certs)
+        .build()
+        .map_err(|e| describe(&e))
 }
 
 /// The SDK's HTTP client: hyper + rustls, proxy from the environment.
 pub fn sts_client() -> Result<SharedHttpClient, String> {
-    let mut trust = TrustStore::default();
-    if let Some(pem) = ca_bundle()? {
-        trust = trust.with_pem_certificate(pem);
-    }
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(pem_bundle(roots()?));
     let ctx = TlsContext::builder()
         .with_trust_store(trust)
         .build()
@@ -76,4 +130,20 @@ pub fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_bundle_round_trips() {
+        let certs: Vec<CertificateDer<'static>> =
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS[..3].to_vec();
+        let pem = pem_bundle(&certs);
+        let back = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert_eq!(back, certs);
+    }
 }

@@ -27,6 +27,7 @@ pub fn hints(err: &StsError, ctx: &Context) -> Vec<String> {
             format!("the ID token expired before STS saw it ({})", ctx.claims.summary()),
             "mint the token right before aws-oidc runs; GitHub and Buildkite tokens live about 5 minutes".into(),
         ],
+        StsError::Tls { .. } => vec![crate::http::TLS_HINT.into()],
         StsError::Exhausted { .. } => vec![
             "STS or the network kept failing: check connectivity to the STS endpoint, HTTPS_PROXY/NO_PROXY, and the AWS Health Dashboard".into(),
             "raise --timeout or --max-attempts to wait longer".into(),

@@ -50,6 +50,8 @@ pub enum Class {
     Transient(String),
     /// STS says the token expired; a fresh token may work.
     ExpiredToken(String),
+    /// The endpoint's TLS certificate is not trusted: retrying will not help.
+    Tls(String),
     /// An answer that will not change: fail now.
     Permanent {
         code: String,
@@ -71,6 +73,11 @@ pub enum StsError {
     ExpiredToken {
         operation: &'static str,
         message: String,
+    },
+    #[error("{operation} failed: the STS endpoint's TLS certificate is not trusted: {detail}")]
+    Tls {
+        operation: &'static str,
+        detail: String,
     },
     #[error("{operation} gave up after {attempts} attempt(s) in {secs:.1}s: {last}")]
     Exhausted {
@@ -148,7 +155,14 @@ where
             message: chain(err),
             status: 0,
         },
-        SdkError::DispatchFailure(_) => Class::Transient(format!("network error: {}", chain(err))),
+        SdkError::DispatchFailure(_) => {
+            let detail = chain(err);
+            if detail.to_ascii_lowercase().contains("certificate") {
+                Class::Tls(detail)
+            } else {
+                Class::Transient(format!("network error: {detail}"))
+            }
+        }
         SdkError::ResponseError(_) => {
             Class::Transient(format!("unreadable answer: {}", chain(err)))
         }
@@ -196,6 +210,7 @@ where
         };
         let last = match class {
             Class::Transient(last) => last,
+            Class::Tls(detail) => return Err(StsError::Tls { operation, detail }),
             Class::ExpiredToken(message) => {
                 return Err(StsError::ExpiredToken { operation, message });
             }

@@ -51,6 +51,8 @@ pub enum TokenError {
     EndpointStatus { status: u16, detail: String },
     #[error("the token endpoint's answer is not JSON with a string `value`")]
     EndpointBody,
+    #[error("the token endpoint's TLS certificate is not trusted: {0}")]
+    EndpointTls(String),
     #[error("the token endpoint could not be reached after {attempts} attempt(s): {last}")]
     EndpointUnreachable { attempts: u32, last: String },
     #[error("{source} (from {from})")]
@@ -94,6 +96,7 @@ impl TokenError {
                 "pull requests from forks never get one".into(),
             ],
             TokenError::Ambiguous(_) => vec!["choose one with --token-env NAME".into()],
+            TokenError::EndpointTls(_) => vec![crate::http::TLS_HINT.into()],
             TokenError::EndpointStatus { status: 401 | 403, .. } => vec![
                 "the request token was refused: it lasts about 6 hours from the job's start, and needs `permissions: id-token: write`".into(),
             ],
@@ -344,10 +347,16 @@ mod github {
                     }
                     err
                 }
-                Err(e) => TokenError::EndpointUnreachable {
-                    attempts: attempt,
-                    last: crate::http::describe(&e),
-                },
+                Err(e) => {
+                    let last = crate::http::describe(&e);
+                    if last.to_ascii_lowercase().contains("certificate") {
+                        return Err(TokenError::EndpointTls(last));
+                    }
+                    TokenError::EndpointUnreachable {
+                        attempts: attempt,
+                        last,
+                    }
+                }
             };
             tracing::info!("token endpoint attempt {attempt} failed: {retryable}");
             match budget.delay_after(attempt) {

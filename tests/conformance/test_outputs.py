@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import stat
+import subprocess
 
 import pytest
 
@@ -196,7 +197,6 @@ def test_powershell_invoke_expression(job):
     sess = session(job, "pwsh")
     out = job.tmp
     e = {**job.env, "AWS_OIDC_BIN": job.bin, "ROLE_ARN": ROLE_ARN, "SESS": sess, "OUT_DIR": str(out)}
-    import subprocess
     p = subprocess.run([pwsh, "-NoProfile", "-NonInteractive", "-Command", PWSH_SCRIPT],
                        env=e, capture_output=True, text=True, timeout=120)
     job.stderrs.append(p.stderr)
