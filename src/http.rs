@@ -47,12 +47,13 @@ fn roots() -> Result<&'static [CertificateDer<'static>], String> {
                 let extra = CertificateDer::pem_slice_iter(&pem)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| format!("AWS_CA_BUNDLE {shown} is not a PEM bundle: {e}"))?;
-                if extra.is_empty() || !extra.iter().all(usable) {
+                let before = certs.len();
+                certs.extend(extra.into_iter().filter(usable));
+                if certs.len() == before {
                     return Err(format!(
                         "AWS_CA_BUNDLE {shown} holds no usable PEM certificate"
                     ));
                 }
-                certs.extend(extra);
             }
             Ok(certs)
         })
