@@ -5,21 +5,35 @@ use std::time::Duration;
 
 use crate::ci::{self, Ci};
 use crate::cli::Common;
-use crate::credentials::{Assumed, human_duration, now_secs, rfc3339};
+use crate::credentials::{Assumed, Credentials, human_duration, now_secs, rfc3339};
 use crate::failure::{Failure, Kind};
 use crate::partition::{Partition, RoleArn, is_valid_region};
 use crate::retry::Budget;
+use crate::secret::Secret;
 use crate::sts::{self, ChainRequest, Endpoint, StsError, WebIdentityRequest};
 use crate::token::{self, Explicit, Source, TokenError};
+
+/// Where the first credentials come from.
+#[derive(Debug)]
+pub enum Start {
+    /// Exchange the job's ID token (the normal case).
+    WebIdentity {
+        source: Source,
+        request: WebIdentityRequest,
+    },
+    /// `--role-chaining`: credentials already in the environment (e.g. from an earlier step).
+    Environment(Credentials),
+}
 
 /// Everything decided from the options and the environment, before any I/O.
 #[derive(Debug)]
 pub struct Settings {
     pub ci: Ci,
-    pub source: Source,
+    pub start: Start,
+    /// `--role-arn`: the first role (or, with `--role-chaining`, the only one).
+    pub role: RoleArn,
     pub audience: String,
     pub endpoint: Endpoint,
-    pub first: WebIdentityRequest,
     pub chain: Option<ChainRequest>,
     pub allowed_accounts: Vec<String>,
     pub max_attempts: u32,
@@ -186,7 +200,23 @@ impl Settings {
         if let Some(id) = &opts.external_id {
             validate_external_id(id)?;
         }
+        if opts.external_id.is_some() && chain_role.is_none() && !opts.role_chaining {
+            return Err(Failure::usage(
+                "--external-id applies to a chained AssumeRole: add --chain-role-arn (or --role-chaining)",
+            ));
+        }
+        if opts.role_chaining && chain_role.is_some() {
+            return Err(Failure::usage(
+                "--role-chaining assumes --role-arn with the credentials already in the environment; it cannot be combined with --chain-role-arn",
+            ));
+        }
         let chain = match chain_role {
+            None if opts.role_chaining => Some(ChainRequest {
+                role: role.clone(),
+                session_name: session_name.clone(),
+                external_id: opts.external_id.clone(),
+                duration: opts.duration,
+            }),
             None => None,
             Some(chain_role) => {
                 let session_name = match &opts.chain_session_name {
@@ -233,31 +263,59 @@ impl Settings {
             .audience
             .clone()
             .unwrap_or_else(|| partition.default_audience().to_string());
-        let explicit = Explicit {
-            env: opts.token_env.clone(),
-            file: opts.token_file.clone(),
-            command: opts.token_command.clone(),
+        let start = if opts.role_chaining {
+            Start::Environment(environment_credentials(env)?)
+        } else {
+            let explicit = Explicit {
+                env: opts.token_env.clone(),
+                file: opts.token_file.clone(),
+                command: opts.token_command.clone(),
+            };
+            Start::WebIdentity {
+                source: token::detect(&explicit, env).map_err(|e| token_failure(e, &audience))?,
+                request: WebIdentityRequest {
+                    role: role.clone(),
+                    session_name,
+                    // The first hop only has to live long enough to chain.
+                    duration: if chain.is_some() { 900 } else { opts.duration },
+                    policy,
+                    policy_arns: opts.policy_arns.clone(),
+                },
+            }
         };
-        let source = token::detect(&explicit, env).map_err(|e| token_failure(e, &audience))?;
         Ok(Settings {
             ci,
-            source,
+            start,
+            role,
             audience,
             endpoint,
-            first: WebIdentityRequest {
-                role,
-                session_name,
-                // The first hop only has to live long enough to chain.
-                duration: if chain.is_some() { 900 } else { opts.duration },
-                policy,
-                policy_arns: opts.policy_arns.clone(),
-            },
             chain,
             allowed_accounts,
             max_attempts: opts.max_attempts,
             timeout: Duration::from_secs(opts.timeout),
             base_delay: Duration::from_millis(opts.retry_base_delay_ms),
         })
+    }
+}
+
+/// `--role-chaining`: the credentials an earlier step left in the environment.
+fn environment_credentials(env: &BTreeMap<String, String>) -> Result<Credentials, Failure> {
+    match (
+        get(env, "AWS_ACCESS_KEY_ID"),
+        get(env, "AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(id), Some(secret)) => Ok(Credentials {
+            access_key_id: id.trim().to_string(),
+            secret_access_key: Secret::new(secret.trim()),
+            session_token: Secret::new(get(env, "AWS_SESSION_TOKEN").map_or("", |t| t.trim())),
+            expiration: 0,
+        }),
+        _ => Err(Failure::usage(
+            "--role-chaining needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+        )
+        .hint(
+            "run aws-oidc (or another credentials step) first, in an earlier step of the same job",
+        )),
     }
 }
 
@@ -284,17 +342,17 @@ fn token_failure(e: TokenError, audience: &str) -> Failure {
 
 async fn fetch_token(
     s: &Settings,
+    source: &Source,
     env: &BTreeMap<String, String>,
     budget: &Budget,
 ) -> Result<token::IdToken, Failure> {
-    let token = s
-        .source
+    let token = source
         .fetch(&s.audience, env, budget)
         .await
         .map_err(|e| token_failure(e, &s.audience))?;
     tracing::info!(
         "ID token from {}: {}",
-        s.source.describe(),
+        source.describe(),
         token.claims.summary()
     );
     let c = &token.claims;
@@ -316,11 +374,11 @@ async fn fetch_token(
         "ID token claims: {}",
         c.all.keys().cloned().collect::<Vec<_>>().join(", ")
     );
-    token.check_not_expired(now_secs()).map_err(|source| {
+    token.check_not_expired(now_secs()).map_err(|err| {
         token_failure(
             TokenError::Invalid {
-                from: s.source.describe(),
-                source,
+                from: source.describe(),
+                source: err,
             },
             &s.audience,
         )
@@ -329,6 +387,7 @@ async fn fetch_token(
 }
 
 fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failure {
+    let from_environment = matches!(s.start, Start::Environment(_));
     let kind = match e {
         StsError::Denied { .. } => Kind::Denied,
         StsError::ExpiredToken { .. } => Kind::Denied,
@@ -337,10 +396,15 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
     };
     let ctx = sts::hints::Context {
         claims,
-        role: &s.first.role,
+        role: &s.role,
         chain_role: s.chain.as_ref().map(|c| &c.role),
+        from_environment,
         region: &s.endpoint.region,
-        duration: s.chain.as_ref().map_or(s.first.duration, |c| c.duration),
+        duration: match (&s.chain, &s.start) {
+            (Some(c), _) => c.duration,
+            (None, Start::WebIdentity { request, .. }) => request.duration,
+            (None, Start::Environment(_)) => 0,
+        },
     };
     let hints = sts::hints::hints(&e, &ctx);
     Failure::new(kind, e.to_string()).hints(hints)
@@ -349,50 +413,79 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
 /// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
 pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Assumed, Failure> {
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+    let http = crate::http::sts_client().map_err(Failure::usage)?;
     tracing::info!(
-        "{}: assuming {} as session {} via {} ({})",
+        "{}: STS endpoint {} ({})",
         s.ci.name(),
-        s.first.role.arn,
-        s.first.session_name,
         s.endpoint.url,
         s.endpoint.region
     );
-    let mut token = fetch_token(s, env, &budget).await?;
-    let http = crate::http::sts_client().map_err(Failure::usage)?;
-    let client = sts::client(&s.endpoint, http.clone(), None);
-    let mut reminted = false;
-    let first = loop {
-        match sts::assume_web_identity(&client, &s.endpoint, &s.first, &token, &budget).await {
-            Ok(a) => break a,
-            Err(StsError::ExpiredToken { .. }) if s.source.can_mint() && !reminted => {
-                tracing::warn!(
-                    "STS says the ID token expired; getting a fresh one from {}",
-                    s.source.describe()
-                );
-                reminted = true;
-                token = fetch_token(s, env, &budget).await?;
-            }
-            Err(e) => return Err(sts_failure(e, s, &token.claims)),
+    let (first, claims) = match &s.start {
+        Start::WebIdentity { source, request } => {
+            tracing::info!(
+                "assuming {} as session {}",
+                request.role.arn,
+                request.session_name
+            );
+            let (first, claims) = web_identity(s, source, request, env, &budget, &http).await?;
+            (Some(first), claims)
         }
+        Start::Environment(_) => (None, token::jwt::Claims::default()),
     };
-    tracing::info!(
-        "assumed {} (expires {})",
-        first.assumed_role_arn,
-        first.credentials.expiration_rfc3339()
-    );
-    let assumed = match &s.chain {
-        None => first,
-        Some(chain) => {
-            let signed = sts::client(&s.endpoint, http, Some(&first.credentials));
+    let assumed = match (&s.chain, first) {
+        (None, Some(first)) => first,
+        (Some(chain), first) => {
+            let base = match (&first, &s.start) {
+                (Some(a), _) => &a.credentials,
+                (None, Start::Environment(c)) => c,
+                (None, Start::WebIdentity { .. }) => unreachable!("the web-identity hop ran"),
+            };
+            let signed = sts::client(&s.endpoint, http, Some(base));
             let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
                 .await
-                .map_err(|e| sts_failure(e, s, &token.claims))?;
+                .map_err(|e| sts_failure(e, s, &claims))?;
             tracing::info!("chained to {}", a.assumed_role_arn);
             a
         }
+        (None, None) => unreachable!("role chaining always has a chain request"),
     };
     check_account(&s.allowed_accounts, &assumed.account_id)?;
     Ok(assumed)
+}
+
+/// The web-identity hop, re-minting the token once if STS says it expired.
+async fn web_identity(
+    s: &Settings,
+    source: &Source,
+    request: &WebIdentityRequest,
+    env: &BTreeMap<String, String>,
+    budget: &Budget,
+    http: &aws_sdk_sts::config::SharedHttpClient,
+) -> Result<(Assumed, token::jwt::Claims), Failure> {
+    let mut token = fetch_token(s, source, env, budget).await?;
+    let client = sts::client(&s.endpoint, http.clone(), None);
+    let mut reminted = false;
+    loop {
+        match sts::assume_web_identity(&client, &s.endpoint, request, &token, budget).await {
+            Ok(a) => {
+                tracing::info!(
+                    "assumed {} (expires {})",
+                    a.assumed_role_arn,
+                    a.credentials.expiration_rfc3339()
+                );
+                return Ok((a, token.claims));
+            }
+            Err(StsError::ExpiredToken { .. }) if source.can_mint() && !reminted => {
+                tracing::warn!(
+                    "STS says the ID token expired; getting a fresh one from {}",
+                    source.describe()
+                );
+                reminted = true;
+                token = fetch_token(s, source, env, budget).await?;
+            }
+            Err(e) => return Err(sts_failure(e, s, &token.claims)),
+        }
+    }
 }
 
 /// The one-line success summary for stderr.
@@ -443,8 +536,11 @@ mod tests {
         assert_eq!(s.endpoint.region, "us-east-1");
         assert_eq!(s.endpoint.url, "https://sts.us-east-1.amazonaws.com");
         assert_eq!(s.audience, "sts.amazonaws.com");
-        assert_eq!(s.first.duration, 3600);
-        assert!(s.first.session_name.starts_with("aws-oidc-"));
+        let Start::WebIdentity { request, .. } = &s.start else {
+            panic!()
+        };
+        assert_eq!(request.duration, 3600);
+        assert!(request.session_name.starts_with("aws-oidc-"));
     }
 
     #[test]
@@ -530,7 +626,10 @@ mod tests {
         .unwrap();
         let chain = s.chain.unwrap();
         assert_eq!(chain.duration, 3600);
-        assert_eq!(s.first.duration, 900);
+        let Start::WebIdentity { request, .. } = &s.start else {
+            panic!()
+        };
+        assert_eq!(request.duration, 900);
         assert_eq!(chain.external_id.as_deref(), Some("ext-1"));
     }
 
@@ -623,5 +722,49 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind, Kind::Token);
         assert!(e.hints.join("\n").contains("id_tokens:"));
+    }
+
+    #[test]
+    fn role_chaining_uses_environment_credentials() {
+        let args = [
+            "--role-arn",
+            "arn:aws:iam::210987654321:role/t",
+            "--role-chaining",
+            "--external-id",
+            "ext-1",
+        ];
+        let e = settings(&args, &[]).unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        let s = settings(
+            &args,
+            &[
+                ("AWS_ACCESS_KEY_ID", "ASIA1"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+                ("AWS_SESSION_TOKEN", "t"),
+            ],
+        )
+        .unwrap();
+        let Start::Environment(c) = &s.start else {
+            panic!()
+        };
+        assert_eq!(c.access_key_id, "ASIA1");
+        let chain = s.chain.unwrap();
+        assert_eq!(chain.role.arn, "arn:aws:iam::210987654321:role/t");
+        assert_eq!(chain.external_id.as_deref(), Some("ext-1"));
+    }
+
+    #[test]
+    fn external_id_needs_a_chain() {
+        let e = settings(
+            &[
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/r",
+                "--external-id",
+                "ext-1",
+            ],
+            &[TOKEN],
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
     }
 }

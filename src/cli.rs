@@ -40,7 +40,7 @@ pub struct AssumeArgs {
     pub common: Common,
 
     /// Where the credentials go: env, sh, fish, powershell or json (each =PATH, else stdout),
-    /// github (GITHUB_ENV and GITHUB_OUTPUT), profile=NAME (AWS shared files). Repeatable.
+    /// github (GITHUB_ENV and GITHUB_OUTPUT), github-outputs (GITHUB_OUTPUT only), profile=NAME (AWS shared files). Repeatable.
     /// Default: github in GitHub Actions, else env=aws-oidc.env.
     #[arg(
         short,
@@ -50,6 +50,18 @@ pub struct AssumeArgs {
         value_delimiter = ','
     )]
     pub outputs: Vec<Target>,
+
+    /// github outputs: also mask the AWS account id in the job's logs.
+    #[arg(long, env = "AWS_OIDC_MASK_ACCOUNT_ID", help_heading = "GitHub")]
+    pub mask_account_id: bool,
+
+    /// github outputs: also set the step outputs aws-access-key-id, aws-secret-access-key, aws-session-token.
+    #[arg(
+        long,
+        env = "AWS_OIDC_GITHUB_OUTPUT_CREDENTIALS",
+        help_heading = "GitHub"
+    )]
+    pub github_output_credentials: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,10 +160,14 @@ pub struct Common {
         long,
         env = "AWS_OIDC_EXTERNAL_ID",
         value_name = "ID",
-        requires = "chain_role_arn",
         help_heading = "Chaining"
     )]
     pub external_id: Option<String>,
+
+    /// Use no ID token: assume --role-arn with the credentials already in the environment
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), e.g. from an earlier step.
+    #[arg(long, env = "AWS_OIDC_ROLE_CHAINING", help_heading = "Chaining")]
+    pub role_chaining: bool,
 
     /// Session name for the chained role [default: the first session name].
     #[arg(
@@ -296,6 +312,5 @@ mod tests {
     fn duration_range() {
         assert!(Cli::try_parse_from(["aws-oidc", "assume", "--duration", "899"]).is_err());
         assert!(Cli::try_parse_from(["aws-oidc", "assume", "--duration", "43201"]).is_err());
-        assert!(Cli::try_parse_from(["aws-oidc", "assume", "--external-id", "x"]).is_err());
     }
 }

@@ -71,7 +71,11 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
             let settings = app::Settings::resolve(&args.common, env)?;
             let assumed = app::obtain(&settings, env).await?;
-            let plan = Plan::render(&targets, &assumed, env).map_err(output_failure)?;
+            let gh = output::GitHubOptions {
+                mask_account_id: args.mask_account_id,
+                output_credentials: args.github_output_credentials,
+            };
+            let plan = Plan::render(&targets, &assumed, env, &gh).map_err(output_failure)?;
             let written = plan.apply().map_err(output_failure)?;
             if !args.common.quiet {
                 eprintln!("{}", app::summary(&assumed, &written));

@@ -24,8 +24,20 @@ pub enum Format {
     Fish,
     PowerShell,
     Json,
+    /// Masks, `GITHUB_ENV` and `GITHUB_OUTPUT`.
     GitHub,
+    /// Masks and `GITHUB_OUTPUT` only (the credentials stay out of later steps' environment).
+    GitHubOutputs,
     Profile(String),
+}
+
+/// Choices that only the GitHub formats use.
+#[derive(Clone, Debug, Default)]
+pub struct GitHubOptions {
+    /// Also mask the account id.
+    pub mask_account_id: bool,
+    /// Also set step outputs `aws-access-key-id`, `aws-secret-access-key`, `aws-session-token`.
+    pub output_credentials: bool,
 }
 
 /// A format and where it goes (`None`: stdout).
@@ -52,13 +64,17 @@ impl FromStr for Target {
             "fish" => Format::Fish,
             "powershell" | "pwsh" => Format::PowerShell,
             "json" | "credential-process" => Format::Json,
-            "github" => {
+            "github" | "github-outputs" => {
                 if arg.is_some() {
                     return Err(
-                        "`github` takes no path: it writes $GITHUB_ENV and $GITHUB_OUTPUT".into(),
+                        "the github formats take no path: they write $GITHUB_ENV and $GITHUB_OUTPUT".into(),
                     );
                 }
-                Format::GitHub
+                if name == "github" {
+                    Format::GitHub
+                } else {
+                    Format::GitHubOutputs
+                }
             }
             "profile" => {
                 let profile = arg.unwrap_or_default().trim();
@@ -79,7 +95,7 @@ impl FromStr for Target {
             }
             other => {
                 return Err(format!(
-                    "unknown output format `{other}` (expected env, sh, fish, powershell, json, github or profile=NAME)"
+                    "unknown output format `{other}` (expected env, sh, fish, powershell, json, github, github-outputs or profile=NAME)"
                 ));
             }
         };
@@ -90,7 +106,11 @@ impl FromStr for Target {
 impl Target {
     /// Whether this target prints credentials on stdout.
     pub fn writes_stdout(&self) -> bool {
-        self.path.is_none() && !matches!(self.format, Format::GitHub | Format::Profile(_))
+        self.path.is_none()
+            && !matches!(
+                self.format,
+                Format::GitHub | Format::GitHubOutputs | Format::Profile(_)
+            )
     }
 }
 
@@ -187,6 +207,7 @@ impl Plan {
         targets: &[Target],
         a: &Assumed,
         env: &BTreeMap<String, String>,
+        gh: &GitHubOptions,
     ) -> Result<Plan, OutputError> {
         let vars = variables(a);
         let mut plan = Plan::default();
@@ -198,7 +219,11 @@ impl Plan {
                 Format::PowerShell => (shell::powershell(&vars), "powershell"),
                 Format::Json => (json(a), "credential_process JSON"),
                 Format::GitHub => {
-                    plan.render_github(a, &vars, env)?;
+                    plan.render_github(a, Some(&vars), env, gh)?;
+                    continue;
+                }
+                Format::GitHubOutputs => {
+                    plan.render_github(a, None, env, gh)?;
                     continue;
                 }
                 Format::Profile(name) => {
@@ -220,34 +245,59 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Masks on stdout, then (with `vars`) `GITHUB_ENV`, then step outputs.
     fn render_github(
         &mut self,
         a: &Assumed,
-        vars: &[(&str, String)],
+        vars: Option<&[(&str, String)]>,
         env: &BTreeMap<String, String>,
+        gh: &GitHubOptions,
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
-        let env_file = env.get("GITHUB_ENV").ok_or_else(|| {
-            OutputError::Usage(
-                "--output github needs $GITHUB_ENV (it is set inside GitHub Actions steps)".into(),
-            )
-        })?;
-        self.stdout.push_str(&github::masks(&[
-            &c.access_key_id,
+        let file = |name: &str| {
+            env.get(name).map(PathBuf::from).ok_or_else(|| {
+                OutputError::Usage(format!(
+                    "the github outputs need ${name} (it is set inside GitHub Actions steps)"
+                ))
+            })
+        };
+        let mut masked = vec![
+            c.access_key_id.as_str(),
             c.secret_access_key.expose(),
             c.session_token.expose(),
-        ]));
-        self.appends
-            .push((PathBuf::from(env_file), github::file_commands(vars)));
-        self.written.push("GITHUB_ENV".into());
-        if let Some(out) = env.get("GITHUB_OUTPUT") {
-            let outputs = [
-                ("aws-account-id", a.account_id.clone()),
-                ("authenticated-arn", a.assumed_role_arn.clone()),
-                ("aws-expiration", c.expiration_rfc3339()),
-            ];
+        ];
+        if gh.mask_account_id {
+            masked.push(&a.account_id);
+        }
+        self.stdout.push_str(&github::masks(&masked));
+        if let Some(vars) = vars {
             self.appends
-                .push((PathBuf::from(out), github::file_commands(&outputs)));
+                .push((file("GITHUB_ENV")?, github::file_commands(vars)));
+            self.written.push("GITHUB_ENV".into());
+        }
+        let mut outputs = vec![
+            ("aws-account-id", a.account_id.clone()),
+            ("authenticated-arn", a.assumed_role_arn.clone()),
+            ("aws-expiration", c.expiration_rfc3339()),
+        ];
+        if gh.output_credentials {
+            outputs.extend([
+                ("aws-access-key-id", c.access_key_id.clone()),
+                (
+                    "aws-secret-access-key",
+                    c.secret_access_key.expose().to_string(),
+                ),
+                ("aws-session-token", c.session_token.expose().to_string()),
+            ]);
+        }
+        let output_file = if vars.is_some() {
+            // GITHUB_ENV is the point; outputs are a bonus where the runner offers them.
+            env.get("GITHUB_OUTPUT").map(PathBuf::from)
+        } else {
+            Some(file("GITHUB_OUTPUT")?)
+        };
+        if let Some(out) = output_file {
+            self.appends.push((out, github::file_commands(&outputs)));
             self.written.push("GITHUB_OUTPUT".into());
         }
         Ok(())
@@ -410,7 +460,13 @@ mod tests {
             ("GITHUB_OUTPUT".to_string(), gout.display().to_string()),
         ]
         .into();
-        let plan = Plan::render(&["github".parse().unwrap()], &assumed(), &env).unwrap();
+        let plan = Plan::render(
+            &["github".parse().unwrap()],
+            &assumed(),
+            &env,
+            &GitHubOptions::default(),
+        )
+        .unwrap();
         assert_eq!(
             plan.stdout,
             "::add-mask::ASIAEXAMPLE\n::add-mask::wJalr/K7+MDENG\n::add-mask::FwoGZX==\n"
@@ -435,9 +491,14 @@ mod tests {
 
     #[test]
     fn github_without_github_env_is_a_usage_error() {
-        let err = Plan::render(&["github".parse().unwrap()], &assumed(), &BTreeMap::new())
-            .err()
-            .unwrap();
+        let err = Plan::render(
+            &["github".parse().unwrap()],
+            &assumed(),
+            &BTreeMap::new(),
+            &GitHubOptions::default(),
+        )
+        .err()
+        .unwrap();
         assert!(matches!(err, OutputError::Usage(_)));
     }
 
@@ -455,7 +516,13 @@ mod tests {
             ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
         ]
         .into();
-        let plan = Plan::render(&["profile=ci".parse().unwrap()], &assumed(), &env).unwrap();
+        let plan = Plan::render(
+            &["profile=ci".parse().unwrap()],
+            &assumed(),
+            &env,
+            &GitHubOptions::default(),
+        )
+        .unwrap();
         plan.apply().unwrap();
         assert_eq!(
             std::fs::read_to_string(&creds).unwrap(),
@@ -477,8 +544,35 @@ mod tests {
             format!("env={}", good.display()).parse().unwrap(),
             format!("json={}", bad.display()).parse().unwrap(),
         ];
-        let plan = Plan::render(&targets, &assumed(), &BTreeMap::new()).unwrap();
+        let plan = Plan::render(
+            &targets,
+            &assumed(),
+            &BTreeMap::new(),
+            &GitHubOptions::default(),
+        )
+        .unwrap();
         assert!(plan.apply().is_err());
         assert!(!good.exists());
+    }
+
+    #[test]
+    fn github_outputs_only_with_credentials_and_masked_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let gout = dir.path().join("out");
+        let env: BTreeMap<String, String> =
+            [("GITHUB_OUTPUT".to_string(), gout.display().to_string())].into();
+        let gh = GitHubOptions {
+            mask_account_id: true,
+            output_credentials: true,
+        };
+        let plan =
+            Plan::render(&["github-outputs".parse().unwrap()], &assumed(), &env, &gh).unwrap();
+        assert!(plan.stdout.ends_with("::add-mask::123456789012\n"));
+        assert_eq!(plan.appends.len(), 1);
+        let (path, content) = &plan.appends[0];
+        assert_eq!(path, &gout);
+        assert!(content.contains("aws-secret-access-key<<"));
+        assert!(content.contains("\nwJalr/K7+MDENG\n"));
+        assert!(content.contains("aws-session-token<<"));
     }
 }

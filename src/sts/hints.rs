@@ -10,6 +10,8 @@ pub struct Context<'a> {
     pub claims: &'a Claims,
     pub role: &'a RoleArn,
     pub chain_role: Option<&'a RoleArn>,
+    /// `--role-chaining`: the first credentials came from the environment, not a token.
+    pub from_environment: bool,
     pub region: &'a str,
     pub duration: i32,
 }
@@ -118,6 +120,14 @@ fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
 
 fn chained_access_denied(ctx: &Context) -> Vec<String> {
     let target = ctx.chain_role.map_or("<chain role>", |r| r.arn.as_str());
+    if ctx.from_environment {
+        return vec![
+            format!("the credentials in the environment are not allowed to assume {target}"),
+            format!(
+                "the trust policy of {target} must allow sts:AssumeRole for the role those credentials belong to (with a sts:ExternalId condition if you pass --external-id), and that role's permissions must allow sts:AssumeRole on it"
+            ),
+        ];
+    }
     vec![
         format!(
             "the first role {} is not allowed to assume {target}",
@@ -159,6 +169,7 @@ mod tests {
             claims: &claims,
             role: &role,
             chain_role: None,
+            from_environment: false,
             region: "eu-west-1",
             duration: 7200,
         };

@@ -266,7 +266,7 @@ pub fn client(
         config = config.credentials_provider(aws_sdk_sts::config::Credentials::new(
             c.access_key_id.clone(),
             c.secret_access_key.expose(),
-            Some(c.session_token.expose().to_string()),
+            Some(c.session_token.expose().to_string()).filter(|t| !t.is_empty()),
             None,
             "aws-oidc",
         ));
