@@ -488,6 +488,72 @@ async fn web_identity(
     }
 }
 
+fn console_options(
+    s: &Settings,
+    args: &crate::cli::ConsoleArgs,
+    env: &BTreeMap<String, String>,
+) -> crate::console::Options {
+    let lookup = |k: &str| get(env, k).cloned();
+    crate::console::Options {
+        duration: args.console_duration,
+        destination: args.destination.clone(),
+        issuer: args.issuer.clone().or_else(|| s.ci.job_url(&lookup)),
+        endpoint: args.federation_endpoint.clone(),
+        regional: args.regional_signin,
+    }
+}
+
+/// Checks the console options before any credentials are requested.
+pub fn check_console(
+    s: &Settings,
+    args: &crate::cli::ConsoleArgs,
+    env: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let opts = console_options(s, args, env);
+    crate::console::federation_endpoint(s.role.partition, &s.endpoint.region, &opts)
+        .and_then(|_| {
+            crate::console::destination(
+                s.role.partition,
+                &s.endpoint.region,
+                opts.destination.as_deref(),
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| {
+            let hints = e.hints(false);
+            Failure::usage(format!("console sign-in: {e}")).hints(hints)
+        })
+}
+
+/// The federated console sign-in URL for `assumed`.
+pub async fn console_url(
+    s: &Settings,
+    assumed: &Assumed,
+    args: &crate::cli::ConsoleArgs,
+    env: &BTreeMap<String, String>,
+) -> Result<Secret, Failure> {
+    let opts = console_options(s, args, env);
+    if assumed.chained && args.console_duration.is_some() {
+        tracing::warn!(
+            "--console-duration is not sent for chained credentials (AWS refuses it); the console session follows the credentials"
+        );
+    }
+    let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+    crate::console::sign_in_url(assumed, s.role.partition, &opts, &budget)
+        .await
+        .map_err(|e| {
+            let kind = match e {
+                crate::console::ConsoleError::NoFederation(_)
+                | crate::console::ConsoleError::Destination(_)
+                | crate::console::ConsoleError::Setup(_) => Kind::Usage,
+                ref e if e.is_transient() => Kind::Transient,
+                _ => Kind::Denied,
+            };
+            let hints = e.hints(assumed.chained);
+            Failure::new(kind, format!("console sign-in: {e}")).hints(hints)
+        })
+}
+
 /// The one-line success summary for stderr.
 pub fn summary(a: &Assumed, written: &[String]) -> String {
     let left = a.credentials.expiration - now_secs();

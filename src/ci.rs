@@ -81,6 +81,24 @@ impl Ci {
     }
 }
 
+impl Ci {
+    /// The job's web page, when the CI says it (the console URL's `Issuer`).
+    pub fn job_url(self, env: Env) -> Option<String> {
+        match self {
+            Ci::GitHub => Some(format!(
+                "{}/{}/actions/runs/{}",
+                env("GITHUB_SERVER_URL")?,
+                env("GITHUB_REPOSITORY")?,
+                env("GITHUB_RUN_ID")?
+            )),
+            Ci::GitLab => env("CI_JOB_URL"),
+            Ci::Circle => env("CIRCLE_BUILD_URL"),
+            Ci::Buildkite => env("BUILDKITE_BUILD_URL"),
+            Ci::Bitbucket | Ci::Unknown => None,
+        }
+    }
+}
+
 /// The characters STS allows in a role session name.
 fn session_char_ok(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
@@ -179,6 +197,25 @@ mod tests {
             validate_session_name("has space")
                 .unwrap_err()
                 .contains("' '")
+        );
+    }
+
+    #[test]
+    fn job_urls() {
+        let gh = env_of(&[
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_RUN_ID", "5"),
+        ]);
+        assert_eq!(
+            Ci::GitHub.job_url(&gh).unwrap(),
+            "https://github.com/o/r/actions/runs/5"
+        );
+        assert_eq!(Ci::GitHub.job_url(&env_of(&[])), None);
+        let gl = env_of(&[("CI_JOB_URL", "https://gitlab.com/g/p/-/jobs/9")]);
+        assert_eq!(
+            Ci::GitLab.job_url(&gl).unwrap(),
+            "https://gitlab.com/g/p/-/jobs/9"
         );
     }
 }

@@ -32,6 +32,66 @@ pub enum Command {
     Assume(AssumeArgs),
     /// Get credentials and run a command with them in its environment; nothing is written to disk.
     Exec(ExecArgs),
+    /// Get credentials and print a federated AWS console sign-in URL for them.
+    Console(ConsoleCommandArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleCommandArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
+    /// Where the URL goes: - (stdout), a file (mode 0600), or github-summary ($GITHUB_STEP_SUMMARY).
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONSOLE_URL",
+        value_name = "DEST",
+        default_value = "-"
+    )]
+    pub console_url: String,
+}
+
+/// How the console sign-in URL is built.
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Console session length in seconds (900-43200; not sent for chained roles, whose session follows the credentials).
+    #[arg(long, env = "AWS_OIDC_CONSOLE_DURATION", value_name = "SECONDS",
+          value_parser = clap::value_parser!(i32).range(900..=43200), help_heading = "Console")]
+    pub console_duration: Option<i32>,
+
+    /// Console page to open: a service name (s3, ec2, cloudformation) or a console URL [default: the region's console home].
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONSOLE_DESTINATION",
+        value_name = "SERVICE|URL",
+        help_heading = "Console"
+    )]
+    pub destination: Option<String>,
+
+    /// Where sign-out returns to [default: the CI job's page when known].
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONSOLE_ISSUER",
+        value_name = "URL",
+        help_heading = "Console"
+    )]
+    pub issuer: Option<String>,
+
+    /// Federation endpoint [default: the partition's, e.g. https://signin.aws.amazon.com/federation].
+    #[arg(
+        long,
+        env = "AWS_OIDC_FEDERATION_ENDPOINT",
+        value_name = "URL",
+        help_heading = "Console"
+    )]
+    pub federation_endpoint: Option<String>,
+
+    /// Use the regional sign-in endpoint (<region>.signin.aws.amazon.com).
+    #[arg(long, env = "AWS_OIDC_REGIONAL_SIGNIN", help_heading = "Console")]
+    pub regional_signin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +110,14 @@ pub struct AssumeArgs {
         value_delimiter = ','
     )]
     pub outputs: Vec<Target>,
+
+    /// Also produce a console sign-in URL: to DEST (- for stdout, a file, or github-summary).
+    #[arg(long, env = "AWS_OIDC_CONSOLE_URL", value_name = "DEST", num_args = 0..=1,
+          default_missing_value = "-", require_equals = true, help_heading = "Console")]
+    pub console_url: Option<String>,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
 
     /// github outputs: also mask the AWS account id in the job's logs.
     #[arg(long, env = "AWS_OIDC_MASK_ACCOUNT_ID", help_heading = "GitHub")]

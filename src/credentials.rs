@@ -22,6 +22,8 @@ pub struct Assumed {
     pub assumed_role_arn: String,
     pub account_id: String,
     pub region: String,
+    /// From a chained `AssumeRole` (role chaining rules apply, e.g. no console SessionDuration).
+    pub chained: bool,
 }
 
 impl Credentials {

@@ -9,6 +9,7 @@
 mod app;
 mod ci;
 mod cli;
+mod console;
 mod credentials;
 mod exec;
 mod failure;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     let common = match &cli.command {
         Command::Assume(a) => &a.common,
         Command::Exec(e) => &e.common,
+        Command::Console(c) => &c.common,
     };
     logging(common);
     // One snapshot of the (UTF-8) environment; every stage reads this.
@@ -69,13 +71,50 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
         Command::Assume(args) => {
             let targets = default_outputs(args.outputs, env);
             output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
+            let url_dest = args
+                .console_url
+                .as_deref()
+                .map(str::parse::<output::UrlDest>)
+                .transpose()
+                .map_err(Failure::usage)?;
+            if url_dest == Some(output::UrlDest::Stdout)
+                && targets.iter().any(Target::writes_stdout)
+            {
+                return Err(Failure::usage(
+                    "--console-url and an --output both want stdout; give one of them a file",
+                ));
+            }
             let settings = app::Settings::resolve(&args.common, env)?;
+            if url_dest.is_some() {
+                app::check_console(&settings, &args.console, env)?;
+            }
             let assumed = app::obtain(&settings, env).await?;
             let gh = output::GitHubOptions {
                 mask_account_id: args.mask_account_id,
                 output_credentials: args.github_output_credentials,
             };
-            let plan = Plan::render(&targets, &assumed, env, &gh).map_err(output_failure)?;
+            let mut plan = Plan::render(&targets, &assumed, env, &gh).map_err(output_failure)?;
+            if let Some(dest) = &url_dest {
+                // Before anything is written: a failure here leaves no output behind.
+                let url = app::console_url(&settings, &assumed, &args.console, env).await?;
+                plan.add_console_url(dest, &url, &assumed, env)
+                    .map_err(output_failure)?;
+            }
+            let written = plan.apply().map_err(output_failure)?;
+            if !args.common.quiet {
+                eprintln!("{}", app::summary(&assumed, &written));
+            }
+            Ok(0)
+        }
+        Command::Console(args) => {
+            let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
+            let settings = app::Settings::resolve(&args.common, env)?;
+            app::check_console(&settings, &args.console, env)?;
+            let assumed = app::obtain(&settings, env).await?;
+            let url = app::console_url(&settings, &assumed, &args.console, env).await?;
+            let mut plan = Plan::default();
+            plan.add_console_url(&dest, &url, &assumed, env)
+                .map_err(output_failure)?;
             let written = plan.apply().map_err(output_failure)?;
             if !args.common.quiet {
                 eprintln!("{}", app::summary(&assumed, &written));

@@ -712,7 +712,7 @@ fn token_endpoint_non_json_body_is_exit_3() {
     )]);
     let sts = FakeServer::start(vec![Step::awwi_ok(&creds)]);
     let run = run_gh(&env, &sts.url(), &gh, &[]);
-    assert_failed(&env, &run, 3, &[gh.request_token.clone()]);
+    assert_failed(&env, &run, 3, std::slice::from_ref(&gh.request_token));
     assert!(gh.server.request_count() >= 1);
     assert_eq!(sts.request_count(), 0, "{}", run.describe());
 }

@@ -114,6 +114,27 @@ impl Target {
     }
 }
 
+/// Where a console sign-in URL goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UrlDest {
+    Stdout,
+    /// `$GITHUB_STEP_SUMMARY`, as a link.
+    GitHubSummary,
+    File(PathBuf),
+}
+
+impl FromStr for UrlDest {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<UrlDest, String> {
+        Ok(match s.trim() {
+            "" | "-" | "stdout" => UrlDest::Stdout,
+            "github-summary" => UrlDest::GitHubSummary,
+            path => UrlDest::File(PathBuf::from(path)),
+        })
+    }
+}
+
 /// Why the outputs could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -350,6 +371,45 @@ impl Plan {
         Ok(())
     }
 
+    /// Adds the console sign-in URL (a bearer credential) and warns on stderr what it is.
+    pub fn add_console_url(
+        &mut self,
+        dest: &UrlDest,
+        url: &crate::secret::Secret,
+        a: &Assumed,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), OutputError> {
+        let line = format!("{}\n", url.expose());
+        match dest {
+            UrlDest::Stdout => {
+                self.stdout.push_str(&line);
+                self.written.push("console URL on stdout".into());
+            }
+            UrlDest::File(path) => {
+                self.files.push((path.clone(), line));
+                self.written
+                    .push(format!("console URL to {}", path.display()));
+            }
+            UrlDest::GitHubSummary => {
+                let path = env.get("GITHUB_STEP_SUMMARY").ok_or_else(|| {
+                    OutputError::Usage("--console-url=github-summary needs $GITHUB_STEP_SUMMARY (set in GitHub Actions steps)".into())
+                })?;
+                let md = format!(
+                    "### AWS console\n\n[Sign in to the AWS console as `{}`]({}) (the link works for 15 minutes; treat it as a password)\n\n",
+                    a.assumed_role_arn,
+                    url.expose()
+                );
+                self.appends.push((PathBuf::from(path), md));
+                self.written.push("console URL to the job summary".into());
+            }
+        }
+        tracing::warn!(
+            "the console sign-in URL is a bearer credential: anyone holding it can sign in as {} for the next 15 minutes; keep it out of logs and chats",
+            a.assumed_role_arn
+        );
+        Ok(())
+    }
+
     /// Writes: stdout first (GitHub's masks must precede any use), then every
     /// file staged and, only when all staged, renamed into place; appends last.
     pub fn apply(self) -> Result<Vec<String>, OutputError> {
@@ -394,6 +454,7 @@ mod tests {
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/deploy/gl-1-2-3".into(),
             account_id: "123456789012".into(),
             region: "eu-west-1".into(),
+            chained: false,
         }
     }
 

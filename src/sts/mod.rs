@@ -300,13 +300,20 @@ fn convert(
     ))
 }
 
-fn assumed(credentials: Credentials, arn: String, role: &RoleArn, region: &str) -> Assumed {
+fn assumed(
+    credentials: Credentials,
+    arn: String,
+    role: &RoleArn,
+    region: &str,
+    chained: bool,
+) -> Assumed {
     let account_id = account_of_arn(&arn).unwrap_or(&role.account_id).to_string();
     Assumed {
         credentials,
         assumed_role_arn: arn,
         account_id,
         region: region.to_string(),
+        chained,
     }
 }
 
@@ -333,7 +340,13 @@ pub async fn assume_web_identity(
         convert(out.credentials(), out.assumed_role_user())
     })
     .await?;
-    Ok(assumed(credentials, arn, &req.role, &endpoint.region))
+    Ok(assumed(
+        credentials,
+        arn,
+        &req.role,
+        &endpoint.region,
+        false,
+    ))
 }
 
 /// The chained `AssumeRole`, signed with the first hop's credentials.
@@ -356,7 +369,7 @@ pub async fn assume_chained(
         convert(out.credentials(), out.assumed_role_user())
     })
     .await?;
-    Ok(assumed(credentials, arn, &req.role, &endpoint.region))
+    Ok(assumed(credentials, arn, &req.role, &endpoint.region, true))
 }
 
 #[cfg(test)]

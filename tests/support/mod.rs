@@ -784,11 +784,7 @@ fn serve_connection(mut stream: TcpStream, st: Arc<State>) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
-    loop {
-        let req = match read_request(&mut stream, &mut buf, &st) {
-            Ok(ReadOutcome::Request(r)) => r,
-            _ => break,
-        };
+    while let Ok(ReadOutcome::Request(req)) = read_request(&mut stream, &mut buf, &st) {
         let idx = st.next.fetch_add(1, Ordering::SeqCst);
         let step = st.steps[idx.min(st.steps.len() - 1)].clone();
         st.requests.lock().unwrap().push(req);

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# The GitHub Action's one step (see action.yml): check the inputs the way
+# aws-actions/configure-aws-credentials reads them, find or install aws-oidc
+# (action/install.sh), then run `aws-oidc assume` with the matching flags.
+#
+# Inputs arrive as AOI_<NAME> environment variables (action.yml's env: block), never
+# spliced into the script text, and not through INPUT_* (the runner does not set those
+# for composite steps).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=action/install.sh
+. "$here/install.sh"
+
+AO_EXIT_CODE=2 # configuration errors, as aws-oidc itself reports them
+
+warn() { printf '::warning title=aws-oidc::%s\n' "$(ao_escape "$*")"; }
+notice() { printf '::notice title=aws-oidc::%s\n' "$(ao_escape "$*")"; }
+
+trim() {
+  local s="$1"
+  s="${s#"${s%%[![:space:]]*}"}"
+  s="${s%"${s##*[![:space:]]}"}"
+  printf '%s' "$s"
+}
+
+# bool NAME VALUE DEFAULT -> "true"/"false"; YAML 1.2 core-schema booleans, as
+# @actions/core getBooleanInput accepts them.
+bool() {
+  local v
+  v="$(trim "$2")"
+  case "$v" in
+    '') printf '%s' "$3" ;;
+    true | True | TRUE) printf true ;;
+    false | False | FALSE) printf false ;;
+    *) return 1 ;;
+  esac
+}
+
+# Inputs (AOI_*), trimmed.
+inp() { trim "${!1:-}"; }
+# boolean_input OUTVAR VAR NAME DEFAULT: sets OUTVAR to true/false or stops.
+boolean_input() {
+  local __bool
+  __bool="$(bool "$3" "${!2:-}" "$4")" || ao_die "input '$3' must be true or false, got '${!2}'"
+  printf -v "$1" '%s' "$__bool"
+}
+
+# --- inputs aws-oidc has no equivalent for: fail, never ignore --------------------------
+unsupported=()
+need_empty() { # VAR NAME WHY
+  if [ -n "$(inp "$1")" ]; then unsupported+=("'$2' is not supported: $3"); fi
+}
+need_not_true() { # VAR NAME WHY
+  local value
+  boolean_input value "$1" "$2" false
+  if [ "$value" = true ]; then unsupported+=("'$2: true' is not supported: $3"); fi
+}
+static_keys="aws-oidc only exchanges an OIDC token (or, with role-chaining: true, the credentials already in the environment) for a role's credentials; it never takes access keys as inputs. Remove it and use role-to-assume with the GitHub OIDC provider"
+need_empty AOI_AWS_ACCESS_KEY_ID aws-access-key-id "$static_keys"
+need_empty AOI_AWS_SECRET_ACCESS_KEY aws-secret-access-key "$static_keys"
+need_empty AOI_AWS_SESSION_TOKEN aws-session-token "$static_keys"
+need_empty AOI_TRANSITIVE_TAG_KEYS transitive-tag-keys "aws-oidc sets no session tags (AssumeRoleWithWebIdentity takes them only from the token's claims)"
+need_empty AOI_CUSTOM_TAGS custom-tags "aws-oidc sets no session tags (AssumeRoleWithWebIdentity takes them only from the token's claims)"
+need_not_true AOI_SPECIAL_CHARACTERS_WORKAROUND special-characters-workaround "aws-oidc does not re-request credentials until the secret key has no special characters"
+need_not_true AOI_USE_EXISTING_CREDENTIALS use-existing-credentials "aws-oidc does not check for and keep existing credentials; it always assumes role-to-assume"
+need_not_true AOI_FORCE_SKIP_OIDC force-skip-oidc "aws-oidc does not fall back to runner (instance or container) credentials; use role-chaining: true to assume a role with credentials already in the environment"
+need_not_true AOI_CONSOLE_URL console-url "AWS console sign-in URLs are not supported in this version of aws-oidc"
+if [ "${#unsupported[@]}" -gt 0 ]; then
+  for m in "${unsupported[@]}"; do
+    printf '::error title=aws-oidc::%s\n' "$(ao_escape "$m")"
+    printf 'aws-oidc-action: error: %s\n' "$m" >&2
+  done
+  ao_die "stopping: the input(s) above have no aws-oidc equivalent, and this action fails rather than ignore an input"
+fi
+
+# --- supported inputs ----------------------------------------------------------------
+region="$(inp AOI_AWS_REGION)"
+role="$(inp AOI_ROLE_TO_ASSUME)"
+audience="$(inp AOI_AUDIENCE)"
+session_name="$(inp AOI_ROLE_SESSION_NAME)"
+duration="$(inp AOI_ROLE_DURATION_SECONDS)"
+external_id="$(inp AOI_ROLE_EXTERNAL_ID)"
+inline_policy="${AOI_INLINE_SESSION_POLICY:-}"
+managed_policies="${AOI_MANAGED_SESSION_POLICIES:-}"
+token_file="$(inp AOI_WEB_IDENTITY_TOKEN_FILE)"
+allowed="$(inp AOI_ALLOWED_ACCOUNT_IDS)"
+max_attempts="$(inp AOI_RETRY_MAX_ATTEMPTS)"
+sts_endpoint="$(inp AOI_STS_ENDPOINT)"
+profile="$(inp AOI_AWS_PROFILE)"
+proxy="$(inp AOI_HTTP_PROXY)"
+no_proxy="$(inp AOI_NO_PROXY)"
+timeout="$(inp AOI_ACTION_TIMEOUT_S)"
+boolean_input chaining AOI_ROLE_CHAINING role-chaining false
+boolean_input mask_account AOI_MASK_AWS_ACCOUNT_ID mask-aws-account-id false
+boolean_input out_creds AOI_OUTPUT_CREDENTIALS output-credentials false
+# As in configure-aws-credentials v6: true unless aws-profile is set.
+if [ -n "$profile" ]; then env_default=false; else env_default=true; fi
+boolean_input out_env AOI_OUTPUT_ENV_CREDENTIALS output-env-credentials "$env_default"
+boolean_input unset_current AOI_UNSET_CURRENT_CREDENTIALS unset-current-credentials false
+boolean_input disable_retry AOI_DISABLE_RETRY disable-retry false
+boolean_input skip_tagging AOI_ROLE_SKIP_SESSION_TAGGING role-skip-session-tagging false
+boolean_input overwrite_profile AOI_OVERWRITE_AWS_PROFILE overwrite-aws-profile false
+
+[ -n "$region" ] || ao_die "input 'aws-region' is required"
+[[ "$region" =~ ^[a-z0-9-]+$ ]] || ao_die "Region is not valid: $region"
+[ -n "$role" ] || ao_die "input 'role-to-assume' is required: aws-oidc assumes a role (configure-aws-credentials without role-to-assume uses access keys or runner credentials, which this action does not support)"
+case "$role" in
+  arn:*) ;;
+  *) ao_die "role-to-assume must be a role ARN (arn:aws:iam::<account>:role/<name>), got '$role': aws-oidc does not resolve a bare role name against the caller's account" ;;
+esac
+
+args=(assume --role-arn "$role" --region "$region")
+
+# Session name: configure-aws-credentials' default, so the assumed-role ARN
+# (arn:aws:sts::<account>:assumed-role/<role>/GitHubActions) stays the same.
+args+=(--session-name "${session_name:-GitHubActions}")
+
+if [ -n "$duration" ]; then
+  [[ "$duration" =~ ^[0-9]+$ ]] || ao_die "role-duration-seconds must be a whole number of seconds, got '$duration'"
+  # configure-aws-credentials: parseInt(...) || 3600
+  if [ "$((10#$duration))" -gt 0 ]; then args+=(--duration "$((10#$duration))"); fi
+fi
+
+if [ "$chaining" = true ]; then
+  [ -z "$token_file" ] || ao_die "role-chaining: true and web-identity-token-file cannot be combined: chaining assumes role-to-assume with the credentials already in the environment"
+  args+=(--role-chaining)
+  [ -z "$external_id" ] || args+=(--external-id "$external_id")
+  if [ "$skip_tagging" != true ]; then
+    warn "aws-oidc sets no session tags: configure-aws-credentials would tag this chained session (GitHub, Repository, Workflow, Action, Actor, Commit, Branch). Policies that test aws:PrincipalTag will not see them. Set role-skip-session-tagging: true to acknowledge."
+  fi
+else
+  if [ -n "$external_id" ]; then
+    warn "role-external-id is not used: ExternalId exists only for AssumeRole (role-chaining: true), not for AssumeRoleWithWebIdentity (configure-aws-credentials drops it there too)"
+  fi
+  if [ -n "$token_file" ]; then
+    case "$token_file" in
+      /* | [A-Za-z]:[\\/]* | \\\\*) ;;
+      *) token_file="${GITHUB_WORKSPACE:-$PWD}/$token_file" ;;
+    esac
+    [ -f "$token_file" ] || [ -f "$(ao_unix_path "$token_file")" ] ||
+      ao_die "Web identity token file does not exist: $token_file"
+    args+=(--token-file "$token_file")
+  else
+    # configure-aws-credentials requests the GitHub token with this audience (default
+    # sts.amazonaws.com, from action.yml).
+    [ -z "$audience" ] || args+=(--audience "$audience")
+  fi
+fi
+
+if [ -n "$inline_policy" ] && [ -n "$(trim "$inline_policy")" ]; then
+  # Through a file: keeps it out of the process list, and aws-oidc reads a value that
+  # starts with '@' as a file name.
+  policy_dir="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")"
+  policy_file="$policy_dir/aws-oidc-policy.$$.$RANDOM.json"
+  (umask 077 && printf '%s' "$inline_policy" >"$policy_file")
+  trap 'rm -f "$policy_file"' EXIT
+  # The binary gets the runner's own spelling of the path (a Windows path on Windows).
+  args+=(--policy "@${RUNNER_TEMP:-$policy_dir}/${policy_file##*/}")
+fi
+
+while IFS= read -r arn; do
+  arn="$(trim "${arn%$'\r'}")"
+  [ -z "$arn" ] || args+=(--policy-arn "$arn")
+done <<<"$managed_policies"
+
+if [ -n "$allowed" ]; then
+  ids="$(printf '%s' "$allowed" | tr -d '[:space:]')"
+  args+=(--allowed-account-ids "$ids")
+fi
+
+# Retries: configure-aws-credentials makes up to retry-max-attempts (default 12) attempts,
+# one with disable-retry.
+if [ "$disable_retry" = true ]; then
+  args+=(--max-attempts 1)
+else
+  if [ -n "$max_attempts" ]; then
+    [[ "$max_attempts" =~ ^-?[0-9]+$ ]] || ao_die "retry-max-attempts must be a whole number, got '$max_attempts'"
+    [ "$max_attempts" -ge 1 ] || max_attempts=1
+  else
+    max_attempts=12
+  fi
+  args+=(--max-attempts "$((10#$max_attempts))")
+fi
+
+if [ -n "$timeout" ]; then
+  [[ "$timeout" =~ ^[0-9]+$ ]] || ao_die "action-timeout-s must be a whole number of seconds, got '$timeout'"
+  if [ "$((10#$timeout))" -gt 0 ]; then args+=(--timeout "$((10#$timeout))"); fi
+fi
+
+[ -z "$sts_endpoint" ] || args+=(--sts-endpoint "$sts_endpoint")
+
+if [ "$out_env" = true ]; then args+=(--output github); else args+=(--output github-outputs); fi
+[ "$out_creds" != true ] || args+=(--github-output-credentials)
+[ "$mask_account" != true ] || args+=(--mask-account-id)
+
+if [ -n "$profile" ]; then
+  case "$profile" in
+    *[[:space:]]*) ao_die "aws-profile must not contain whitespace" ;;
+    *[\[\]]*) ao_die "aws-profile must not contain brackets" ;;
+    */* | *\\*) ao_die "aws-profile must not contain path separators" ;;
+  esac
+  if [ "$overwrite_profile" != true ]; then
+    creds_file="${AWS_SHARED_CREDENTIALS_FILE:-${HOME:-}/.aws/credentials}"
+    creds_file_u="$(ao_unix_path "$creds_file")"
+    if [ -f "$creds_file_u" ]; then
+      while IFS= read -r line || [ -n "$line" ]; do
+        line="$(trim "${line%$'\r'}")"
+        if [ "$line" = "[$profile]" ]; then
+          ao_die "Profile with name \"$profile\" already exists in $creds_file. Set overwrite-aws-profile: true to overwrite it."
+        fi
+      done <"$creds_file_u"
+    fi
+  fi
+  args+=(--output "profile=$profile")
+fi
+
+# Proxy: http-proxy for every call aws-oidc makes (the token request and STS).
+if [ -n "$proxy" ]; then
+  export HTTPS_PROXY="$proxy" https_proxy="$proxy" HTTP_PROXY="$proxy" http_proxy="$proxy"
+fi
+if [ -n "$no_proxy" ]; then
+  export NO_PROXY="$no_proxy" no_proxy="$no_proxy"
+fi
+
+if [ "$unset_current" = true ]; then
+  if [ "$out_env" = true ] && [ -n "${GITHUB_ENV:-}" ]; then
+    printf '%s=\n' AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION >>"$GITHUB_ENV"
+  fi
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN
+fi
+
+# --- find or install aws-oidc, then run it -------------------------------------------
+AO_EXIT_CODE=1
+ao_install
+version_line="$("$AO_BIN" --version 2>/dev/null || true)"
+ao_log "${version_line:-aws-oidc} ($AO_BIN)"
+
+rc=0
+"$AO_BIN" "${args[@]}" || rc=$?
+if [ "$rc" != 0 ]; then
+  printf '::error title=aws-oidc::%s\n' "$(ao_escape "aws-oidc assume failed (exit $rc); its message is above")"
+  exit "$rc"
+fi
+
+if [ -n "$profile" ] && [ "$out_env" = true ] && [ -n "${GITHUB_ENV:-}" ]; then
+  printf 'AWS_PROFILE=%s\n' "$profile" >>"$GITHUB_ENV"
+fi
