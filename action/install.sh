@@ -38,9 +38,9 @@ ao_escape() {
 }
 
 ao_die() {
-  # stdout: the annotation; stderr: the plain text (kept when stdout is captured).
+  # The annotation (stdout); outside a runner also the plain text on stderr.
   printf '::error title=aws-oidc::%s\n' "$(ao_escape "$*")"
-  printf 'aws-oidc-action: error: %s\n' "$*" >&2
+  [ "${GITHUB_ACTIONS:-}" = true ] || printf 'aws-oidc-action: error: %s\n' "$*" >&2
   exit "${AO_EXIT_CODE:-1}"
 }
 

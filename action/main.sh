@@ -65,11 +65,10 @@ need_empty AOI_CUSTOM_TAGS custom-tags "aws-oidc sets no session tags (AssumeRol
 need_not_true AOI_SPECIAL_CHARACTERS_WORKAROUND special-characters-workaround "aws-oidc does not re-request credentials until the secret key has no special characters"
 need_not_true AOI_USE_EXISTING_CREDENTIALS use-existing-credentials "aws-oidc does not check for and keep existing credentials; it always assumes role-to-assume"
 need_not_true AOI_FORCE_SKIP_OIDC force-skip-oidc "aws-oidc does not fall back to runner (instance or container) credentials; use role-chaining: true to assume a role with credentials already in the environment"
-need_not_true AOI_CONSOLE_URL console-url "AWS console sign-in URLs are not supported in this version of aws-oidc"
 if [ "${#unsupported[@]}" -gt 0 ]; then
   for m in "${unsupported[@]}"; do
     printf '::error title=aws-oidc::%s\n' "$(ao_escape "$m")"
-    printf 'aws-oidc-action: error: %s\n' "$m" >&2
+    [ "${GITHUB_ACTIONS:-}" = true ] || printf 'aws-oidc-action: error: %s\n' "$m" >&2
   done
   ao_die "stopping: the input(s) above have no aws-oidc equivalent, and this action fails rather than ignore an input"
 fi
@@ -101,6 +100,10 @@ boolean_input unset_current AOI_UNSET_CURRENT_CREDENTIALS unset-current-credenti
 boolean_input disable_retry AOI_DISABLE_RETRY disable-retry false
 boolean_input skip_tagging AOI_ROLE_SKIP_SESSION_TAGGING role-skip-session-tagging false
 boolean_input overwrite_profile AOI_OVERWRITE_AWS_PROFILE overwrite-aws-profile false
+boolean_input console AOI_CONSOLE_URL console-url false
+if [ "$console" = true ] && [ "${AO_REPOSITORY_VISIBILITY:-}" = public ]; then
+  ao_die "console-url: true would put a console sign-in link (usable by anyone for 15 minutes) in the job summary of a public repository's run; not done"
+fi
 
 [ -n "$region" ] || ao_die "input 'aws-region' is required"
 [[ "$region" =~ ^[a-z0-9-]+$ ]] || ao_die "Region is not valid: $region"
@@ -235,6 +238,14 @@ AO_EXIT_CODE=1
 ao_install
 version_line="$("$AO_BIN" --version 2>/dev/null || true)"
 ao_log "${version_line:-aws-oidc} ($AO_BIN)"
+
+if [ "$console" = true ]; then
+  # Builds without the console feature: say so rather than ignore the input.
+  case "$("$AO_BIN" assume --help 2>/dev/null || true)" in
+    *--console-url*) args+=(--console-url=github-summary) ;;
+    *) ao_die "'console-url: true' is not supported in this version of aws-oidc (${version_line:-unknown version}): it cannot make console sign-in URLs" ;;
+  esac
+fi
 
 rc=0
 "$AO_BIN" "${args[@]}" || rc=$?

@@ -39,6 +39,8 @@ pub struct Settings {
     pub max_attempts: u32,
     pub timeout: Duration,
     pub base_delay: Duration,
+    /// `--session-name` as given (the derived default may change from run to run).
+    pub explicit_session_name: Option<String>,
 }
 
 fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
@@ -291,6 +293,7 @@ impl Settings {
             endpoint,
             chain,
             allowed_accounts,
+            explicit_session_name: opts.session_name.clone(),
             max_attempts: opts.max_attempts,
             timeout: Duration::from_secs(opts.timeout),
             base_delay: Duration::from_millis(opts.retry_base_delay_ms),
@@ -316,6 +319,38 @@ fn environment_credentials(env: &BTreeMap<String, String>) -> Result<Credentials
         .hint(
             "run aws-oidc (or another credentials step) first, in an earlier step of the same job",
         )),
+    }
+}
+
+impl Settings {
+    /// Everything that decides which credentials come out, for the cache key.
+    pub fn cache_description(&self) -> String {
+        let mut d = vec![
+            format!("v1 role={}", self.role.arn),
+            format!(
+                "endpoint={} region={}",
+                self.endpoint.url, self.endpoint.region
+            ),
+            format!("session={:?}", self.explicit_session_name),
+        ];
+        match &self.start {
+            Start::WebIdentity { source, request } => d.push(format!(
+                "web-identity source={} audience={} duration={} policy={:?} policy_arns={:?}",
+                source.describe(),
+                self.audience,
+                request.duration,
+                request.policy,
+                request.policy_arns
+            )),
+            Start::Environment(c) => d.push(format!("environment key={}", c.access_key_id)),
+        }
+        if let Some(c) = &self.chain {
+            d.push(format!(
+                "chain role={} external_id={:?} duration={}",
+                c.role.arn, c.external_id, c.duration
+            ));
+        }
+        d.join("\n")
     }
 }
 
@@ -411,7 +446,36 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
 }
 
 /// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
-pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Assumed, Failure> {
+pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Obtained, Failure> {
+    obtain_with(s, env, None).await
+}
+
+/// Credentials and the ID token they were exchanged for (none with `--role-chaining`).
+pub struct Obtained {
+    pub assumed: Assumed,
+    pub token: Option<token::IdToken>,
+}
+
+/// Fetches the ID token alone (to share one token among several targets).
+pub async fn fetch_shared_token(
+    s: &Settings,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<token::IdToken>, Failure> {
+    match &s.start {
+        Start::WebIdentity { source, .. } => {
+            let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+            Ok(Some(fetch_token(s, source, env, &budget).await?))
+        }
+        Start::Environment(_) => Ok(None),
+    }
+}
+
+/// As [`obtain`], starting from an already fetched token when one is given.
+pub async fn obtain_with(
+    s: &Settings,
+    env: &BTreeMap<String, String>,
+    token: Option<token::IdToken>,
+) -> Result<Obtained, Failure> {
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
     let http = crate::http::sts_client().map_err(Failure::usage)?;
     tracing::info!(
@@ -420,18 +484,21 @@ pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Assu
         s.endpoint.url,
         s.endpoint.region
     );
-    let (first, claims) = match &s.start {
+    let (first, token) = match &s.start {
         Start::WebIdentity { source, request } => {
             tracing::info!(
                 "assuming {} as session {}",
                 request.role.arn,
                 request.session_name
             );
-            let (first, claims) = web_identity(s, source, request, env, &budget, &http).await?;
-            (Some(first), claims)
+            let (first, token) =
+                web_identity(s, source, request, env, &budget, &http, token).await?;
+            (Some(first), Some(token))
         }
-        Start::Environment(_) => (None, token::jwt::Claims::default()),
+        Start::Environment(_) => (None, None),
     };
+    let no_claims = token::jwt::Claims::default();
+    let claims = token.as_ref().map_or(&no_claims, |t| &t.claims);
     let assumed = match (&s.chain, first) {
         (None, Some(first)) => first,
         (Some(chain), first) => {
@@ -443,14 +510,14 @@ pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Assu
             let signed = sts::client(&s.endpoint, http, Some(base));
             let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
                 .await
-                .map_err(|e| sts_failure(e, s, &claims))?;
+                .map_err(|e| sts_failure(e, s, claims))?;
             tracing::info!("chained to {}", a.assumed_role_arn);
             a
         }
         (None, None) => unreachable!("role chaining always has a chain request"),
     };
     check_account(&s.allowed_accounts, &assumed.account_id)?;
-    Ok(assumed)
+    Ok(Obtained { assumed, token })
 }
 
 /// The web-identity hop, re-minting the token once if STS says it expired.
@@ -461,8 +528,12 @@ async fn web_identity(
     env: &BTreeMap<String, String>,
     budget: &Budget,
     http: &aws_sdk_sts::config::SharedHttpClient,
-) -> Result<(Assumed, token::jwt::Claims), Failure> {
-    let mut token = fetch_token(s, source, env, budget).await?;
+    token: Option<token::IdToken>,
+) -> Result<(Assumed, token::IdToken), Failure> {
+    let mut token = match token {
+        Some(t) => t,
+        None => fetch_token(s, source, env, budget).await?,
+    };
     let client = sts::client(&s.endpoint, http.clone(), None);
     let mut reminted = false;
     loop {
@@ -473,7 +544,7 @@ async fn web_identity(
                     a.assumed_role_arn,
                     a.credentials.expiration_rfc3339()
                 );
-                return Ok((a, token.claims));
+                return Ok((a, token));
             }
             Err(StsError::ExpiredToken { .. }) if source.can_mint() && !reminted => {
                 tracing::warn!(

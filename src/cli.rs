@@ -34,6 +34,31 @@ pub enum Command {
     Exec(ExecArgs),
     /// Get credentials and print a federated AWS console sign-in URL for them.
     Console(ConsoleCommandArgs),
+    /// Print credential_process JSON, cached and refreshed (for `credential_process =` in an AWS profile).
+    CredentialProcess(CredentialProcessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialProcessArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Refresh when less than this many seconds of validity are left.
+    #[arg(
+        long,
+        env = "AWS_OIDC_REFRESH_MARGIN",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub refresh_margin: u64,
+
+    /// Cache directory [default: $RUNNER_TEMP/aws-oidc-cache, $XDG_CACHE_HOME/aws-oidc or ~/.cache/aws-oidc].
+    #[arg(long, env = "AWS_OIDC_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Do not cache: every call asks STS.
+    #[arg(long, env = "AWS_OIDC_NO_CACHE")]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +161,20 @@ pub struct AssumeArgs {
 pub struct ExecArgs {
     #[command(flatten)]
     pub common: Common,
+
+    /// Serve refreshing credentials to CMD from 127.0.0.1 (AWS_CONTAINER_CREDENTIALS_FULL_URI)
+    /// instead of setting static keys.
+    #[arg(long, env = "AWS_OIDC_SERVE")]
+    pub serve: bool,
+
+    /// With --serve: refresh when less than this many seconds of validity are left.
+    #[arg(
+        long,
+        env = "AWS_OIDC_REFRESH_MARGIN",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub refresh_margin: u64,
 
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD", value_parser = clap::value_parser!(OsString))]

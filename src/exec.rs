@@ -24,13 +24,24 @@ const CONFLICTING: &[&str] = &[
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
 
-/// The command, ready to run, with the credentials set and conflicting variables removed.
-pub fn command(argv: &[OsString], assumed: &Assumed) -> Command {
+/// The command without any AWS credentials variable (the caller adds its own).
+pub fn base_command(argv: &[OsString]) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
-    for name in CONFLICTING {
+    for name in CONFLICTING.iter().chain(&[
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CREDENTIAL_EXPIRATION",
+    ]) {
         cmd.env_remove(name);
     }
+    cmd
+}
+
+/// The command, ready to run, with the credentials set and conflicting variables removed.
+pub fn command(argv: &[OsString], assumed: &Assumed) -> Command {
+    let mut cmd = base_command(argv);
     cmd.envs(variables(assumed));
     cmd
 }

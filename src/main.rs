@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod cache;
 mod ci;
 mod cli;
 mod console;
@@ -16,8 +17,10 @@ mod failure;
 mod http;
 mod output;
 mod partition;
+mod refresh;
 mod retry;
 mod secret;
+mod serve;
 mod sts;
 mod token;
 mod url;
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Assume(a) => &a.common,
         Command::Exec(e) => &e.common,
         Command::Console(c) => &c.common,
+        Command::CredentialProcess(c) => &c.common,
     };
     logging(common);
     // One snapshot of the (UTF-8) environment; every stage reads this.
@@ -88,7 +92,7 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             if url_dest.is_some() {
                 app::check_console(&settings, &args.console, env)?;
             }
-            let assumed = app::obtain(&settings, env).await?;
+            let assumed = app::obtain(&settings, env).await?.assumed;
             let gh = output::GitHubOptions {
                 mask_account_id: args.mask_account_id,
                 output_credentials: args.github_output_credentials,
@@ -110,7 +114,7 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
             let settings = app::Settings::resolve(&args.common, env)?;
             app::check_console(&settings, &args.console, env)?;
-            let assumed = app::obtain(&settings, env).await?;
+            let assumed = app::obtain(&settings, env).await?.assumed;
             let url = app::console_url(&settings, &assumed, &args.console, env).await?;
             let mut plan = Plan::default();
             plan.add_console_url(&dest, &url, &assumed, env)
@@ -121,9 +125,43 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             }
             Ok(0)
         }
+        Command::CredentialProcess(args) => {
+            let settings = app::Settings::resolve(&args.common, env)?;
+            let cache = if args.no_cache {
+                None
+            } else {
+                let dir = args
+                    .cache_dir
+                    .clone()
+                    .or_else(|| cache::default_dir(env))
+                    .ok_or_else(|| {
+                        Failure::usage("no cache directory: set --cache-dir or AWS_OIDC_CACHE_DIR (or pass --no-cache)")
+                    })?;
+                Some(cache::Cache::open(dir.clone()).map_err(|e| {
+                    Failure::new(
+                        Kind::Output,
+                        format!("cannot use the cache directory {}: {e}", dir.display()),
+                    )
+                })?)
+            };
+            let margin = std::time::Duration::from_secs(args.refresh_margin);
+            let provider = refresh::Provider::new(settings, env.clone(), cache, margin);
+            let assumed = provider.get().await?;
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, output::json(&assumed).as_bytes())
+                .map_err(|e| Failure::new(Kind::Output, format!("cannot write to stdout: {e}")))?;
+            Ok(0)
+        }
+        Command::Exec(args) if args.serve => {
+            let settings = app::Settings::resolve(&args.common, env)?;
+            let region = settings.endpoint.region.clone();
+            let margin = std::time::Duration::from_secs(args.refresh_margin);
+            let provider = refresh::Provider::new(settings, env.clone(), None, margin);
+            serve::run(provider, &args.command, &region).await
+        }
         Command::Exec(args) => {
             let settings = app::Settings::resolve(&args.common, env)?;
-            let assumed = app::obtain(&settings, env).await?;
+            let assumed = app::obtain(&settings, env).await?.assumed;
             if !args.common.quiet {
                 eprintln!("{}", app::summary(&assumed, &[]));
             }

@@ -213,7 +213,7 @@ out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=source 2>&1)"
 lacks "install: changed source is rebuilt" "$out" "using cached source build"
 eq "install: ... with cargo" "$(grep -c -- '--locked' "$work/cargo.calls")" 1
 mkdir -p "$work/nocargo"
-for t in bash env find sort tr head mkdir rm mv chmod cat dirname uname sed grep ls sha256sum; do
+for t in bash env find sort tr head mkdir rm mv chmod cat dirname uname sed grep ls sha256sum shasum perl openssl; do
   p="$(command -v "$t")" && ln -sf "$p" "$work/nocargo/$t"
 done
 printf '\n// changed again\n' >>"$work/action/src/main.rs"
@@ -231,6 +231,7 @@ echo "main.sh: inputs -> aws-oidc flags"
 cat >"$work/stub" <<EOF
 #!/usr/bin/env bash
 [ "\${1:-}" = --version ] && { echo "aws-oidc stub"; exit 0; }
+[ "\${1:-}" = assume ] && [ "\${2:-}" = --help ] && { echo "--role-arn \${STUB_HELP:-} --output"; exit 0; }
 printf '%s\n' "\$@" >"$work/args"
 printf '%s\n' "HTTPS_PROXY=\${HTTPS_PROXY:-} NO_PROXY=\${NO_PROXY:-} AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID-unset}" >"$work/env"
 for a in "\$@"; do case "\$a" in @*) cat "\${a#@}" >"$work/policy" ;; esac; done
@@ -317,7 +318,7 @@ for spec in \
   "AOI_SPECIAL_CHARACTERS_WORKAROUND=true|'special-characters-workaround: true' is not supported" \
   "AOI_USE_EXISTING_CREDENTIALS=true|'use-existing-credentials: true' is not supported" \
   "AOI_FORCE_SKIP_OIDC=true|'force-skip-oidc: true' is not supported" \
-  "AOI_CONSOLE_URL=true|'console-url: true' is not supported: AWS console sign-in URLs are not supported in this version of aws-oidc" \
+  "AOI_CONSOLE_URL=yes|input 'console-url' must be true or false, got 'yes'" \
   "AOI_ROLE_CHAINING=maybe|input 'role-chaining' must be true or false, got 'maybe'" \
   "AOI_AWS_REGION=|input 'aws-region' is required" \
   "AOI_AWS_REGION=EU_WEST|Region is not valid: EU_WEST" \
@@ -331,9 +332,16 @@ for spec in \
   if [ "$rc" = 2 ] && [ ! -e "$work/args" ]; then ok "$assignment: exit 2, aws-oidc not run"; else bad "$assignment: exit 2, aws-oidc not run" "rc=$rc"$'\n'"$out"; fi
   [ -z "$message" ] || contains "$assignment: message" "$out" "::error title=aws-oidc::$message"
 done
-main AOI_AWS_ACCESS_KEY_ID=AKIA AOI_CONSOLE_URL=true
+main AOI_AWS_ACCESS_KEY_ID=AKIA AOI_USE_EXISTING_CREDENTIALS=true
 contains "several unsupported inputs: each named" "$out" "'aws-access-key-id' is not supported"
-contains "several unsupported inputs: ... all of them" "$out" "console-url: true"
+contains "several unsupported inputs: ... all of them" "$out" "'use-existing-credentials: true' is not supported"
+main AOI_CONSOLE_URL=true
+check_fails "console-url with an aws-oidc that lacks it: fails" test "$rc" = 0
+contains "... not supported in this version" "$out" "::error title=aws-oidc::'console-url: true' is not supported in this version of aws-oidc (aws-oidc stub)"
+main AOI_CONSOLE_URL=true STUB_HELP=--console-url
+contains "console-url: true -> --console-url=github-summary" "$(args)" "--output github --console-url=github-summary"
+main AOI_CONSOLE_URL=true STUB_HELP=--console-url AO_REPOSITORY_VISIBILITY=public
+contains "console-url in a public repository: refused" "$out" "in the job summary of a public repository's run; not done"
 main AOI_CONSOLE_URL=false AOI_SPECIAL_CHARACTERS_WORKAROUND=FALSE AOI_ROLE_SKIP_SESSION_TAGGING=true
 eq "unsupported inputs at false / skip-tagging true: fine" "$rc" 0
 

@@ -1,0 +1,200 @@
+//! The credentials cache behind `credential-process` and `exec --serve`.
+//!
+//! One file per key (a SHA-256 of everything that decides which credentials
+//! come out), mode 0600 in a 0700 directory, replaced atomically. A lock file
+//! next to it serialises refreshes, so that twenty processes asking at once
+//! cause one STS call: the first refreshes, the others wait and read its result.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::{Assumed, Credentials, now_secs};
+use crate::output::file;
+use crate::secret::Secret;
+
+/// A cache directory.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    version: u8,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: i64,
+    account_id: String,
+    assumed_role_arn: String,
+    region: String,
+    chained: bool,
+}
+
+/// Where the cache lives by default: `$AWS_OIDC_CACHE_DIR`, the CI runner's temp dir
+/// (wiped after the job), else the user's cache dir.
+pub fn default_dir(env: &std::collections::BTreeMap<String, String>) -> Option<PathBuf> {
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    get("AWS_OIDC_CACHE_DIR")
+        .or_else(|| get("RUNNER_TEMP").map(|d| d.join("aws-oidc-cache")))
+        .or_else(|| get("XDG_CACHE_HOME").map(|d| d.join("aws-oidc")))
+        .or_else(|| get("LOCALAPPDATA").map(|d| d.join("aws-oidc").join("cache")))
+        .or_else(|| get("HOME").map(|d| d.join(".cache").join("aws-oidc")))
+}
+
+/// A stable key for a description of the request.
+pub fn key(description: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, description.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Cache {
+    pub fn open(dir: PathBuf) -> std::io::Result<Cache> {
+        file::ensure_private_dir(&dir)?;
+        Ok(Cache { dir })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// Cached credentials with more than `margin` seconds left, if any.
+    pub fn fresh(&self, key: &str, margin: i64) -> Option<Assumed> {
+        let text = std::fs::read_to_string(self.path(key)).ok()?;
+        let e: Entry = serde_json::from_str(&text).ok()?;
+        if e.version != 1 || e.expiration - now_secs() <= margin {
+            return None;
+        }
+        Some(Assumed {
+            credentials: Credentials {
+                access_key_id: e.access_key_id,
+                secret_access_key: Secret::new(e.secret_access_key),
+                session_token: Secret::new(e.session_token),
+                expiration: e.expiration,
+            },
+            assumed_role_arn: e.assumed_role_arn,
+            account_id: e.account_id,
+            region: e.region,
+            chained: e.chained,
+        })
+    }
+
+    /// Stores `a` under `key`, atomically and privately.
+    pub fn store(&self, key: &str, a: &Assumed) -> std::io::Result<()> {
+        let c = &a.credentials;
+        let entry = Entry {
+            version: 1,
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key.expose().to_string(),
+            session_token: c.session_token.expose().to_string(),
+            expiration: c.expiration,
+            account_id: a.account_id.clone(),
+            assumed_role_arn: a.assumed_role_arn.clone(),
+            region: a.region.clone(),
+            chained: a.chained,
+        };
+        let text = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        file::stage(&self.path(key), &text)?.commit()
+    }
+
+    /// Takes the refresh lock for `key`, waiting until `deadline` at most.
+    pub fn lock(&self, key: &str, deadline: Instant) -> std::io::Result<Lock> {
+        let path = self.dir.join(format!("{key}.lock"));
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let f = options.open(&path)?;
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(Lock { _file: f }),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(std::io::Error::other(format!(
+                        "timed out waiting for the cache lock {}",
+                        path.display()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Held while refreshing; released on drop (the OS releases it if the process dies).
+pub struct Lock {
+    _file: File,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assumed(expiration: i64) -> Assumed {
+        Assumed {
+            credentials: Credentials {
+                access_key_id: "ASIA1".into(),
+                secret_access_key: Secret::new("s"),
+                session_token: Secret::new("t"),
+                expiration,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            chained: true,
+        }
+    }
+
+    #[test]
+    fn stores_and_honours_the_margin() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let k = key("role=x");
+        assert!(cache.fresh(&k, 300).is_none());
+        cache.store(&k, &assumed(now_secs() + 600)).unwrap();
+        let a = cache.fresh(&k, 300).unwrap();
+        assert_eq!(a.credentials.session_token.expose(), "t");
+        assert!(a.chained);
+        assert!(cache.fresh(&k, 700).is_none(), "less than the margin left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&cache.path(&k)), 0o600);
+            assert_eq!(mode(cache.dir()), 0o700);
+        }
+    }
+
+    #[test]
+    fn keys_differ_and_are_hex() {
+        assert_ne!(key("a"), key("b"));
+        assert_eq!(key("a").len(), 64);
+    }
+
+    #[test]
+    fn lock_excludes_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().to_path_buf()).unwrap();
+        let held = cache.lock("k", Instant::now()).unwrap();
+        assert!(
+            cache
+                .lock("k", Instant::now() + Duration::from_millis(60))
+                .is_err()
+        );
+        drop(held);
+        assert!(cache.lock("k", Instant::now()).is_ok());
+    }
+}

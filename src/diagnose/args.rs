@@ -1,0 +1,289 @@
+//! The command line of the diagnosis commands (`token`, `trust-policy`, `explain`); every
+//! option has an `AWS_OIDC_*` environment variable, and the token options keep the names and
+//! variables of `assume`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+/// The diagnosis subcommands, flattened into the top-level command list.
+#[derive(Debug, Subcommand)]
+pub enum Diagnose {
+    /// Show the job's ID token (header, claims, times, IAM condition keys) without the token itself.
+    Token(TokenCommandArgs),
+    /// Generate a trust policy for a CI and scope, or the tightest one that admits a real token.
+    TrustPolicy(TrustPolicyArgs),
+    /// Explain whether a trust policy lets this job's token assume the role, and what to change.
+    #[command(
+        after_help = "Exit status (specific to explain): 0 allowed, 1 denied (or undecidable offline), \
+        2 usage or input error (bad JSON, unreadable file), 3 no usable ID token."
+    )]
+    Explain(ExplainArgs),
+}
+
+/// Where the ID token comes from: the same options and variables as `assume`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct TokenArgs {
+    /// Read the ID token from this environment variable.
+    #[arg(long, env = "AWS_OIDC_TOKEN_ENV", value_name = "NAME", help_heading = "Token",
+          conflicts_with_all = ["token_file", "token_command"])]
+    pub token_env: Option<String>,
+
+    /// Read the ID token from this file.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TOKEN_FILE",
+        value_name = "PATH",
+        help_heading = "Token",
+        conflicts_with = "token_command"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    /// Run this shell command; its stdout is the ID token.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TOKEN_COMMAND",
+        value_name = "CMD",
+        help_heading = "Token"
+    )]
+    pub token_command: Option<String>,
+
+    /// Audience to request the token for (GitHub, Buildkite); for trust-policy also the audience to pin [default: sts.amazonaws.com, sts.amazonaws.com.cn in aws-cn].
+    #[arg(
+        long,
+        env = "AWS_OIDC_AUDIENCE",
+        value_name = "AUD",
+        help_heading = "Token"
+    )]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCommandArgs {
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// Print JSON instead of text.
+    #[arg(long, env = "AWS_OIDC_JSON")]
+    pub json: bool,
+
+    /// Print the raw token on stdout and nothing else. It is a credential: never log it.
+    #[arg(long, env = "AWS_OIDC_TOKEN_RAW", conflicts_with = "json")]
+    pub raw: bool,
+
+    /// Account id for the provider ARN shown [default: a placeholder].
+    #[arg(long, env = "AWS_OIDC_ACCOUNT", value_name = "ID")]
+    pub account: Option<String>,
+
+    /// Partition for the provider ARN shown.
+    #[arg(
+        long,
+        env = "AWS_OIDC_PARTITION",
+        value_name = "PARTITION",
+        default_value = "aws"
+    )]
+    pub partition: String,
+}
+
+/// The CI systems `trust-policy --ci` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CiKind {
+    Github,
+    Gitlab,
+    Circleci,
+    Buildkite,
+    Bitbucket,
+}
+
+/// What `trust-policy` prints on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The trust policy JSON.
+    Policy,
+    /// The `aws iam create-open-id-connect-provider` command.
+    Cli,
+    /// Terraform: the OIDC provider and a role with this trust policy.
+    Terraform,
+    /// CloudFormation (YAML): the OIDC provider and a role with this trust policy.
+    Cloudformation,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustPolicyArgs {
+    /// The CI system the role is for.
+    #[arg(long, value_enum, env = "AWS_OIDC_TRUST_CI", required_unless_present = "from_token")]
+    pub ci: Option<CiKind>,
+
+    /// Propose the tightest policy that admits this job's token (exact sub and aud).
+    #[arg(long, env = "AWS_OIDC_TRUST_FROM_TOKEN", conflicts_with = "ci")]
+    pub from_token: bool,
+
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// The role's AWS account id (where the OIDC provider lives).
+    #[arg(long, env = "AWS_OIDC_ACCOUNT", value_name = "ID")]
+    pub account: String,
+
+    /// The role's partition (aws, aws-cn, aws-us-gov, aws-iso*, aws-eusc).
+    #[arg(
+        long,
+        env = "AWS_OIDC_PARTITION",
+        value_name = "PARTITION",
+        default_value = "aws"
+    )]
+    pub partition: String,
+
+    /// The issuer URL [default: the CI's, e.g. https://token.actions.githubusercontent.com, https://gitlab.com].
+    #[arg(long, env = "AWS_OIDC_TRUST_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// GitHub: the repository, owner/name.
+    #[arg(long, env = "AWS_OIDC_TRUST_REPO", value_name = "OWNER/NAME", help_heading = "GitHub")]
+    pub repo: Option<String>,
+
+    /// GitHub: only pull_request workflows.
+    #[arg(long, env = "AWS_OIDC_TRUST_PULL_REQUEST", help_heading = "GitHub")]
+    pub pull_request: bool,
+
+    /// GitLab: the project path, group[/subgroup]/project.
+    #[arg(long, env = "AWS_OIDC_TRUST_PROJECT", value_name = "PATH", help_heading = "GitLab")]
+    pub project: Option<String>,
+
+    /// Only this branch (repeatable; wildcards * ? allowed).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_BRANCH",
+        value_name = "NAME",
+        value_delimiter = ',',
+        help_heading = "Scope"
+    )]
+    pub branch: Vec<String>,
+
+    /// Only this tag (repeatable; wildcards * ? allowed).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_TAG",
+        value_name = "NAME",
+        value_delimiter = ',',
+        help_heading = "Scope"
+    )]
+    pub tag: Vec<String>,
+
+    /// Only jobs of this deployment environment (GitHub; GitLab cannot enforce it in IAM).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_ENVIRONMENT",
+        value_name = "NAME",
+        value_delimiter = ',',
+        help_heading = "Scope"
+    )]
+    pub environment: Vec<String>,
+
+    /// An exact or wildcard subject to admit, for customised sub claims (repeatable).
+    #[arg(
+        long = "sub",
+        env = "AWS_OIDC_TRUST_SUB",
+        value_name = "SUB",
+        value_delimiter = ',',
+        help_heading = "Scope"
+    )]
+    pub subs: Vec<String>,
+
+    /// CircleCI: the organization id (UUID).
+    #[arg(long, env = "AWS_OIDC_TRUST_ORG_ID", value_name = "UUID", help_heading = "CircleCI")]
+    pub org_id: Option<String>,
+
+    /// CircleCI: the project id (UUID).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_PROJECT_ID",
+        value_name = "UUID",
+        help_heading = "CircleCI"
+    )]
+    pub project_id: Option<String>,
+
+    /// Buildkite: the organization slug.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_ORGANIZATION",
+        value_name = "SLUG",
+        help_heading = "Buildkite"
+    )]
+    pub organization: Option<String>,
+
+    /// Buildkite: the pipeline slug.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_PIPELINE",
+        value_name = "SLUG",
+        help_heading = "Buildkite"
+    )]
+    pub pipeline: Option<String>,
+
+    /// Bitbucket: the workspace name (part of the issuer URL).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_WORKSPACE",
+        value_name = "NAME",
+        help_heading = "Bitbucket"
+    )]
+    pub workspace: Option<String>,
+
+    /// Bitbucket: the workspace UUID (the default audience).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_WORKSPACE_UUID",
+        value_name = "UUID",
+        help_heading = "Bitbucket"
+    )]
+    pub workspace_uuid: Option<String>,
+
+    /// Bitbucket: the repository UUID (the start of sub).
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_REPO_UUID",
+        value_name = "UUID",
+        help_heading = "Bitbucket"
+    )]
+    pub repo_uuid: Option<String>,
+
+    /// What to print on stdout; the others go to stderr as a reminder unless --quiet.
+    #[arg(
+        long,
+        value_enum,
+        env = "AWS_OIDC_TRUST_FORMAT",
+        default_value = "policy"
+    )]
+    pub format: OutputFormat,
+
+    /// Only errors on stderr.
+    #[arg(short, long, env = "AWS_OIDC_QUIET")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// The trust policy: a JSON file or - for stdin (a policy document, or `aws iam get-role` output).
+    #[arg(long, env = "AWS_OIDC_TRUST_POLICY", value_name = "FILE|-")]
+    pub trust_policy: String,
+
+    /// The role (its account and partition are checked against Principal.Federated).
+    #[arg(long, env = "AWS_OIDC_ROLE_ARN", value_name = "ARN")]
+    pub role_arn: Option<String>,
+
+    /// The role's account, when the role ARN is not given.
+    #[arg(long, env = "AWS_OIDC_ACCOUNT", value_name = "ID")]
+    pub account: Option<String>,
+
+    /// The role's partition, when the role ARN is not given.
+    #[arg(long, env = "AWS_OIDC_PARTITION", value_name = "PARTITION")]
+    pub partition: Option<String>,
+
+    /// Print JSON instead of text.
+    #[arg(long, env = "AWS_OIDC_JSON")]
+    pub json: bool,
+}

@@ -1,0 +1,596 @@
+//! Generating a trust policy: for a CI system and a scope (repository or project, branch, tag,
+//! environment, …), or from a real token (the tightest policy that admits it), plus the command
+//! and the Terraform/CloudFormation snippets that register the OIDC provider.
+//!
+//! Subject formats (from /work/shared/reference/ci-and-aws-facts.md and the CIs' docs):
+//! GitHub `repo:<owner>/<repo>:ref:refs/heads/<branch>`, `…:ref:refs/tags/<tag>`,
+//! `…:environment:<name>`, `…:pull_request`; GitLab
+//! `project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>`; CircleCI
+//! `org/<org>/project/<project>/user/<user>[/vcs-origin/<origin>/vcs-ref/<ref>]`; Buildkite
+//! `organization:<org>:pipeline:<pipeline>:ref:<ref>:commit:<sha>:step:<key>`; Bitbucket
+//! `{<repository uuid>}:…`.
+
+use super::args::{CiKind, TrustPolicyArgs};
+use super::explain::{ASSUME, TAG_SESSION, breadth};
+use super::keys::{self, Context};
+use super::policy::has_wildcard;
+use crate::partition::Partition;
+use crate::token::jwt::Claims;
+
+/// What a generated policy admits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trust {
+    /// The issuer URL (`https://…`).
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub subs: Vec<String>,
+    /// Compare subjects exactly even if they contain `*` or `?` (from a real token).
+    pub exact: bool,
+    /// Also allow `sts:TagSession` (the token carries session tags).
+    pub tag_session: bool,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+fn usage(msg: impl Into<String>) -> String {
+    msg.into()
+}
+
+fn check_issuer(url: &str) -> Result<String, String> {
+    let url = url.trim().to_string();
+    if !url.starts_with("https://") || url.len() <= "https://".len() || url.contains('?') {
+        return Err(usage(format!(
+            "the issuer `{url}` must be an https:// URL without a query (IAM accepts only those)"
+        )));
+    }
+    Ok(url)
+}
+
+fn need<'a>(value: &'a Option<String>, flag: &str, ci: &str) -> Result<&'a str, String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| usage(format!("--ci {ci} needs {flag}")))
+}
+
+fn path_like(value: &str, flag: &str, example: &str) -> Result<(), String> {
+    let parts: Vec<&str> = value.split('/').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) || value.contains(':') {
+        return Err(usage(format!("{flag} `{value}` must look like {example}")));
+    }
+    Ok(())
+}
+
+/// Rejects scope options that mean nothing for `ci`.
+fn refuse(args: &TrustPolicyArgs, ci: &str, flags: &[&str]) -> Result<(), String> {
+    for flag in flags {
+        let given = match *flag {
+            "--branch" => !args.branch.is_empty(),
+            "--tag" => !args.tag.is_empty(),
+            "--environment" => !args.environment.is_empty(),
+            "--pull-request" => args.pull_request,
+            _ => false,
+        };
+        if given {
+            return Err(usage(format!(
+                "{flag} does not apply to --ci {ci}: its sub claim does not carry it (use --sub or --from-token)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The policy for `--ci` and the scope options.
+pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, String> {
+    let ci = args
+        .ci
+        .ok_or_else(|| usage("give --ci (github, gitlab, circleci, buildkite, bitbucket) or --from-token"))?;
+    let default_aud = partition.default_audience().to_string();
+    let values = args.branch.iter().chain(&args.tag).chain(&args.environment);
+    if values.chain(&args.subs).any(|v| v.trim().is_empty()) {
+        return Err(usage("an empty --branch, --tag, --environment or --sub"));
+    }
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    let mut subs: Vec<String> = Vec::new();
+    let scoped = !args.branch.is_empty()
+        || !args.tag.is_empty()
+        || !args.environment.is_empty()
+        || args.pull_request;
+    let (issuer, audience) = match ci {
+        CiKind::Github => {
+            let repo = need(&args.repo, "--repo OWNER/NAME", "github")?;
+            path_like(repo, "--repo", "owner/name")?;
+            let base = format!("repo:{repo}");
+            subs.extend(args.branch.iter().map(|b| format!("{base}:ref:refs/heads/{b}")));
+            subs.extend(args.tag.iter().map(|t| format!("{base}:ref:refs/tags/{t}")));
+            subs.extend(args.environment.iter().map(|e| format!("{base}:environment:{e}")));
+            if args.pull_request {
+                subs.push(format!("{base}:pull_request"));
+            }
+            if !scoped && args.subs.is_empty() {
+                subs.push(format!("{base}:*"));
+            }
+            if !args.environment.is_empty() {
+                notes.push("a job that names an environment gets `…:environment:<name>` as its sub instead of its ref: give both --environment and --branch if some jobs deploy and others do not".into());
+            }
+            notes.push(format!(
+                "GitHub writes the owner and repository in sub as GitHub spells them, and IAM compares case-sensitively: check with `aws-oidc token` in a job of {repo}"
+            ));
+            (
+                args.issuer
+                    .clone()
+                    .unwrap_or_else(|| "https://token.actions.githubusercontent.com".into()),
+                args.token.audience.clone().unwrap_or(default_aud),
+            )
+        }
+        CiKind::Gitlab => {
+            refuse(args, "gitlab", &["--pull-request"])?;
+            let project = need(&args.project, "--project GROUP/PROJECT", "gitlab")?;
+            path_like(project, "--project", "group/project or group/subgroup/project")?;
+            let base = format!("project_path:{project}");
+            subs.extend(args.branch.iter().map(|b| format!("{base}:ref_type:branch:ref:{b}")));
+            subs.extend(args.tag.iter().map(|t| format!("{base}:ref_type:tag:ref:{t}")));
+            if !args.environment.is_empty() {
+                if args.branch.is_empty() && args.tag.is_empty() && args.subs.is_empty() {
+                    return Err(usage(
+                        "--environment: GitLab's sub has no environment, and IAM cannot see the token's `environment` claim; give the --branch or --tag that deploys to it (and protect the environment in GitLab)",
+                    ));
+                }
+                warnings.push(format!(
+                    "IAM cannot check GitLab's `environment` claim ({}): this policy admits the given branches/tags whatever environment the job names; protect the environment in GitLab, or make the project's sub include it",
+                    args.environment.join(", ")
+                ));
+            }
+            if !scoped && args.subs.is_empty() {
+                subs.push(format!("{base}:*"));
+            }
+            notes.push("IAM cannot see `ref_protected` either: anyone who can push a branch with a name the policy admits can assume the role, so protect those branches".into());
+            (
+                args.issuer.clone().unwrap_or_else(|| "https://gitlab.com".into()),
+                args.token.audience.clone().unwrap_or(default_aud),
+            )
+        }
+        CiKind::Circleci => {
+            refuse(args, "circleci", &["--environment", "--pull-request"])?;
+            let org = need(&args.org_id, "--org-id UUID", "circleci")?;
+            let project = need(&args.project_id, "--project-id UUID", "circleci")?;
+            let base = format!("org/{org}/project/{project}/user/*");
+            subs.extend(
+                args.branch
+                    .iter()
+                    .map(|b| format!("{base}/vcs-origin/*/vcs-ref/refs/heads/{b}")),
+            );
+            subs.extend(
+                args.tag
+                    .iter()
+                    .map(|t| format!("{base}/vcs-origin/*/vcs-ref/refs/tags/{t}")),
+            );
+            if scoped {
+                notes.push("branch and tag scopes need CircleCI's V2 token (CIRCLE_OIDC_TOKEN_V2, which aws-oidc prefers): only it carries vcs-ref".into());
+            } else if args.subs.is_empty() {
+                subs.push(base);
+            }
+            notes.push("CircleCI's default audience is the organization id; aws-oidc reads the pre-minted CIRCLE_OIDC_TOKEN_V2, whose aud is that id".into());
+            (
+                args.issuer
+                    .clone()
+                    .unwrap_or_else(|| format!("https://oidc.circleci.com/org/{org}")),
+                args.token.audience.clone().unwrap_or_else(|| org.to_string()),
+            )
+        }
+        CiKind::Buildkite => {
+            refuse(args, "buildkite", &["--environment", "--pull-request"])?;
+            let org = need(&args.organization, "--organization SLUG", "buildkite")?;
+            let pipeline = need(&args.pipeline, "--pipeline SLUG", "buildkite")?;
+            let base = format!("organization:{org}:pipeline:{pipeline}");
+            subs.extend(args.branch.iter().map(|b| format!("{base}:ref:refs/heads/{b}:*")));
+            subs.extend(args.tag.iter().map(|t| format!("{base}:ref:refs/tags/{t}:*")));
+            if !scoped && args.subs.is_empty() {
+                subs.push(format!("{base}:*"));
+            }
+            notes.push("Buildkite's sub ends with the commit and step key, hence the trailing wildcard".into());
+            (
+                args.issuer
+                    .clone()
+                    .unwrap_or_else(|| "https://agent.buildkite.com".into()),
+                args.token.audience.clone().unwrap_or(default_aud),
+            )
+        }
+        CiKind::Bitbucket => {
+            refuse(args, "bitbucket", &["--branch", "--tag", "--environment", "--pull-request"])?;
+            let workspace = need(&args.workspace, "--workspace NAME", "bitbucket")?;
+            let repo = need(&args.repo_uuid, "--repo-uuid UUID", "bitbucket")?;
+            let repo = format!("{{{}}}", repo.trim_matches(|c| c == '{' || c == '}'));
+            if args.subs.is_empty() {
+                subs.push(format!("{repo}:*"));
+            }
+            warnings.push("Bitbucket's sub format is not verified on a real token: check it with `aws-oidc token` in a step, or use --from-token".into());
+            let audience = match (&args.token.audience, &args.workspace_uuid) {
+                (Some(a), _) => a.clone(),
+                (None, Some(ws)) => format!(
+                    "ari:cloud:bitbucket::workspace/{}",
+                    ws.trim().trim_matches(|c| c == '{' || c == '}')
+                ),
+                (None, None) => {
+                    return Err(usage(
+                        "--ci bitbucket needs --workspace-uuid (its tokens' default audience) or --audience",
+                    ));
+                }
+            };
+            (
+                args.issuer.clone().unwrap_or_else(|| {
+                    format!(
+                        "https://api.bitbucket.org/2.0/workspaces/{workspace}/pipelines-config/identity/oidc"
+                    )
+                }),
+                audience,
+            )
+        }
+    };
+    subs.extend(args.subs.iter().cloned());
+    subs.dedup();
+    let issuer = check_issuer(&issuer)?;
+    let provider = keys::provider_of(&issuer);
+    for s in &subs {
+        if let Some(w) = breadth(&provider, "x:sub", s) {
+            warnings.push(w);
+        }
+    }
+    if has_wildcard(&audience) {
+        warnings.push(format!(
+            "the audience `{audience}` has a wildcard; pin the exact audience you request"
+        ));
+    }
+    Ok(Trust {
+        issuer,
+        audiences: vec![audience],
+        subs,
+        exact: false,
+        tag_session: false,
+        warnings,
+        notes,
+    })
+}
+
+/// The tightest policy that admits a real token: exact sub and aud.
+pub fn from_claims(claims: &Claims) -> Result<Trust, String> {
+    let iss = claims
+        .iss
+        .as_deref()
+        .ok_or_else(|| usage("the token has no `iss` claim"))?;
+    let issuer = check_issuer(iss)?;
+    let sub = claims
+        .sub
+        .clone()
+        .ok_or_else(|| usage("the token has no `sub` claim"))?;
+    let ctx = Context::from_claims(claims);
+    let provider = keys::provider_of(&issuer);
+    let audiences = ctx
+        .provided()
+        .into_iter()
+        .find(|k| k.key == format!("{provider}:aud"))
+        .map(|k| k.values)
+        .unwrap_or_default();
+    if audiences.is_empty() {
+        return Err(usage("the token has no `aud` claim"));
+    }
+    let mut notes = vec![format!(
+        "this policy admits exactly this token's sub `{sub}`: other branches, tags or environments need their own value"
+    )];
+    if audiences.len() > 1 {
+        notes.push(format!(
+            "the token has several audiences ({}); IAM needs one of them in the provider's client ID list",
+            audiences.join(", ")
+        ));
+    }
+    if let Some(w) = claims
+        .all
+        .get("job_workflow_ref")
+        .and_then(serde_json::Value::as_str)
+    {
+        notes.push(format!(
+            "the job runs the reusable workflow `{w}`, but sub names the calling repository and IAM cannot check job_workflow_ref unless GitHub's sub template includes it"
+        ));
+    }
+    Ok(Trust {
+        issuer,
+        audiences,
+        subs: vec![sub],
+        exact: true,
+        tag_session: ctx.has_session_tags(),
+        warnings: Vec::new(),
+        notes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering (ordered JSON, so that the output reads like AWS's examples)
+// ---------------------------------------------------------------------------------------------
+
+enum J {
+    S(String),
+    A(Vec<J>),
+    O(Vec<(String, J)>),
+}
+
+fn s(v: &str) -> J {
+    J::S(v.to_string())
+}
+
+fn one_or_many(values: &[String]) -> J {
+    match values {
+        [one] => s(one),
+        many => J::A(many.iter().map(|v| s(v)).collect()),
+    }
+}
+
+impl J {
+    fn write(&self, out: &mut String, indent: usize) {
+        let pad = "  ".repeat(indent + 1);
+        let end = "  ".repeat(indent);
+        match self {
+            J::S(v) => out.push_str(&serde_json::Value::String(v.clone()).to_string()),
+            J::A(items) => {
+                out.push_str("[\n");
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(&pad);
+                    item.write(out, indent + 1);
+                    out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&end);
+                out.push(']');
+            }
+            J::O(fields) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    out.push_str(&pad);
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push_str(": ");
+                    v.write(out, indent + 1);
+                    out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&end);
+                out.push('}');
+            }
+        }
+    }
+}
+
+impl Trust {
+    /// `token.actions.githubusercontent.com`, as IAM names the provider.
+    pub fn provider(&self) -> String {
+        keys::provider_of(&self.issuer)
+    }
+
+    pub fn provider_arn(&self, partition: Partition, account: &str) -> String {
+        format!(
+            "arn:{partition}:iam::{account}:oidc-provider/{}",
+            self.provider()
+        )
+    }
+
+    fn document(&self, partition: Partition, account: &str) -> J {
+        let p = self.provider();
+        let like = !self.exact && self.subs.iter().any(|s| has_wildcard(s));
+        let aud = (format!("{p}:aud"), one_or_many(&self.audiences));
+        let sub = (format!("{p}:sub"), one_or_many(&self.subs));
+        let condition = if like {
+            J::O(vec![
+                ("StringEquals".into(), J::O(vec![aud])),
+                ("StringLike".into(), J::O(vec![sub])),
+            ])
+        } else {
+            J::O(vec![("StringEquals".into(), J::O(vec![aud, sub]))])
+        };
+        let action = if self.tag_session {
+            J::A(vec![s(ASSUME), s(TAG_SESSION)])
+        } else {
+            s(ASSUME)
+        };
+        J::O(vec![
+            ("Version".into(), s("2012-10-17")),
+            (
+                "Statement".into(),
+                J::A(vec![J::O(vec![
+                    ("Effect".into(), s("Allow")),
+                    (
+                        "Principal".into(),
+                        J::O(vec![(
+                            "Federated".into(),
+                            s(&self.provider_arn(partition, account)),
+                        )]),
+                    ),
+                    ("Action".into(), action),
+                    ("Condition".into(), condition),
+                ])]),
+            ),
+        ])
+    }
+
+    /// The trust policy, pretty-printed JSON (no trailing newline).
+    pub fn policy_json(&self, partition: Partition, account: &str) -> String {
+        let mut out = String::new();
+        self.document(partition, account).write(&mut out, 0);
+        out
+    }
+
+    fn indented(&self, partition: Partition, account: &str, by: &str) -> String {
+        self.policy_json(partition, account)
+            .lines()
+            .map(|l| format!("{by}{l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The command that registers the provider (no thumbprint: IAM no longer needs one).
+    pub fn cli_command(&self) -> String {
+        format!(
+            "aws iam create-open-id-connect-provider --url {} --client-id-list {}",
+            self.issuer,
+            self.audiences.join(" ")
+        )
+    }
+
+    pub fn terraform(&self, partition: Partition, account: &str) -> String {
+        let ids = self
+            .audiences
+            .iter()
+            .map(|a| serde_json::Value::String(a.clone()).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "resource \"aws_iam_openid_connect_provider\" \"ci\" {{\n  url            = {}\n  client_id_list = [{ids}]\n}}\n\nresource \"aws_iam_role\" \"ci\" {{\n  name               = \"ci\"\n  assume_role_policy = <<-EOT\n{}\n  EOT\n  depends_on         = [aws_iam_openid_connect_provider.ci]\n}}\n",
+            serde_json::Value::String(self.issuer.clone()),
+            self.indented(partition, account, "    ")
+        )
+    }
+
+    pub fn cloudformation(&self, partition: Partition, account: &str) -> String {
+        let ids = self
+            .audiences
+            .iter()
+            .map(|a| format!("        - {}", serde_json::Value::String(a.clone())))
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!(
+            "Resources:\n  CiOidcProvider:\n    Type: AWS::IAM::OIDCProvider\n    Properties:\n      Url: {}\n      ClientIdList:\n{ids}\n  CiRole:\n    Type: AWS::IAM::Role\n    DependsOn: CiOidcProvider\n    Properties:\n      AssumeRolePolicyDocument:\n{}\n",
+            serde_json::Value::String(self.issuer.clone()),
+            self.indented(partition, account, "        ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: TrustPolicyArgs,
+    }
+
+    pub fn args(argv: &[&str]) -> TrustPolicyArgs {
+        let mut v = vec!["t", "--account", "123456789012"];
+        v.extend_from_slice(argv);
+        T::try_parse_from(v).unwrap().args
+    }
+
+    fn policy(argv: &[&str]) -> serde_json::Value {
+        let t = for_ci(&args(argv), Partition::Aws).unwrap();
+        serde_json::from_str(&t.policy_json(Partition::Aws, "123456789012")).unwrap()
+    }
+
+    #[test]
+    fn github_branch_is_exact() {
+        let p = policy(&["--ci", "github", "--repo", "o/r", "--branch", "main"]);
+        let st = &p["Statement"][0];
+        assert_eq!(
+            st["Principal"]["Federated"],
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+        );
+        assert_eq!(
+            st["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
+            "repo:o/r:ref:refs/heads/main"
+        );
+        assert_eq!(
+            st["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
+            "sts.amazonaws.com"
+        );
+        assert!(st["Condition"].get("StringLike").is_none());
+    }
+
+    #[test]
+    fn wildcards_need_string_like() {
+        let p = policy(&["--ci", "github", "--repo", "o/r", "--tag", "v*", "--branch", "main"]);
+        let c = &p["Statement"][0]["Condition"];
+        assert_eq!(
+            c["StringLike"]["token.actions.githubusercontent.com:sub"],
+            serde_json::json!(["repo:o/r:ref:refs/heads/main", "repo:o/r:ref:refs/tags/v*"])
+        );
+        assert_eq!(c["StringEquals"]["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
+    }
+
+    #[test]
+    fn unscoped_repo_warns() {
+        let t = for_ci(&args(&["--ci", "github", "--repo", "o/r"]), Partition::Aws).unwrap();
+        assert_eq!(t.subs, ["repo:o/r:*"]);
+        assert!(t.warnings.iter().any(|w| w.contains("pull request")));
+    }
+
+    #[test]
+    fn gitlab_self_managed_with_path_and_china_partition() {
+        let t = for_ci(
+            &args(&["--ci", "gitlab", "--project", "g/sub/p", "--branch", "main", "--issuer", "https://git.example.cn/gitlab"]),
+            Partition::AwsCn,
+        )
+        .unwrap();
+        assert_eq!(t.audiences, ["sts.amazonaws.com.cn"]);
+        let p: serde_json::Value =
+            serde_json::from_str(&t.policy_json(Partition::AwsCn, "123456789012")).unwrap();
+        let st = &p["Statement"][0];
+        assert_eq!(
+            st["Principal"]["Federated"],
+            "arn:aws-cn:iam::123456789012:oidc-provider/git.example.cn/gitlab"
+        );
+        assert_eq!(
+            st["Condition"]["StringEquals"]["git.example.cn/gitlab:sub"],
+            "project_path:g/sub/p:ref_type:branch:ref:main"
+        );
+    }
+
+    #[test]
+    fn gitlab_environment_alone_is_refused() {
+        let e = for_ci(&args(&["--ci", "gitlab", "--project", "g/p", "--environment", "prod"]), Partition::Aws)
+            .unwrap_err();
+        assert!(e.contains("environment"));
+        let t = for_ci(
+            &args(&["--ci", "gitlab", "--project", "g/p", "--environment", "prod", "--tag", "v1.0"]),
+            Partition::Aws,
+        )
+        .unwrap();
+        assert_eq!(t.subs, ["project_path:g/p:ref_type:tag:ref:v1.0"]);
+        assert!(t.warnings.iter().any(|w| w.contains("environment")));
+    }
+
+    #[test]
+    fn other_cis() {
+        let t = for_ci(&args(&["--ci", "circleci", "--org-id", "O", "--project-id", "P"]), Partition::Aws).unwrap();
+        assert_eq!(t.issuer, "https://oidc.circleci.com/org/O");
+        assert_eq!(t.audiences, ["O"]);
+        assert_eq!(t.subs, ["org/O/project/P/user/*"]);
+        let t = for_ci(
+            &args(&["--ci", "buildkite", "--organization", "acme", "--pipeline", "deploy", "--branch", "main"]),
+            Partition::Aws,
+        )
+        .unwrap();
+        assert_eq!(t.subs, ["organization:acme:pipeline:deploy:ref:refs/heads/main:*"]);
+        let t = for_ci(
+            &args(&["--ci", "bitbucket", "--workspace", "acme", "--workspace-uuid", "{w-1}", "--repo-uuid", "r-1"]),
+            Partition::Aws,
+        )
+        .unwrap();
+        assert_eq!(t.audiences, ["ari:cloud:bitbucket::workspace/w-1"]);
+        assert_eq!(t.subs, ["{r-1}:*"]);
+        assert!(for_ci(&args(&["--ci", "bitbucket", "--workspace", "a", "--repo-uuid", "r"]), Partition::Aws).is_err());
+        assert!(for_ci(&args(&["--ci", "gitlab", "--project", "g/p", "--pull-request"]), Partition::Aws).is_err());
+        assert!(for_ci(&args(&["--ci", "github", "--repo", "nope"]), Partition::Aws).is_err());
+        assert!(for_ci(&args(&["--ci", "github", "--repo", "o/r", "--issuer", "http://x"]), Partition::Aws).is_err());
+    }
+
+    #[test]
+    fn snippets() {
+        let t = for_ci(&args(&["--ci", "github", "--repo", "o/r", "--branch", "main"]), Partition::Aws).unwrap();
+        assert_eq!(
+            t.cli_command(),
+            "aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com"
+        );
+        let tf = t.terraform(Partition::Aws, "123456789012");
+        assert!(tf.contains("aws_iam_openid_connect_provider") && tf.contains("repo:o/r:ref:refs/heads/main"));
+        let cfn = t.cloudformation(Partition::Aws, "123456789012");
+        assert!(cfn.contains("AWS::IAM::OIDCProvider") && cfn.contains("AssumeRolePolicyDocument"));
+    }
+}

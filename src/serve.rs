@@ -1,0 +1,240 @@
+//! `exec --serve`: a credential endpoint on 127.0.0.1 in the container-credentials
+//! format SDKs read through `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+//! `AWS_CONTAINER_AUTHORIZATION_TOKEN`, alive exactly as long as the command.
+//!
+//! Every request must carry the random token; the credentials it serves come
+//! from a [`Provider`], which refreshes them behind the scenes.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::exec;
+use crate::failure::{Failure, Kind};
+use crate::refresh::Provider;
+use crate::secret::Secret;
+
+const MAX_REQUEST: usize = 16 * 1024;
+
+/// Serves credentials to CMD and returns CMD's exit status.
+pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<u8, Failure> {
+    // Fail before starting CMD if no credentials can be had at all.
+    provider.get().await?;
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| Failure::new(Kind::Internal, format!("cannot listen on 127.0.0.1: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Failure::new(Kind::Internal, e.to_string()))?
+        .port();
+    let token = Secret::new(format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    ));
+    let provider = Arc::new(provider);
+    let server = {
+        let (provider, token) = (provider.clone(), token.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (provider, token) = (provider.clone(), token.clone());
+                tokio::spawn(async move { handle(stream, &provider, &token).await });
+            }
+        })
+    };
+    let mut cmd = tokio::process::Command::from(exec::base_command(argv));
+    cmd.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("http://127.0.0.1:{port}/credentials"),
+    )
+    .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose())
+    .env("AWS_REGION", region)
+    .env("AWS_DEFAULT_REGION", region);
+    tracing::info!("serving credentials on 127.0.0.1:{port} to the command");
+    let child = cmd.spawn();
+    let code = match child {
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            eprintln!(
+                "aws-oidc: error: cannot run `{}`: {e}",
+                argv[0].to_string_lossy()
+            );
+            code
+        }
+        Ok(mut child) => wait_forwarding_signals(&mut child).await,
+    };
+    server.abort();
+    Ok(code)
+}
+
+/// Waits for CMD, passing on the signals a CI runner sends to stop a job.
+async fn wait_forwarding_signals(child: &mut tokio::process::Child) -> u8 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [
+            (SignalKind::interrupt(), rustix::process::Signal::INT),
+            (SignalKind::terminate(), rustix::process::Signal::TERM),
+            (SignalKind::hangup(), rustix::process::Signal::HUP),
+            (SignalKind::quit(), rustix::process::Signal::QUIT),
+        ];
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for (kind, sig) in kinds {
+            if let Ok(mut stream) = signal(kind) {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while stream.recv().await.is_some() {
+                        if tx.send(sig).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+        loop {
+            tokio::select! {
+                status = child.wait() => return status_code(status),
+                Some(sig) = rx.recv() => {
+                    if let Some(pid) = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)) {
+                        let _ = rustix::process::kill_process(pid, sig);
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        status_code(child.wait().await)
+    }
+}
+
+fn status_code(status: std::io::Result<std::process::ExitStatus>) -> u8 {
+    match status {
+        Ok(s) => {
+            if let Some(code) = s.code() {
+                return code.clamp(0, 255) as u8;
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                if let Some(sig) = s.signal() {
+                    return (128 + sig).clamp(0, 255) as u8;
+                }
+            }
+            1
+        }
+        Err(_) => 1,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerCredentials<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    token: &'a str,
+    expiration: String,
+    account_id: &'a str,
+    role_arn: &'a str,
+}
+
+async fn handle(mut stream: TcpStream, provider: &Provider, token: &Secret) {
+    let head = match tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream)).await {
+        Ok(Some(head)) => head,
+        _ => return,
+    };
+    let (status, body) = respond(&head, provider, token).await;
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        405 => "Method Not Allowed",
+        _ => "Internal Server Error",
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 || buf.len() + n > MAX_REQUEST {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(buf).ok()
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+async fn respond(head: &str, provider: &Provider, token: &Secret) -> (u16, String) {
+    let message = |m: &str| serde_json::json!({ "message": m }).to_string();
+    let method = head.split(' ').next().unwrap_or_default();
+    if method != "GET" {
+        return (405, message("only GET"));
+    }
+    let auth = head.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("authorization")
+            .then(|| value.trim().to_string())
+    });
+    match auth {
+        None => return (401, message("missing Authorization")),
+        Some(a) if !same(&a, token.expose()) => return (403, message("wrong Authorization")),
+        Some(_) => {}
+    }
+    match provider.get().await {
+        Ok(a) => {
+            let c = &a.credentials;
+            let body = ContainerCredentials {
+                access_key_id: &c.access_key_id,
+                secret_access_key: c.secret_access_key.expose(),
+                token: c.session_token.expose(),
+                expiration: c.expiration_rfc3339(),
+                account_id: &a.account_id,
+                role_arn: &a.assumed_role_arn,
+            };
+            (200, serde_json::to_string(&body).unwrap_or_default())
+        }
+        Err(f) => {
+            eprint!("{f}");
+            (500, message(&f.message))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_compare() {
+        assert!(super::same("abc", "abc"));
+        assert!(!super::same("abc", "abd"));
+        assert!(!super::same("abc", "ab"));
+    }
+}

@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""A fake AWS STS with short-lived credentials, for time-travel tests (stdlib only).
+
+moto's STS hands out 1-hour credentials and never expires them, so nothing that
+depends on refresh can be tested against it. This server speaks the AWS query
+protocol (form POST, XML answers in the 2011-06-15 namespace) on 127.0.0.1 and:
+
+* AssumeRoleWithWebIdentity (unsigned): decodes the JWT (no signature check),
+  refuses it when past `exp` + `token_skew` (ExpiredTokenException), then issues
+  fresh credentials (ASIA... key id, secret, session token) that expire after
+  `lifetime` seconds, whatever DurationSeconds says.
+* AssumeRole (SigV4): the Authorization header's key id must be one this server
+  issued, unexpired, with the matching X-Amz-Security-Token and a valid
+  signature; issues credentials the same way (ExternalId recorded).
+* GetCallerIdentity (SigV4, same checks): answers with
+  arn:aws:sts::<account>:assumed-role/<role>/<session> of that key id.
+  Expired key id -> 403 ExpiredToken; unknown key id or wrong session token ->
+  403 InvalidClientTokenId; bad signature -> 403 SignatureDoesNotMatch.
+* A role whose name contains `deny_substring` ("deny") -> 403 AccessDenied.
+
+Every call is recorded (action, role, session, token claims, user agent, the
+key id issued or used, the error) together with the peak number of requests in
+flight. `latency` (seconds) delays every STS answer, to make concurrency visible.
+
+In process (tests):
+    sts = FakeSTS(lifetime=6).start(); ...; sts.calls(action=...); sts.stop()
+Standalone (bench):
+    fake_sts.py serve --port 0 --port-file F [--lifetime S] [--latency-ms N]
+Admin endpoints (both modes): GET /_calls, GET /_stats, POST /_config
+({"lifetime": s, "latency_ms": n, "token_skew": s, "deny_substring": "deny"}),
+POST /_reset (forget calls, keep issued credentials), GET /healthz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import string
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote, urlsplit
+from xml.sax.saxutils import escape
+
+NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+ROLE_ARN_RE = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})")
+SESSION_RE = re.compile(r"[\w+=,.@-]{2,64}")
+AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
+    r"SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})\s*$")
+_ALNUM = string.ascii_uppercase + string.digits
+
+
+def _rand(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def jwt_claims(token: str) -> dict | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        seg = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(seg))
+    except (binascii.Error, ValueError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+class StsError(Exception):
+    def __init__(self, status: int, code: str, message: str, sender: bool = True):
+        super().__init__(message)
+        self.status, self.code, self.message, self.sender = status, code, message, sender
+
+
+class FakeSTS:
+    def __init__(self, lifetime: float = 6.0, latency: float = 0.0, token_skew: float = 0.0,
+                 deny_substring: str = "deny", verify_signatures: bool = True,
+                 host: str = "127.0.0.1", port: int = 0):
+        self.lifetime = lifetime
+        self.latency = latency
+        self.token_skew = token_skew
+        self.deny_substring = deny_substring
+        self.verify_signatures = verify_signatures
+        self.lock = threading.Lock()
+        self._calls: list[dict] = []
+        self.issued: dict[str, dict] = {}        # akid -> record (with secrets)
+        self.inflight = 0
+        self.max_inflight = 0
+        self._host, self._port = host, port
+        self.httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "FakeSTS":
+        srv = ThreadingHTTPServer.__new__(ThreadingHTTPServer)
+        srv.request_queue_size = 128          # 20+ parallel clients must not hit SYN retries
+        ThreadingHTTPServer.__init__(srv, (self._host, self._port), _Handler)
+        srv.daemon_threads = True
+        srv.fake = self  # type: ignore[attr-defined]
+        self.httpd = srv
+        self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                                        daemon=True, name="fake-sts")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    @property
+    def port(self) -> int:
+        assert self.httpd is not None
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -------------------------------------------------------------------- queries
+
+    def calls(self, action: str | None = None, since: int = 0, ok: bool | None = None,
+              **match) -> list[dict]:
+        """Recorded calls (copies), optionally filtered by action, success and field values."""
+        with self.lock:
+            out = [dict(c) for c in self._calls[since:]]
+        if action:
+            out = [c for c in out if c["action"] == action]
+        if ok is not None:
+            out = [c for c in out if (c.get("error") is None) == ok]
+        for k, v in match.items():
+            out = [c for c in out if c.get(k) == v]
+        return out
+
+    def mark(self) -> int:
+        """Index to pass as `since=` to see only later calls."""
+        with self.lock:
+            return len(self._calls)
+
+    def reset_inflight(self) -> None:
+        with self.lock:
+            self.max_inflight = self.inflight
+
+    def secrets(self) -> set[str]:
+        """Every secret key and session token issued so far (for leak checks)."""
+        with self.lock:
+            return {v for r in self.issued.values() for v in (r["secret"], r["token"])}
+
+    def record(self, akid: str) -> dict:
+        with self.lock:
+            r = self.issued.get(akid)
+            if r is None:
+                raise AssertionError(f"fake STS never issued access key {akid!r}")
+            return dict(r)
+
+    def configure(self, **kw) -> None:
+        for k, v in kw.items():
+            if k == "latency_ms":
+                self.latency = float(v) / 1000
+            elif k in ("lifetime", "latency", "token_skew"):
+                setattr(self, k, float(v))
+            elif k == "deny_substring":
+                self.deny_substring = str(v)
+            else:
+                raise KeyError(k)
+
+    # ------------------------------------------------------------------ internals
+
+    def _issue(self, role_arn: str, session: str, parent: str | None, **extra) -> dict:
+        m = ROLE_ARN_RE.fullmatch(role_arn)
+        assert m  # checked by caller
+        now = time.time()
+        expires = math.floor(now + self.lifetime)
+        akid = "ASIA" + _rand(_ALNUM, 16)
+        rec = {
+            "akid": akid,
+            "secret": _rand(string.ascii_letters + string.digits + "+/", 40),
+            "token": "FQoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(150)).decode(),
+            "expires": expires,
+            "expiration": iso(expires),
+            "issued_at": now,
+            "role_arn": role_arn,
+            "role": m.group(3),
+            "account": m.group(2),
+            "partition": m.group(1),
+            "session": session,
+            "role_id": "AROA" + hashlib.sha1(role_arn.encode()).hexdigest()[:17].upper(),
+            "parent": parent,
+            **extra,
+        }
+        with self.lock:
+            self.issued[akid] = rec
+        return rec
+
+    def _check_role(self, params: dict, action: str) -> tuple[str, str]:
+        role_arn = params.get("RoleArn", "")
+        session = params.get("RoleSessionName", "")
+        m = ROLE_ARN_RE.fullmatch(role_arn)
+        if not m:
+            raise StsError(400, "ValidationError", f"{role_arn!r} is not a valid role ARN")
+        if not SESSION_RE.fullmatch(session):
+            raise StsError(400, "ValidationError",
+                           "1 validation error detected: Value at 'roleSessionName' failed to "
+                           "satisfy constraint: Member must satisfy regular expression pattern: "
+                           "[\\w+=,.@-]*")
+        if self.deny_substring and self.deny_substring in m.group(3):
+            raise StsError(403, "AccessDenied", f"Not authorized to perform sts:{action}")
+        return role_arn, session
+
+    def _caller(self, handler: "_Handler", body: bytes, call: dict) -> dict:
+        """The issued record of the SigV4 caller, after all checks."""
+        auth = handler.headers.get("Authorization", "")
+        m = AUTH_RE.match(auth)
+        if not m:
+            raise StsError(403, "MissingAuthenticationToken" if not auth else "IncompleteSignature",
+                           "Request is missing Authentication Token")
+        akid, date, region, service, signed, signature = m.groups()
+        call["caller_akid"] = akid
+        with self.lock:
+            rec = self.issued.get(akid)
+            rec = dict(rec) if rec else None
+        if rec is None:
+            raise StsError(403, "InvalidClientTokenId",
+                           "The security token included in the request is invalid.")
+        call["caller_role_arn"], call["caller_session"] = rec["role_arn"], rec["session"]
+        if handler.headers.get("X-Amz-Security-Token") != rec["token"]:
+            raise StsError(403, "InvalidClientTokenId",
+                           "The security token included in the request is invalid.")
+        if time.time() >= rec["expires"]:
+            call["expired_by"] = round(time.time() - rec["expires"], 3)
+            raise StsError(403, "ExpiredToken", "The security token included in the request is expired")
+        if self.verify_signatures:
+            want = sigv4_signature(handler.command, handler.path, handler.headers, body,
+                                   signed.split(";"), rec["secret"], date, region, service)
+            if not hmac.compare_digest(want, signature):
+                raise StsError(403, "SignatureDoesNotMatch",
+                               "The request signature we calculated does not match the "
+                               "signature you provided.")
+        return rec
+
+    def handle(self, handler: "_Handler", body: bytes) -> tuple[int, str]:
+        params = dict(parse_qsl(urlsplit(handler.path).query, keep_blank_values=True))
+        ctype = handler.headers.get("Content-Type", "")
+        if handler.command == "POST" and "x-www-form-urlencoded" in ctype:
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        action = params.get("Action", "")
+        call = {
+            "action": action,
+            "time": time.time(),
+            "user_agent": handler.headers.get("User-Agent", ""),
+            "error": None,
+        }
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            try:
+                return 200, self._dispatch(action, params, handler, body, call)
+            except StsError as e:
+                call["error"] = e.code
+                return e.status, error_xml(e)
+        finally:
+            with self.lock:
+                self.inflight -= 1
+                self._calls.append(call)
+
+    def _dispatch(self, action, params, handler, body, call) -> str:
+        if action == "AssumeRoleWithWebIdentity":
+            call["role_arn"] = params.get("RoleArn")
+            call["session"] = params.get("RoleSessionName")
+            call["duration"] = params.get("DurationSeconds")
+            role_arn, session = self._check_role(params, action)
+            token = params.get("WebIdentityToken", "")
+            call["token_sha256"] = hashlib.sha256(token.encode()).hexdigest()
+            claims = jwt_claims(token)
+            if claims is None:
+                raise StsError(400, "InvalidIdentityToken", "Token is not a valid JWT")
+            call.update(jti=claims.get("jti"), sub=claims.get("sub"), aud=claims.get("aud"),
+                        iss=claims.get("iss"), token_exp=claims.get("exp"))
+            exp = claims.get("exp")
+            if not isinstance(exp, (int, float)) or time.time() > exp + self.token_skew:
+                raise StsError(400, "ExpiredTokenException",
+                               f"Token expired: current date/time {iso(time.time())} must be "
+                               f"before the expiration date/time {iso(exp or 0)}")
+            rec = self._issue(role_arn, session, None, sub=claims.get("sub"), jti=claims.get("jti"))
+            call["issued"] = rec["akid"]
+            return response_xml(action, rec, web_identity=(claims, ))
+        if action == "AssumeRole":
+            call["role_arn"] = params.get("RoleArn")
+            call["session"] = params.get("RoleSessionName")
+            call["external_id"] = params.get("ExternalId")
+            call["duration"] = params.get("DurationSeconds")
+            caller = self._caller(handler, body, call)
+            role_arn, session = self._check_role(params, action)
+            rec = self._issue(role_arn, session, caller["akid"], external_id=params.get("ExternalId"))
+            call["issued"] = rec["akid"]
+            return response_xml(action, rec)
+        if action == "GetCallerIdentity":
+            caller = self._caller(handler, body, call)
+            call["arn"] = assumed_arn(caller)
+            return (f'<GetCallerIdentityResponse xmlns="{NS}"><GetCallerIdentityResult>'
+                    f"<Arn>{escape(assumed_arn(caller))}</Arn>"
+                    f"<UserId>{caller['role_id']}:{escape(caller['session'])}</UserId>"
+                    f"<Account>{caller['account']}</Account>"
+                    f"</GetCallerIdentityResult>{_meta()}</GetCallerIdentityResponse>")
+        raise StsError(400, "InvalidAction", f"Could not find operation {action!r} for version 2011-06-15")
+
+
+def assumed_arn(rec: dict) -> str:
+    return f"arn:{rec['partition']}:sts::{rec['account']}:assumed-role/{rec['role']}/{rec['session']}"
+
+
+def _meta() -> str:
+    return f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+
+
+def response_xml(action: str, rec: dict, web_identity: tuple | None = None) -> str:
+    extra = ""
+    if web_identity:
+        claims = web_identity[0]
+        extra = (f"<SubjectFromWebIdentityToken>{escape(str(claims.get('sub', '')))}"
+                 f"</SubjectFromWebIdentityToken>"
+                 f"<Audience>{escape(str(claims.get('aud', '')))}</Audience>"
+                 f"<Provider>{escape(str(claims.get('iss', '')))}</Provider>")
+    return (f'<{action}Response xmlns="{NS}"><{action}Result>{extra}'
+            f"<AssumedRoleUser><Arn>{escape(assumed_arn(rec))}</Arn>"
+            f"<AssumedRoleId>{rec['role_id']}:{escape(rec['session'])}</AssumedRoleId></AssumedRoleUser>"
+            f"<Credentials><AccessKeyId>{rec['akid']}</AccessKeyId>"
+            f"<SecretAccessKey>{escape(rec['secret'])}</SecretAccessKey>"
+            f"<SessionToken>{escape(rec['token'])}</SessionToken>"
+            f"<Expiration>{rec['expiration']}</Expiration></Credentials>"
+            f"</{action}Result>{_meta()}</{action}Response>")
+
+
+def error_xml(e: StsError) -> str:
+    return (f'<ErrorResponse xmlns="{NS}"><Error><Type>{"Sender" if e.sender else "Receiver"}</Type>'
+            f"<Code>{e.code}</Code><Message>{escape(e.message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+
+
+# ------------------------------------------------------------------------ SigV4
+
+
+def _uri_encode(s: str, safe: str = "-_.~") -> str:
+    return quote(s, safe=safe)
+
+
+def sigv4_signature(method: str, path: str, headers, body: bytes, signed: list[str],
+                    secret: str, date: str, region: str, service: str) -> str:
+    url = urlsplit(path)
+    canonical_uri = url.path or "/"
+    query = sorted((_uri_encode(k), _uri_encode(v))
+                   for k, v in parse_qsl(url.query, keep_blank_values=True))
+    canonical_query = "&".join(f"{k}={v}" for k, v in query)
+    lines = []
+    for name in signed:
+        values = headers.get_all(name) or []
+        lines.append(name + ":" + ",".join(" ".join(v.strip().split()) for v in values))
+    payload_hash = headers.get("X-Amz-Content-SHA256") or hashlib.sha256(body).hexdigest()
+    canonical = "\n".join([method, canonical_uri, canonical_query, "\n".join(lines) + "\n",
+                           ";".join(signed), payload_hash])
+    amz_date = headers.get("X-Amz-Date", "")
+    scope = f"{date}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+# ----------------------------------------------------------------------- server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "fake-sts/1"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _send(self, status: int, body: str, ctype: str = "text/xml") -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _admin(self, body: bytes) -> bool:
+        fake: FakeSTS = self.server.fake  # type: ignore[attr-defined]
+        path = urlsplit(self.path).path
+        if path == "/healthz":
+            self._send(200, "ok\n", "text/plain")
+        elif path == "/_calls":
+            self._send(200, json.dumps(fake.calls()), "application/json")
+        elif path == "/_stats":
+            with fake.lock:
+                stats = {"max_inflight": fake.max_inflight, "inflight": fake.inflight,
+                         "issued": len(fake.issued)}
+            calls = fake.calls()
+            stats["calls"] = len(calls)
+            for c in calls:
+                stats[c["action"]] = stats.get(c["action"], 0) + 1
+            self._send(200, json.dumps(stats), "application/json")
+        elif path == "/_config" and self.command == "POST":
+            try:
+                fake.configure(**json.loads(body or b"{}"))
+            except (KeyError, TypeError, ValueError) as e:
+                self._send(400, json.dumps({"error": str(e)}), "application/json")
+            else:
+                self._send(200, "{}", "application/json")
+        elif path == "/_reset" and self.command == "POST":
+            with fake.lock:
+                fake._calls.clear()
+                fake.max_inflight = fake.inflight
+            self._send(200, "{}", "application/json")
+        else:
+            return False
+        return True
+
+    def do_GET(self):  # noqa: N802
+        body = b""
+        if not self._admin(body):
+            status, xml = self.server.fake.handle(self, body)  # type: ignore[attr-defined]
+            self._send(status, xml)
+
+    def do_POST(self):  # noqa: N802
+        body = self._body()
+        if not self._admin(body):
+            status, xml = self.server.fake.handle(self, body)  # type: ignore[attr-defined]
+            self._send(status, xml)
+
+
+# ---------------------------------------------------------------- pytest fixture
+
+try:
+    import pytest
+except ImportError:          # standalone use (bench) needs no pytest
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture(scope="module")
+    def fake_sts_server():
+        """One fake STS per test module (import this name into the module)."""
+        s = FakeSTS().start()
+        try:
+            yield s
+        finally:
+            s.stop()
+
+    @pytest.fixture
+    def sts(fake_sts_server):
+        """The module's fake STS, reset to defaults: 6 s credentials, no latency, no skew."""
+        fake_sts_server.configure(lifetime=6, latency=0, token_skew=0, deny_substring="deny")
+        fake_sts_server.reset_inflight()
+        return fake_sts_server
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=0)
+    s.add_argument("--port-file")
+    s.add_argument("--lifetime", type=float, default=3600.0, help="credential lifetime, seconds")
+    s.add_argument("--latency-ms", type=float, default=0.0, help="delay before every STS answer")
+    s.add_argument("--token-skew", type=float, default=300.0,
+                   help="seconds a web identity token is accepted after exp (AWS: 300)")
+    s.add_argument("--deny-substring", default="deny")
+    args = p.parse_args(argv)
+
+    fake = FakeSTS(lifetime=args.lifetime, latency=args.latency_ms / 1000,
+                   token_skew=args.token_skew, deny_substring=args.deny_substring,
+                   host=args.host, port=args.port).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.port_file:
+        tmp = f"{args.port_file}.tmp.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(f"{fake.port}\n")
+        os.replace(tmp, args.port_file)
+    print(fake.port, flush=True)
+    stop.wait()
+    fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
