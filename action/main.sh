@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# The boolean inputs are assigned through printf -v (boolean_input):
+# shellcheck disable=SC2154
 # The GitHub Action's one step (see action.yml): check the inputs the way
 # aws-actions/configure-aws-credentials reads them, find or install aws-oidc
 # (action/install.sh), then run `aws-oidc assume` with the matching flags.

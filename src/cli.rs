@@ -36,9 +36,11 @@ pub enum Command {
     Console(ConsoleCommandArgs),
     /// Print credential_process JSON, cached and refreshed (for `credential_process =` in an AWS profile).
     CredentialProcess(CredentialProcessArgs),
+    #[command(flatten)]
+    Diagnose(crate::diagnose::Diagnose),
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct CredentialProcessArgs {
     #[command(flatten)]
     pub common: Common,
@@ -61,7 +63,7 @@ pub struct CredentialProcessArgs {
     pub no_cache: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ConsoleCommandArgs {
     #[command(flatten)]
     pub common: Common,
@@ -80,7 +82,7 @@ pub struct ConsoleCommandArgs {
 }
 
 /// How the console sign-in URL is built.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ConsoleArgs {
     /// Console session length in seconds (900-43200; not sent for chained roles, whose session follows the credentials).
     #[arg(long, env = "AWS_OIDC_CONSOLE_DURATION", value_name = "SECONDS",
@@ -119,7 +121,7 @@ pub struct ConsoleArgs {
     pub regional_signin: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct AssumeArgs {
     #[command(flatten)]
     pub common: Common,
@@ -144,6 +146,10 @@ pub struct AssumeArgs {
     #[command(flatten)]
     pub console: ConsoleArgs,
 
+    /// profile outputs: write a `credential_process` profile that refreshes itself instead of static keys.
+    #[arg(long, env = "AWS_OIDC_REFRESHABLE")]
+    pub refreshable: bool,
+
     /// github outputs: also mask the AWS account id in the job's logs.
     #[arg(long, env = "AWS_OIDC_MASK_ACCOUNT_ID", help_heading = "GitHub")]
     pub mask_account_id: bool,
@@ -157,7 +163,7 @@ pub struct AssumeArgs {
     pub github_output_credentials: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ExecArgs {
     #[command(flatten)]
     pub common: Common,
@@ -181,7 +187,7 @@ pub struct ExecArgs {
     pub command: Vec<OsString>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Common {
     /// The role to assume with the ID token.
     #[arg(
@@ -252,6 +258,16 @@ pub struct Common {
         help_heading = "Role"
     )]
     pub allowed_account_ids: Vec<String>,
+
+    /// On AccessDenied, explain the refusal against this copy of the role's trust policy (JSON,
+    /// or `aws iam get-role` output): the failing conditions and the smallest edit.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_POLICY",
+        value_name = "FILE",
+        help_heading = "Role"
+    )]
+    pub trust_policy: Option<PathBuf>,
 
     /// Then assume this role with the first role's credentials (cross-account).
     #[arg(

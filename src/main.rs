@@ -7,11 +7,13 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod assume;
 mod cache;
 mod ci;
 mod cli;
 mod console;
 mod credentials;
+mod diagnose;
 mod exec;
 mod failure;
 mod http;
@@ -32,7 +34,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, Common};
 use crate::failure::{Failure, Kind};
-use crate::output::{Format, Plan, Target};
+use crate::output::Plan;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +43,12 @@ fn main() -> ExitCode {
         Command::Exec(e) => &e.common,
         Command::Console(c) => &c.common,
         Command::CredentialProcess(c) => &c.common,
+        Command::Diagnose(_) => {
+            let Command::Diagnose(d) = cli.command else {
+                unreachable!()
+            };
+            return diagnose::main(d);
+        }
     };
     logging(common);
     // One snapshot of the (UTF-8) environment; every stage reads this.
@@ -72,44 +80,8 @@ fn fail(f: &Failure) -> ExitCode {
 
 async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
     match command {
-        Command::Assume(args) => {
-            let targets = default_outputs(args.outputs, env);
-            output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
-            let url_dest = args
-                .console_url
-                .as_deref()
-                .map(str::parse::<output::UrlDest>)
-                .transpose()
-                .map_err(Failure::usage)?;
-            if url_dest == Some(output::UrlDest::Stdout)
-                && targets.iter().any(Target::writes_stdout)
-            {
-                return Err(Failure::usage(
-                    "--console-url and an --output both want stdout; give one of them a file",
-                ));
-            }
-            let settings = app::Settings::resolve(&args.common, env)?;
-            if url_dest.is_some() {
-                app::check_console(&settings, &args.console, env)?;
-            }
-            let assumed = app::obtain(&settings, env).await?.assumed;
-            let gh = output::GitHubOptions {
-                mask_account_id: args.mask_account_id,
-                output_credentials: args.github_output_credentials,
-            };
-            let mut plan = Plan::render(&targets, &assumed, env, &gh).map_err(output_failure)?;
-            if let Some(dest) = &url_dest {
-                // Before anything is written: a failure here leaves no output behind.
-                let url = app::console_url(&settings, &assumed, &args.console, env).await?;
-                plan.add_console_url(dest, &url, &assumed, env)
-                    .map_err(output_failure)?;
-            }
-            let written = plan.apply().map_err(output_failure)?;
-            if !args.common.quiet {
-                eprintln!("{}", app::summary(&assumed, &written));
-            }
-            Ok(0)
-        }
+        Command::Diagnose(_) => unreachable!("diagnosis commands are run by diagnose::main"),
+        Command::Assume(args) => assume::run(args, env).await,
         Command::Console(args) => {
             let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
             let settings = app::Settings::resolve(&args.common, env)?;
@@ -174,27 +146,7 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
     }
 }
 
-/// `github` inside GitHub Actions, else a dotenv file in the current directory.
-fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> Vec<Target> {
-    if !targets.is_empty() {
-        return targets;
-    }
-    let in_github =
-        env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") && env.contains_key("GITHUB_ENV");
-    vec![if in_github {
-        Target {
-            format: Format::GitHub,
-            path: None,
-        }
-    } else {
-        Target {
-            format: Format::Env,
-            path: Some("aws-oidc.env".into()),
-        }
-    }]
-}
-
-fn output_failure(e: output::OutputError) -> Failure {
+pub(crate) fn output_failure(e: output::OutputError) -> Failure {
     match e {
         output::OutputError::Usage(m) => Failure::usage(m),
         other => Failure::new(Kind::Output, other.to_string())

@@ -111,7 +111,12 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct TrustPolicyArgs {
     /// The CI system the role is for.
-    #[arg(long, value_enum, env = "AWS_OIDC_TRUST_CI", required_unless_present = "from_token")]
+    #[arg(
+        long,
+        value_enum,
+        env = "AWS_OIDC_TRUST_CI",
+        required_unless_present = "from_token"
+    )]
     pub ci: Option<CiKind>,
 
     /// Propose the tightest policy that admits this job's token (exact sub and aud).
@@ -139,7 +144,12 @@ pub struct TrustPolicyArgs {
     pub issuer: Option<String>,
 
     /// GitHub: the repository, owner/name.
-    #[arg(long, env = "AWS_OIDC_TRUST_REPO", value_name = "OWNER/NAME", help_heading = "GitHub")]
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_REPO",
+        value_name = "OWNER/NAME",
+        help_heading = "GitHub"
+    )]
     pub repo: Option<String>,
 
     /// GitHub: only pull_request workflows.
@@ -147,7 +157,12 @@ pub struct TrustPolicyArgs {
     pub pull_request: bool,
 
     /// GitLab: the project path, group[/subgroup]/project.
-    #[arg(long, env = "AWS_OIDC_TRUST_PROJECT", value_name = "PATH", help_heading = "GitLab")]
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_PROJECT",
+        value_name = "PATH",
+        help_heading = "GitLab"
+    )]
     pub project: Option<String>,
 
     /// Only this branch (repeatable; wildcards * ? allowed).
@@ -191,7 +206,12 @@ pub struct TrustPolicyArgs {
     pub subs: Vec<String>,
 
     /// CircleCI: the organization id (UUID).
-    #[arg(long, env = "AWS_OIDC_TRUST_ORG_ID", value_name = "UUID", help_heading = "CircleCI")]
+    #[arg(
+        long,
+        env = "AWS_OIDC_TRUST_ORG_ID",
+        value_name = "UUID",
+        help_heading = "CircleCI"
+    )]
     pub org_id: Option<String>,
 
     /// CircleCI: the project id (UUID).

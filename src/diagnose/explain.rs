@@ -74,7 +74,10 @@ pub fn explain(policy: &Policy, claims: &Claims, ctx: &Context, scope: &Scope) -
     if policy.version.as_deref() != Some("2012-10-17") {
         notes.push(format!(
             "the policy's Version is {}; use \"2012-10-17\"",
-            policy.version.as_deref().map_or("missing".into(), |v| format!("{v:?}"))
+            policy
+                .version
+                .as_deref()
+                .map_or("missing".into(), |v| format!("{v:?}"))
         ));
     }
     if ctx.has_session_tags() {
@@ -143,7 +146,9 @@ fn expected_provider_arn(policy: &Policy, provider: Option<&str>, scope: &Scope)
 /// Who else a shared issuer serves, for "admits every …" warnings.
 fn audience_of_issuer(provider: &str) -> &'static str {
     match provider {
-        "token.actions.githubusercontent.com" => "GitHub Actions workflow of any repository on GitHub",
+        "token.actions.githubusercontent.com" => {
+            "GitHub Actions workflow of any repository on GitHub"
+        }
         "gitlab.com" => "job of any project on GitLab.com",
         "agent.buildkite.com" => "Buildkite job of any organization",
         _ => "job this issuer signs tokens for",
@@ -351,7 +356,9 @@ fn condition_edit(label: &str, c: &ConditionOutcome, ctx: &Context) -> Edit {
     if let Some((p, v)) = wanted.iter().find_map(|p| {
         values
             .iter()
-            .find(|v| p.to_lowercase() == v.to_lowercase() || glob(&p.to_lowercase(), &v.to_lowercase()))
+            .find(|v| {
+                p.to_lowercase() == v.to_lowercase() || glob(&p.to_lowercase(), &v.to_lowercase())
+            })
             .map(|v| (p, v))
     }) && cond.op.base != Base::StringEqualsIgnoreCase
     {
@@ -362,10 +369,7 @@ fn condition_edit(label: &str, c: &ConditionOutcome, ctx: &Context) -> Edit {
             warning: None,
         };
     }
-    let add = missing
-        .first()
-        .map(|v| v.to_string())
-        .unwrap_or_default();
+    let add = missing.first().map(|v| v.to_string()).unwrap_or_default();
     let aud_note = key
         .to_ascii_lowercase()
         .ends_with(":aud")
@@ -393,7 +397,9 @@ fn absent_edit(label: &str, c: &ConditionOutcome, ctx: &Context, reason: &str) -
             "token.actions.githubusercontent.com" => {
                 " (GitHub can put claims such as job_workflow_ref, environment or repository_id into sub: PUT /repos/{owner}/{repo}/actions/oidc/customization/sub)"
             }
-            p if p.starts_with("gitlab") => " (GitLab lets a project choose its sub claim's components)",
+            p if p.starts_with("gitlab") => {
+                " (GitLab lets a project choose its sub claim's components)"
+            }
             _ => "",
         };
         return Edit {
@@ -433,7 +439,10 @@ fn undetermined_notes(e: &Evaluation) -> Vec<String> {
                         _ if c.condition.values.iter().any(|v| v.contains("${")) => {
                             "policy variables (${…}) are not evaluated".into()
                         }
-                        _ => format!("the operator `{}` is not evaluated offline", c.condition.operator),
+                        _ => format!(
+                            "the operator `{}` is not evaluated offline",
+                            c.condition.operator
+                        ),
                     };
                     format!(
                         "{}: `{} {}` decides the answer and cannot be checked offline: {why}",
@@ -466,7 +475,9 @@ fn lint(evaluations: &[Evaluation], ctx: &Context) -> Vec<String> {
         }
         let positive_on = |claim: &str| {
             s.conditions.iter().any(|c| {
-                c.condition.key.eq_ignore_ascii_case(&format!("{provider}:{claim}"))
+                c.condition
+                    .key
+                    .eq_ignore_ascii_case(&format!("{provider}:{claim}"))
                     && !c.condition.op.base.is_negated()
                     && c.condition.op.base != Base::Null
                     && !c.condition.op.if_exists
@@ -529,7 +540,11 @@ pub fn failing_lines(x: &Explanation) -> Vec<String> {
                     .iter()
                     .filter(|s| s.statement.effect == Effect::Deny && s.applies == Tri::Yes)
                 {
-                    out.push(format!("{}: Deny applies to {}", s.statement.label(), e.action));
+                    out.push(format!(
+                        "{}: Deny applies to {}",
+                        s.statement.label(),
+                        e.action
+                    ));
                 }
             }
             Verdict::ImplicitDeny => match closest_allow(e) {
@@ -570,7 +585,9 @@ pub fn render_text(x: &Explanation, source: &str) -> String {
         Verdict::Allowed => "ALLOWED".to_string(),
         Verdict::ExplicitDeny => "DENIED (explicit Deny)".to_string(),
         Verdict::ImplicitDeny => "DENIED (no statement allows it)".to_string(),
-        Verdict::Undetermined => "UNDETERMINED (depends on what explain cannot see offline)".to_string(),
+        Verdict::Undetermined => {
+            "UNDETERMINED (depends on what explain cannot see offline)".to_string()
+        }
     };
     out.push_str(&format!("verdict    {verdict}\n"));
     out.push_str(&format!("policy     {source}\n"));
@@ -589,7 +606,11 @@ pub fn render_text(x: &Explanation, source: &str) -> String {
                 Tri::Unknown => "may apply (unknown offline)",
             };
             out.push_str(&format!("  {} {effect}: {applies}\n", s.statement.label()));
-            out.push_str(&format!("    {:<7} Principal: {}\n", s.principal.word(), s.principal_detail));
+            out.push_str(&format!(
+                "    {:<7} Principal: {}\n",
+                s.principal.word(),
+                s.principal_detail
+            ));
             out.push_str(&format!("    {:<7} {}\n", s.action.word(), s.action_detail));
             for c in &s.conditions {
                 out.push_str(&format!(

@@ -83,9 +83,9 @@ fn refuse(args: &TrustPolicyArgs, ci: &str, flags: &[&str]) -> Result<(), String
 
 /// The policy for `--ci` and the scope options.
 pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, String> {
-    let ci = args
-        .ci
-        .ok_or_else(|| usage("give --ci (github, gitlab, circleci, buildkite, bitbucket) or --from-token"))?;
+    let ci = args.ci.ok_or_else(|| {
+        usage("give --ci (github, gitlab, circleci, buildkite, bitbucket) or --from-token")
+    })?;
     let default_aud = partition.default_audience().to_string();
     let values = args.branch.iter().chain(&args.tag).chain(&args.environment);
     if values.chain(&args.subs).any(|v| v.trim().is_empty()) {
@@ -103,9 +103,17 @@ pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, Str
             let repo = need(&args.repo, "--repo OWNER/NAME", "github")?;
             path_like(repo, "--repo", "owner/name")?;
             let base = format!("repo:{repo}");
-            subs.extend(args.branch.iter().map(|b| format!("{base}:ref:refs/heads/{b}")));
+            subs.extend(
+                args.branch
+                    .iter()
+                    .map(|b| format!("{base}:ref:refs/heads/{b}")),
+            );
             subs.extend(args.tag.iter().map(|t| format!("{base}:ref:refs/tags/{t}")));
-            subs.extend(args.environment.iter().map(|e| format!("{base}:environment:{e}")));
+            subs.extend(
+                args.environment
+                    .iter()
+                    .map(|e| format!("{base}:environment:{e}")),
+            );
             if args.pull_request {
                 subs.push(format!("{base}:pull_request"));
             }
@@ -128,10 +136,22 @@ pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, Str
         CiKind::Gitlab => {
             refuse(args, "gitlab", &["--pull-request"])?;
             let project = need(&args.project, "--project GROUP/PROJECT", "gitlab")?;
-            path_like(project, "--project", "group/project or group/subgroup/project")?;
+            path_like(
+                project,
+                "--project",
+                "group/project or group/subgroup/project",
+            )?;
             let base = format!("project_path:{project}");
-            subs.extend(args.branch.iter().map(|b| format!("{base}:ref_type:branch:ref:{b}")));
-            subs.extend(args.tag.iter().map(|t| format!("{base}:ref_type:tag:ref:{t}")));
+            subs.extend(
+                args.branch
+                    .iter()
+                    .map(|b| format!("{base}:ref_type:branch:ref:{b}")),
+            );
+            subs.extend(
+                args.tag
+                    .iter()
+                    .map(|t| format!("{base}:ref_type:tag:ref:{t}")),
+            );
             if !args.environment.is_empty() {
                 if args.branch.is_empty() && args.tag.is_empty() && args.subs.is_empty() {
                     return Err(usage(
@@ -148,7 +168,9 @@ pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, Str
             }
             notes.push("IAM cannot see `ref_protected` either: anyone who can push a branch with a name the policy admits can assume the role, so protect those branches".into());
             (
-                args.issuer.clone().unwrap_or_else(|| "https://gitlab.com".into()),
+                args.issuer
+                    .clone()
+                    .unwrap_or_else(|| "https://gitlab.com".into()),
                 args.token.audience.clone().unwrap_or(default_aud),
             )
         }
@@ -177,7 +199,10 @@ pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, Str
                 args.issuer
                     .clone()
                     .unwrap_or_else(|| format!("https://oidc.circleci.com/org/{org}")),
-                args.token.audience.clone().unwrap_or_else(|| org.to_string()),
+                args.token
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| org.to_string()),
             )
         }
         CiKind::Buildkite => {
@@ -185,12 +210,23 @@ pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, Str
             let org = need(&args.organization, "--organization SLUG", "buildkite")?;
             let pipeline = need(&args.pipeline, "--pipeline SLUG", "buildkite")?;
             let base = format!("organization:{org}:pipeline:{pipeline}");
-            subs.extend(args.branch.iter().map(|b| format!("{base}:ref:refs/heads/{b}:*")));
-            subs.extend(args.tag.iter().map(|t| format!("{base}:ref:refs/tags/{t}:*")));
+            subs.extend(
+                args.branch
+                    .iter()
+                    .map(|b| format!("{base}:ref:refs/heads/{b}:*")),
+            );
+            subs.extend(
+                args.tag
+                    .iter()
+                    .map(|t| format!("{base}:ref:refs/tags/{t}:*")),
+            );
             if !scoped && args.subs.is_empty() {
                 subs.push(format!("{base}:*"));
             }
-            notes.push("Buildkite's sub ends with the commit and step key, hence the trailing wildcard".into());
+            notes.push(
+                "Buildkite's sub ends with the commit and step key, hence the trailing wildcard"
+                    .into(),
+            );
             (
                 args.issuer
                     .clone()
@@ -199,7 +235,11 @@ pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, Str
             )
         }
         CiKind::Bitbucket => {
-            refuse(args, "bitbucket", &["--branch", "--tag", "--environment", "--pull-request"])?;
+            refuse(
+                args,
+                "bitbucket",
+                &["--branch", "--tag", "--environment", "--pull-request"],
+            )?;
             let workspace = need(&args.workspace, "--workspace NAME", "bitbucket")?;
             let repo = need(&args.repo_uuid, "--repo-uuid UUID", "bitbucket")?;
             let repo = format!("{{{}}}", repo.trim_matches(|c| c == '{' || c == '}'));
@@ -505,13 +545,18 @@ mod tests {
 
     #[test]
     fn wildcards_need_string_like() {
-        let p = policy(&["--ci", "github", "--repo", "o/r", "--tag", "v*", "--branch", "main"]);
+        let p = policy(&[
+            "--ci", "github", "--repo", "o/r", "--tag", "v*", "--branch", "main",
+        ]);
         let c = &p["Statement"][0]["Condition"];
         assert_eq!(
             c["StringLike"]["token.actions.githubusercontent.com:sub"],
             serde_json::json!(["repo:o/r:ref:refs/heads/main", "repo:o/r:ref:refs/tags/v*"])
         );
-        assert_eq!(c["StringEquals"]["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
+        assert_eq!(
+            c["StringEquals"]["token.actions.githubusercontent.com:aud"],
+            "sts.amazonaws.com"
+        );
     }
 
     #[test]
@@ -524,7 +569,16 @@ mod tests {
     #[test]
     fn gitlab_self_managed_with_path_and_china_partition() {
         let t = for_ci(
-            &args(&["--ci", "gitlab", "--project", "g/sub/p", "--branch", "main", "--issuer", "https://git.example.cn/gitlab"]),
+            &args(&[
+                "--ci",
+                "gitlab",
+                "--project",
+                "g/sub/p",
+                "--branch",
+                "main",
+                "--issuer",
+                "https://git.example.cn/gitlab",
+            ]),
             Partition::AwsCn,
         )
         .unwrap();
@@ -544,11 +598,30 @@ mod tests {
 
     #[test]
     fn gitlab_environment_alone_is_refused() {
-        let e = for_ci(&args(&["--ci", "gitlab", "--project", "g/p", "--environment", "prod"]), Partition::Aws)
-            .unwrap_err();
+        let e = for_ci(
+            &args(&[
+                "--ci",
+                "gitlab",
+                "--project",
+                "g/p",
+                "--environment",
+                "prod",
+            ]),
+            Partition::Aws,
+        )
+        .unwrap_err();
         assert!(e.contains("environment"));
         let t = for_ci(
-            &args(&["--ci", "gitlab", "--project", "g/p", "--environment", "prod", "--tag", "v1.0"]),
+            &args(&[
+                "--ci",
+                "gitlab",
+                "--project",
+                "g/p",
+                "--environment",
+                "prod",
+                "--tag",
+                "v1.0",
+            ]),
             Partition::Aws,
         )
         .unwrap();
@@ -558,38 +631,88 @@ mod tests {
 
     #[test]
     fn other_cis() {
-        let t = for_ci(&args(&["--ci", "circleci", "--org-id", "O", "--project-id", "P"]), Partition::Aws).unwrap();
+        let t = for_ci(
+            &args(&["--ci", "circleci", "--org-id", "O", "--project-id", "P"]),
+            Partition::Aws,
+        )
+        .unwrap();
         assert_eq!(t.issuer, "https://oidc.circleci.com/org/O");
         assert_eq!(t.audiences, ["O"]);
         assert_eq!(t.subs, ["org/O/project/P/user/*"]);
         let t = for_ci(
-            &args(&["--ci", "buildkite", "--organization", "acme", "--pipeline", "deploy", "--branch", "main"]),
+            &args(&[
+                "--ci",
+                "buildkite",
+                "--organization",
+                "acme",
+                "--pipeline",
+                "deploy",
+                "--branch",
+                "main",
+            ]),
             Partition::Aws,
         )
         .unwrap();
-        assert_eq!(t.subs, ["organization:acme:pipeline:deploy:ref:refs/heads/main:*"]);
+        assert_eq!(
+            t.subs,
+            ["organization:acme:pipeline:deploy:ref:refs/heads/main:*"]
+        );
         let t = for_ci(
-            &args(&["--ci", "bitbucket", "--workspace", "acme", "--workspace-uuid", "{w-1}", "--repo-uuid", "r-1"]),
+            &args(&[
+                "--ci",
+                "bitbucket",
+                "--workspace",
+                "acme",
+                "--workspace-uuid",
+                "{w-1}",
+                "--repo-uuid",
+                "r-1",
+            ]),
             Partition::Aws,
         )
         .unwrap();
         assert_eq!(t.audiences, ["ari:cloud:bitbucket::workspace/w-1"]);
         assert_eq!(t.subs, ["{r-1}:*"]);
-        assert!(for_ci(&args(&["--ci", "bitbucket", "--workspace", "a", "--repo-uuid", "r"]), Partition::Aws).is_err());
-        assert!(for_ci(&args(&["--ci", "gitlab", "--project", "g/p", "--pull-request"]), Partition::Aws).is_err());
+        assert!(
+            for_ci(
+                &args(&["--ci", "bitbucket", "--workspace", "a", "--repo-uuid", "r"]),
+                Partition::Aws
+            )
+            .is_err()
+        );
+        assert!(
+            for_ci(
+                &args(&["--ci", "gitlab", "--project", "g/p", "--pull-request"]),
+                Partition::Aws
+            )
+            .is_err()
+        );
         assert!(for_ci(&args(&["--ci", "github", "--repo", "nope"]), Partition::Aws).is_err());
-        assert!(for_ci(&args(&["--ci", "github", "--repo", "o/r", "--issuer", "http://x"]), Partition::Aws).is_err());
+        assert!(
+            for_ci(
+                &args(&["--ci", "github", "--repo", "o/r", "--issuer", "http://x"]),
+                Partition::Aws
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn snippets() {
-        let t = for_ci(&args(&["--ci", "github", "--repo", "o/r", "--branch", "main"]), Partition::Aws).unwrap();
+        let t = for_ci(
+            &args(&["--ci", "github", "--repo", "o/r", "--branch", "main"]),
+            Partition::Aws,
+        )
+        .unwrap();
         assert_eq!(
             t.cli_command(),
             "aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com"
         );
         let tf = t.terraform(Partition::Aws, "123456789012");
-        assert!(tf.contains("aws_iam_openid_connect_provider") && tf.contains("repo:o/r:ref:refs/heads/main"));
+        assert!(
+            tf.contains("aws_iam_openid_connect_provider")
+                && tf.contains("repo:o/r:ref:refs/heads/main")
+        );
         let cfn = t.cloudformation(Partition::Aws, "123456789012");
         assert!(cfn.contains("AWS::IAM::OIDCProvider") && cfn.contains("AssumeRolePolicyDocument"));
     }

@@ -150,9 +150,9 @@ impl Context {
             out.push(ProvidedKey {
                 key: format!("{p}:aud"),
                 values: self.aud.clone(),
-                note: self
-                    .azp
-                    .then(|| "from the token's `azp` claim (IAM uses azp for :aud when it is set)".into()),
+                note: self.azp.then(|| {
+                    "from the token's `azp` claim (IAM uses azp for :aud when it is set)".into()
+                }),
             });
             if let Some(sub) = &self.sub {
                 out.push(ProvidedKey {
@@ -172,7 +172,9 @@ impl Context {
                 out.push(ProvidedKey {
                     key: format!("aws:RequestTag/{k}"),
                     values: vec![v.clone()],
-                    note: Some("session tag; the trust policy must also allow sts:TagSession".into()),
+                    note: Some(
+                        "session tag; the trust policy must also allow sts:TagSession".into(),
+                    ),
                 });
             }
             out.push(ProvidedKey {
@@ -270,7 +272,11 @@ impl Context {
             let this = self.provider.as_deref().unwrap_or("(no iss)");
             return Lookup::Absent(format!(
                 "the key belongs to the provider `{prefix}`, but this token comes from `{this}`: IAM provides only `{this}:…` keys for it{}",
-                if claim.is_empty() { String::new() } else { format!(" (e.g. `{this}:{claim}`)") }
+                if claim.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (e.g. `{this}:{claim}`)")
+                }
             ));
         }
         Lookup::Unknown(format!(
@@ -313,7 +319,9 @@ impl Context {
 
 fn present_or_absent(values: &[String], provider: &str, what: &str) -> Lookup {
     if values.is_empty() {
-        Lookup::Absent(format!("the token has no `aud` claim, so `{provider}:{what}` is empty"))
+        Lookup::Absent(format!(
+            "the token has no `aud` claim, so `{provider}:{what}` is empty"
+        ))
     } else {
         Lookup::Present {
             values: values.to_vec(),
@@ -361,8 +369,13 @@ mod tests {
             c.lookup("token.actions.githubusercontent.com:repository"),
             Lookup::Absent(why) if why.contains("repository")
         ));
-        assert!(matches!(c.lookup("token.actions.githubusercontent.com:amr"), Lookup::Absent(_)));
-        assert!(matches!(c.lookup("gitlab.com:sub"), Lookup::Absent(why) if why.contains("gitlab.com")));
+        assert!(matches!(
+            c.lookup("token.actions.githubusercontent.com:amr"),
+            Lookup::Absent(_)
+        ));
+        assert!(
+            matches!(c.lookup("gitlab.com:sub"), Lookup::Absent(why) if why.contains("gitlab.com"))
+        );
         assert!(matches!(c.lookup("aws:SourceIp"), Lookup::Unknown(_)));
         assert_eq!(
             is_unexposed_claim_key(&c, "token.actions.githubusercontent.com:job_workflow_ref")
@@ -375,15 +388,27 @@ mod tests {
     fn issuer_path_is_part_of_the_provider() {
         let c = ctx(json!({"iss": "https://gitlab.example.com/gitlab", "aud": "a", "sub": "s"}));
         assert_eq!(c.provider.as_deref(), Some("gitlab.example.com/gitlab"));
-        assert!(matches!(c.lookup("gitlab.example.com/gitlab:sub"), Lookup::Present { .. }));
-        assert!(matches!(c.lookup("gitlab.example.com:sub"), Lookup::Absent(_)));
+        assert!(matches!(
+            c.lookup("gitlab.example.com/gitlab:sub"),
+            Lookup::Present { .. }
+        ));
+        assert!(matches!(
+            c.lookup("gitlab.example.com:sub"),
+            Lookup::Absent(_)
+        ));
     }
 
     #[test]
     fn azp_moves_aud_to_oaud() {
-        let c = ctx(json!({"iss": "https://idp.example", "aud": "client-a", "azp": "client-b", "sub": "u"}));
-        assert!(matches!(c.lookup("idp.example:aud"), Lookup::Present { values, .. } if values == ["client-b"]));
-        assert!(matches!(c.lookup("idp.example:oaud"), Lookup::Present { values, .. } if values == ["client-a"]));
+        let c = ctx(
+            json!({"iss": "https://idp.example", "aud": "client-a", "azp": "client-b", "sub": "u"}),
+        );
+        assert!(
+            matches!(c.lookup("idp.example:aud"), Lookup::Present { values, .. } if values == ["client-b"])
+        );
+        assert!(
+            matches!(c.lookup("idp.example:oaud"), Lookup::Present { values, .. } if values == ["client-a"])
+        );
     }
 
     #[test]
@@ -391,22 +416,33 @@ mod tests {
         let c = ctx(json!({"iss": "https://idp.example", "aud": "a", "sub": "u",
             TAGS_CLAIM: {"principal_tags": {"team": ["infra"], "env": ["prod"]}, "transitive_tag_keys": ["team"]}}));
         assert!(c.has_session_tags());
-        assert!(matches!(c.lookup("aws:RequestTag/Team"), Lookup::Present { values, .. } if values == ["infra"]));
-        assert!(matches!(c.lookup("aws:TagKeys"), Lookup::Present { values, .. } if values == ["env", "team"]));
-        assert!(matches!(c.lookup("sts:TransitiveTagKeys"), Lookup::Present { values, .. } if values == ["team"]));
+        assert!(
+            matches!(c.lookup("aws:RequestTag/Team"), Lookup::Present { values, .. } if values == ["infra"])
+        );
+        assert!(
+            matches!(c.lookup("aws:TagKeys"), Lookup::Present { values, .. } if values == ["env", "team"])
+        );
+        assert!(
+            matches!(c.lookup("sts:TransitiveTagKeys"), Lookup::Present { values, .. } if values == ["team"])
+        );
         assert!(matches!(c.lookup("aws:RequestTag/cost"), Lookup::Absent(_)));
         let keys: Vec<String> = c.provided().into_iter().map(|k| k.key).collect();
         assert!(keys.contains(&"aws:RequestTag/team".to_string()));
         let plain = ctx(json!({"iss": "https://idp.example", "aud": "a", "sub": "u"}));
         assert!(!plain.has_session_tags());
-        assert!(matches!(plain.lookup("aws:RequestTag/team"), Lookup::Absent(_)));
+        assert!(matches!(
+            plain.lookup("aws:RequestTag/team"),
+            Lookup::Absent(_)
+        ));
     }
 
     #[test]
     fn extra_keys_from_the_request() {
         let c = ctx(json!({"iss": "https://idp.example", "sub": "u"}))
             .with("sts:RoleSessionName", vec!["gl-1-2-3".into()]);
-        assert!(matches!(c.lookup("STS:rolesessionname"), Lookup::Present { values, .. } if values == ["gl-1-2-3"]));
+        assert!(
+            matches!(c.lookup("STS:rolesessionname"), Lookup::Present { values, .. } if values == ["gl-1-2-3"])
+        );
         assert!(matches!(c.lookup("idp.example:aud"), Lookup::Absent(_)));
     }
 }

@@ -276,11 +276,18 @@ pub fn parse(text: &str) -> Result<Policy, PolicyError> {
     let Value::Object(doc) = doc else {
         return Err(PolicyError::Shape("expected a JSON object".into()));
     };
-    let version = doc.get("Version").and_then(Value::as_str).map(str::to_string);
+    let version = doc
+        .get("Version")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let statements = match doc.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
         Some(v @ Value::Object(_)) => vec![v],
-        Some(_) => return Err(PolicyError::Shape("`Statement` must be an object or a list".into())),
+        Some(_) => {
+            return Err(PolicyError::Shape(
+                "`Statement` must be an object or a list".into(),
+            ));
+        }
         None => return Err(PolicyError::Shape("no `Statement`".into())),
     };
     let statements = statements
@@ -312,9 +319,8 @@ fn unwrap_document(value: Value) -> Result<Value, PolicyError> {
             } else {
                 percent_decode(&s)
             };
-            serde_json::from_str(&text).map_err(|e| {
-                PolicyError::Json(format!("AssumeRolePolicyDocument: {e}"))
-            })
+            serde_json::from_str(&text)
+                .map_err(|e| PolicyError::Json(format!("AssumeRolePolicyDocument: {e}")))
         }
         Some(v) => Ok(v),
         None => Err(PolicyError::Shape(
@@ -373,7 +379,9 @@ fn principals(v: &Value, what: &str) -> Result<Principals, PolicyError> {
                 match kind.as_str() {
                     "Federated" => p.federated.extend(values),
                     "AWS" if values.iter().any(|v| v == "*") => p.anyone = true,
-                    _ => p.others.extend(values.into_iter().map(|v| format!("{kind}:{v}"))),
+                    _ => p
+                        .others
+                        .extend(values.into_iter().map(|v| format!("{kind}:{v}"))),
                 }
             }
         }
@@ -388,7 +396,9 @@ fn principals(v: &Value, what: &str) -> Result<Principals, PolicyError> {
 
 fn statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
     let Value::Object(s) = v else {
-        return Err(PolicyError::Shape(format!("statement {index} is not an object")));
+        return Err(PolicyError::Shape(format!(
+            "statement {index} is not an object"
+        )));
     };
     let effect = match s.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
@@ -398,7 +408,11 @@ fn statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
                 "statement {index}: Effect must be \"Allow\" or \"Deny\", not {other:?}"
             )));
         }
-        None => return Err(PolicyError::Shape(format!("statement {index} has no Effect"))),
+        None => {
+            return Err(PolicyError::Shape(format!(
+                "statement {index} has no Effect"
+            )));
+        }
     };
     let principal = match (s.get("Principal"), s.get("NotPrincipal")) {
         (Some(p), _) => PrincipalSpec::Principal(principals(p, "Principal")?),
@@ -501,7 +515,11 @@ impl StatementOutcome {
     pub fn failures(&self) -> usize {
         usize::from(self.action == Tri::No)
             + usize::from(self.principal == Tri::No)
-            + self.conditions.iter().filter(|c| c.result == Tri::No).count()
+            + self
+                .conditions
+                .iter()
+                .filter(|c| c.result == Tri::No)
+                .count()
     }
 }
 
@@ -578,19 +596,28 @@ pub fn evaluate(policy: &Policy, request: &Request, ctx: &Context) -> Evaluation
 fn statement_outcome(s: &Statement, request: &Request, ctx: &Context) -> StatementOutcome {
     let (action, action_detail) = match &s.action {
         ActionSpec::Action(list) => {
-            let hit = list
-                .iter()
-                .any(|a| glob(&a.to_ascii_lowercase(), &request.action.to_ascii_lowercase()));
+            let hit = list.iter().any(|a| {
+                glob(
+                    &a.to_ascii_lowercase(),
+                    &request.action.to_ascii_lowercase(),
+                )
+            });
             (
                 Tri::from_bool(hit),
-                format!("Action {} {}", json_list(list), if hit { "includes" } else { "does not include" })
-                    + &format!(" {}", request.action),
+                format!(
+                    "Action {} {}",
+                    json_list(list),
+                    if hit { "includes" } else { "does not include" }
+                ) + &format!(" {}", request.action),
             )
         }
         ActionSpec::NotAction(list) => {
-            let hit = list
-                .iter()
-                .any(|a| glob(&a.to_ascii_lowercase(), &request.action.to_ascii_lowercase()));
+            let hit = list.iter().any(|a| {
+                glob(
+                    &a.to_ascii_lowercase(),
+                    &request.action.to_ascii_lowercase(),
+                )
+            });
             (
                 Tri::from_bool(!hit),
                 format!(
@@ -699,7 +726,11 @@ fn principal_matches(p: &Principals, request: &Request) -> (bool, String) {
             false,
             format!(
                 "no Federated principal ({}); a web-identity token needs {{\"Federated\": \"arn:…:oidc-provider/{}\"}}",
-                if p.others.is_empty() { "empty".to_string() } else { p.others.join(", ") },
+                if p.others.is_empty() {
+                    "empty".to_string()
+                } else {
+                    p.others.join(", ")
+                },
                 request.provider.unwrap_or("<issuer>")
             ),
         );
@@ -716,7 +747,10 @@ fn principal_matches(p: &Principals, request: &Request) -> (bool, String) {
             .find(|f| federated_mismatch(f, request).is_none())
             .cloned()
             .unwrap_or_default();
-        (true, format!("Federated `{hit}` names this token's provider"))
+        (
+            true,
+            format!("Federated `{hit}` names this token's provider"),
+        )
     } else {
         (false, reasons.join("; "))
     }
@@ -730,10 +764,7 @@ fn principal_outcome(spec: &PrincipalSpec, request: &Request) -> (Tri, String) {
         }
         PrincipalSpec::NotPrincipal(p) => {
             let (hit, detail) = principal_matches(p, request);
-            (
-                Tri::from_bool(!hit),
-                format!("NotPrincipal: {detail}"),
-            )
+            (Tri::from_bool(!hit), format!("NotPrincipal: {detail}"))
         }
         PrincipalSpec::Missing => (Tri::No, "the statement has no Principal".into()),
     }
@@ -768,11 +799,14 @@ fn condition_result(c: &Condition, lookup: &Lookup) -> (Tri, Option<(String, Str
             Lookup::Absent(_) => false,
             Lookup::Unknown(_) => return (Tri::Unknown, None),
         };
-        let ok = c.values.iter().any(|v| match v.to_ascii_lowercase().as_str() {
-            "true" => !present,
-            "false" => present,
-            _ => false,
-        });
+        let ok = c
+            .values
+            .iter()
+            .any(|v| match v.to_ascii_lowercase().as_str() {
+                "true" => !present,
+                "false" => present,
+                _ => false,
+            });
         return (Tri::from_bool(ok), None);
     }
     if op.base == Base::Other {
@@ -845,7 +879,8 @@ mod tests {
     const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 
     fn ctx(sub: &str) -> Context {
-        let claims = json!({"iss": format!("https://{GH}"), "aud": "sts.amazonaws.com", "sub": sub});
+        let claims =
+            json!({"iss": format!("https://{GH}"), "aud": "sts.amazonaws.com", "sub": sub});
         Context::from_claims(&IdToken::parse(&fake_jwt(&claims)).unwrap().claims)
     }
 
@@ -890,7 +925,10 @@ mod tests {
         assert_eq!(op.set, SetOp::ForAnyValue);
         assert_eq!(op.base, Base::StringLike);
         assert!(op.if_exists);
-        assert_eq!(Operator::parse("StringNotEqualsIgnoreCase").base, Base::StringNotEqualsIgnoreCase);
+        assert_eq!(
+            Operator::parse("StringNotEqualsIgnoreCase").base,
+            Base::StringNotEqualsIgnoreCase
+        );
         assert_eq!(Operator::parse("NumericLessThan").base, Base::Other);
         assert_eq!(Operator::parse("Null").base, Base::Null);
     }
@@ -900,8 +938,14 @@ mod tests {
         let p = allow(json!({"StringEquals": {
             format!("{GH}:aud"): "sts.amazonaws.com",
             format!("{GH}:sub"): ["repo:o/r:ref:refs/heads/main", "repo:o/r:ref:refs/heads/dev"]}}));
-        assert_eq!(eval(p.clone(), "repo:o/r:ref:refs/heads/dev").verdict, Verdict::Allowed);
-        assert_eq!(eval(p, "repo:o/r:ref:refs/heads/x").verdict, Verdict::ImplicitDeny);
+        assert_eq!(
+            eval(p.clone(), "repo:o/r:ref:refs/heads/dev").verdict,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            eval(p, "repo:o/r:ref:refs/heads/x").verdict,
+            Verdict::ImplicitDeny
+        );
     }
 
     #[test]
@@ -911,17 +955,26 @@ mod tests {
         assert_eq!(e.verdict, Verdict::ImplicitDeny);
         assert_eq!(e.statements[0].conditions[0].result, Tri::No);
         let p = allow(json!({"StringLike": {format!("{GH}:sub"): "repo:o/r:*"}}));
-        assert_eq!(eval(p, "repo:o/r:ref:refs/heads/main").verdict, Verdict::Allowed);
+        assert_eq!(
+            eval(p, "repo:o/r:ref:refs/heads/main").verdict,
+            Verdict::Allowed
+        );
     }
 
     #[test]
     fn case_rules() {
         let upper = "repo:O/R:ref:refs/heads/main";
-        let p = allow(json!({"StringEquals": {format!("{}:SUB", GH.to_uppercase()): "repo:o/r:ref:refs/heads/main"}}));
+        let p = allow(
+            json!({"StringEquals": {format!("{}:SUB", GH.to_uppercase()): "repo:o/r:ref:refs/heads/main"}}),
+        );
         assert_eq!(eval(p, upper).verdict, Verdict::ImplicitDeny);
-        let p = allow(json!({"StringEqualsIgnoreCase": {format!("{GH}:sub"): "repo:o/r:ref:refs/heads/main"}}));
+        let p = allow(
+            json!({"StringEqualsIgnoreCase": {format!("{GH}:sub"): "repo:o/r:ref:refs/heads/main"}}),
+        );
         assert_eq!(eval(p, upper).verdict, Verdict::Allowed);
-        let p = allow(json!({"StringNotEqualsIgnoreCase": {format!("{GH}:sub"): "repo:o/r:ref:refs/heads/main"}}));
+        let p = allow(
+            json!({"StringNotEqualsIgnoreCase": {format!("{GH}:sub"): "repo:o/r:ref:refs/heads/main"}}),
+        );
         assert_eq!(eval(p, upper).verdict, Verdict::ImplicitDeny);
     }
 
@@ -929,7 +982,10 @@ mod tests {
     fn absent_keys_and_if_exists_and_null() {
         let key = format!("{GH}:repository");
         let p = allow(json!({"StringEquals": {&key: "o/r"}}));
-        assert_eq!(eval(p, "repo:o/r:pull_request").verdict, Verdict::ImplicitDeny);
+        assert_eq!(
+            eval(p, "repo:o/r:pull_request").verdict,
+            Verdict::ImplicitDeny
+        );
         let p = allow(json!({"StringEqualsIfExists": {&key: "o/r"}}));
         assert_eq!(eval(p, "repo:o/r:pull_request").verdict, Verdict::Allowed);
         let p = allow(json!({"StringNotEquals": {&key: "o/r"}}));
@@ -950,9 +1006,16 @@ mod tests {
     fn set_operators_on_present_keys() {
         let p = allow(json!({"ForAnyValue:StringLike": {format!("{GH}:sub"): ["x", "repo:o/*"]}}));
         assert_eq!(eval(p, "repo:o/r:pull_request").verdict, Verdict::Allowed);
-        let p = allow(json!({"ForAllValues:StringNotLike": {format!("{GH}:sub"): "*:pull_request"}}));
-        assert_eq!(eval(p.clone(), "repo:o/r:pull_request").verdict, Verdict::ImplicitDeny);
-        assert_eq!(eval(p, "repo:o/r:ref:refs/heads/main").verdict, Verdict::Allowed);
+        let p =
+            allow(json!({"ForAllValues:StringNotLike": {format!("{GH}:sub"): "*:pull_request"}}));
+        assert_eq!(
+            eval(p.clone(), "repo:o/r:pull_request").verdict,
+            Verdict::ImplicitDeny
+        );
+        assert_eq!(
+            eval(p, "repo:o/r:ref:refs/heads/main").verdict,
+            Verdict::Allowed
+        );
     }
 
     #[test]
@@ -965,8 +1028,14 @@ mod tests {
             "Action": "sts:*",
             "Condition": {"StringLike": {format!("{GH}:sub"): "*:pull_request"}}
         }));
-        assert_eq!(eval(p.clone(), "repo:o/r:pull_request").verdict, Verdict::ExplicitDeny);
-        assert_eq!(eval(p, "repo:o/r:ref:refs/heads/main").verdict, Verdict::Allowed);
+        assert_eq!(
+            eval(p.clone(), "repo:o/r:pull_request").verdict,
+            Verdict::ExplicitDeny
+        );
+        assert_eq!(
+            eval(p, "repo:o/r:ref:refs/heads/main").verdict,
+            Verdict::Allowed
+        );
     }
 
     #[test]
@@ -979,11 +1048,13 @@ mod tests {
         p["Statement"][0].as_object_mut().unwrap().remove("Action");
         p["Statement"][0]["NotAction"] = json!("sts:AssumeRole");
         assert_eq!(eval(p.clone(), "x").verdict, Verdict::Allowed);
-        p["Statement"][0]["Principal"] = json!({"Federated": ["arn:aws:iam::123456789012:oidc-provider/gitlab.com"]});
+        p["Statement"][0]["Principal"] =
+            json!({"Federated": ["arn:aws:iam::123456789012:oidc-provider/gitlab.com"]});
         let e = eval(p.clone(), "x");
         assert_eq!(e.verdict, Verdict::ImplicitDeny);
         assert!(e.statements[0].principal_detail.contains("gitlab.com"));
-        p["Statement"][0]["Principal"] = json!({"Federated": format!("arn:aws:iam::999999999999:oidc-provider/{GH}")});
+        p["Statement"][0]["Principal"] =
+            json!({"Federated": format!("arn:aws:iam::999999999999:oidc-provider/{GH}")});
         let e = eval(p.clone(), "x");
         assert!(e.statements[0].principal_detail.contains("999999999999"));
         let any_account = Request {
@@ -1000,7 +1071,8 @@ mod tests {
     fn unknown_keys_make_it_undetermined() {
         let p = allow(json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}));
         assert_eq!(eval(p, "x").verdict, Verdict::Undetermined);
-        let p = allow(json!({"StringEquals": {"aws:SourceVpc": "vpc-1", format!("{GH}:sub"): "nope"}}));
+        let p =
+            allow(json!({"StringEquals": {"aws:SourceVpc": "vpc-1", format!("{GH}:sub"): "nope"}}));
         assert_eq!(eval(p, "x").verdict, Verdict::ImplicitDeny);
     }
 
@@ -1024,7 +1096,9 @@ mod tests {
             Err(PolicyError::Shape(m)) if m.contains("Maybe")
         ));
         assert!(matches!(
-            parse(r#"{"Statement": {"Effect": "Allow", "Condition": {"StringEquals": {"k": {"x": 1}}}}}"#),
+            parse(
+                r#"{"Statement": {"Effect": "Allow", "Condition": {"StringEquals": {"k": {"x": 1}}}}}"#
+            ),
             Err(PolicyError::Shape(_))
         ));
     }

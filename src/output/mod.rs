@@ -29,6 +29,28 @@ pub enum Format {
     /// Masks and `GITHUB_OUTPUT` only (the credentials stay out of later steps' environment).
     GitHubOutputs,
     Profile(String),
+    /// The ID token itself, to this file; the other outputs then carry the SDK's
+    /// web-identity variables instead of keys.
+    WebIdentity,
+}
+
+/// The SDKs' own web-identity hand-off: role, token file, session name.
+#[derive(Clone, Debug)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub session_name: String,
+    pub token_file: PathBuf,
+    pub token: crate::secret::Secret,
+}
+
+/// How the outputs are rendered beyond their format.
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    pub github: GitHubOptions,
+    /// Set when `--output web-identity` is among the targets.
+    pub web_identity: Option<WebIdentity>,
+    /// `--refreshable`: profiles get this `credential_process` command line instead of keys.
+    pub refreshable: Option<String>,
 }
 
 /// Choices that only the GitHub formats use.
@@ -76,6 +98,7 @@ impl FromStr for Target {
                     Format::GitHubOutputs
                 }
             }
+            "web-identity" => Format::WebIdentity,
             "profile" => {
                 let profile = arg.unwrap_or_default().trim();
                 if profile.is_empty()
@@ -95,7 +118,7 @@ impl FromStr for Target {
             }
             other => {
                 return Err(format!(
-                    "unknown output format `{other}` (expected env, sh, fish, powershell, json, github, github-outputs or profile=NAME)"
+                    "unknown output format `{other}` (expected env, sh, fish, powershell, json, github, github-outputs, web-identity or profile=NAME)"
                 ));
             }
         };
@@ -109,7 +132,7 @@ impl Target {
         self.path.is_none()
             && !matches!(
                 self.format,
-                Format::GitHub | Format::GitHubOutputs | Format::Profile(_)
+                Format::GitHub | Format::GitHubOutputs | Format::Profile(_) | Format::WebIdentity
             )
     }
 }
@@ -159,6 +182,20 @@ pub fn variables(a: &Assumed) -> Vec<(&'static str, String)> {
         ("AWS_REGION", a.region.clone()),
         ("AWS_DEFAULT_REGION", a.region.clone()),
         ("AWS_CREDENTIAL_EXPIRATION", c.expiration_rfc3339()),
+    ]
+}
+
+/// The variables of the SDKs' web-identity provider, in this order.
+pub fn web_identity_variables(w: &WebIdentity, region: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ROLE_ARN", w.role_arn.clone()),
+        (
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            w.token_file.display().to_string(),
+        ),
+        ("AWS_ROLE_SESSION_NAME", w.session_name.clone()),
+        ("AWS_REGION", region.to_string()),
+        ("AWS_DEFAULT_REGION", region.to_string()),
     ]
 }
 
@@ -228,9 +265,13 @@ impl Plan {
         targets: &[Target],
         a: &Assumed,
         env: &BTreeMap<String, String>,
-        gh: &GitHubOptions,
+        opts: &RenderOptions,
     ) -> Result<Plan, OutputError> {
-        let vars = variables(a);
+        let gh = &opts.github;
+        let vars = match &opts.web_identity {
+            Some(w) => web_identity_variables(w, &a.region),
+            None => variables(a),
+        };
         let mut plan = Plan::default();
         for t in targets {
             let (content, label) = match &t.format {
@@ -248,7 +289,17 @@ impl Plan {
                     continue;
                 }
                 Format::Profile(name) => {
-                    plan.render_profile(name, a, env)?;
+                    plan.render_profile(name, a, env, opts)?;
+                    continue;
+                }
+                Format::WebIdentity => {
+                    let w = opts.web_identity.as_ref().ok_or_else(|| {
+                        OutputError::Usage("web-identity needs the ID token".into())
+                    })?;
+                    plan.written
+                        .push(format!("ID token to {}", w.token_file.display()));
+                    plan.files
+                        .push((w.token_file.clone(), format!("{}\n", w.token.expose())));
                     continue;
                 }
             };
@@ -329,6 +380,7 @@ impl Plan {
         name: &str,
         a: &Assumed,
         env: &BTreeMap<String, String>,
+        opts: &RenderOptions,
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
         let credentials_path = match env.get("AWS_SHARED_CREDENTIALS_FILE") {
@@ -345,22 +397,75 @@ impl Plan {
             Err(e) => Err(io_err(p)(e)),
         };
         let expiration = c.expiration_rfc3339();
-        let creds = profile::update(
-            &read(&credentials_path)?,
-            name,
-            &[
-                ("aws_access_key_id", &c.access_key_id),
-                ("aws_secret_access_key", c.secret_access_key.expose()),
-                ("aws_session_token", c.session_token.expose()),
-                ("aws_credential_expiration", &expiration),
-            ],
-        );
+        let key_names = [
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+            "aws_credential_expiration",
+        ];
+        let existing_creds = read(&credentials_path)?;
         let section = if name == "default" {
             "default".to_string()
         } else {
             format!("profile {name}")
         };
-        let config = profile::update(&read(&config_path)?, &section, &[("region", &a.region)]);
+        let existing_config = read(&config_path)?;
+        let (creds, config) = if let Some(w) = &opts.web_identity {
+            let token_file = w.token_file.display().to_string();
+            (
+                profile::remove(&existing_creds, name, &key_names),
+                profile::update(
+                    &profile::remove(&existing_config, &section, &["credential_process"]),
+                    &section,
+                    &[
+                        ("region", &a.region),
+                        ("role_arn", &w.role_arn),
+                        ("web_identity_token_file", &token_file),
+                        ("role_session_name", &w.session_name),
+                    ],
+                ),
+            )
+        } else if let Some(command) = &opts.refreshable {
+            (
+                profile::remove(&existing_creds, name, &key_names),
+                profile::update(
+                    &profile::remove(
+                        &existing_config,
+                        &section,
+                        &["role_arn", "web_identity_token_file", "role_session_name"],
+                    ),
+                    &section,
+                    &[("region", &a.region), ("credential_process", command)],
+                ),
+            )
+        } else {
+            (
+                profile::update(
+                    &existing_creds,
+                    name,
+                    &[
+                        (key_names[0], &c.access_key_id),
+                        (key_names[1], c.secret_access_key.expose()),
+                        (key_names[2], c.session_token.expose()),
+                        (key_names[3], &expiration),
+                    ],
+                ),
+                profile::update(
+                    &profile::remove(
+                        &existing_config,
+                        &section,
+                        &[
+                            "credential_process",
+                            "role_arn",
+                            "web_identity_token_file",
+                            "role_session_name",
+                        ],
+                    ),
+                    &section,
+                    &[("region", &a.region)],
+                ),
+            )
+        };
         self.written.push(format!(
             "profile {name} to {} and {}",
             credentials_path.display(),
@@ -525,7 +630,7 @@ mod tests {
             &["github".parse().unwrap()],
             &assumed(),
             &env,
-            &GitHubOptions::default(),
+            &RenderOptions::default(),
         )
         .unwrap();
         assert_eq!(
@@ -556,7 +661,7 @@ mod tests {
             &["github".parse().unwrap()],
             &assumed(),
             &BTreeMap::new(),
-            &GitHubOptions::default(),
+            &RenderOptions::default(),
         )
         .err()
         .unwrap();
@@ -581,7 +686,7 @@ mod tests {
             &["profile=ci".parse().unwrap()],
             &assumed(),
             &env,
-            &GitHubOptions::default(),
+            &RenderOptions::default(),
         )
         .unwrap();
         plan.apply().unwrap();
@@ -609,7 +714,7 @@ mod tests {
             &targets,
             &assumed(),
             &BTreeMap::new(),
-            &GitHubOptions::default(),
+            &RenderOptions::default(),
         )
         .unwrap();
         assert!(plan.apply().is_err());
@@ -626,8 +731,17 @@ mod tests {
             mask_account_id: true,
             output_credentials: true,
         };
-        let plan =
-            Plan::render(&["github-outputs".parse().unwrap()], &assumed(), &env, &gh).unwrap();
+        let opts = RenderOptions {
+            github: gh,
+            ..Default::default()
+        };
+        let plan = Plan::render(
+            &["github-outputs".parse().unwrap()],
+            &assumed(),
+            &env,
+            &opts,
+        )
+        .unwrap();
         assert!(plan.stdout.ends_with("::add-mask::123456789012\n"));
         assert_eq!(plan.appends.len(), 1);
         let (path, content) = &plan.appends[0];

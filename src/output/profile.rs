@@ -49,6 +49,31 @@ pub fn update(text: &str, section: &str, pairs: &[(&str, &str)]) -> String {
     lines.join("\n") + "\n"
 }
 
+/// Removes `keys` from `[section]` (comments and other keys stay); the text is
+/// returned unchanged when the section or the keys are absent.
+pub fn remove(text: &str, section: &str, keys: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(inner) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            inside = inner.split_whitespace().collect::<Vec<_>>().join(" ") == section;
+        } else if inside
+            && !t.starts_with(['#', ';'])
+            && t.split_once('=')
+                .is_some_and(|(k, _)| keys.contains(&k.trim()))
+        {
+            continue;
+        }
+        out.push(line);
+    }
+    if out.is_empty() {
+        String::new()
+    } else {
+        out.join("\n") + "\n"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +121,16 @@ mod tests {
     fn commented_key_is_not_replaced() {
         let out = update("[x]\n# k = old\n", "x", &[("k", "v")]);
         assert_eq!(out, "[x]\n# k = old\nk = v\n");
+    }
+
+    #[test]
+    fn removes_keys_of_one_section_only() {
+        let text = "[a]\nk = 1\n# k = c\nx = 2\n[b]\nk = 3\n";
+        assert_eq!(
+            remove(text, "a", &["k"]),
+            "[a]\n# k = c\nx = 2\n[b]\nk = 3\n"
+        );
+        assert_eq!(remove(text, "zz", &["k"]), text);
+        assert_eq!(remove("", "a", &["k"]), "");
     }
 }

@@ -17,12 +17,12 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -505,6 +505,36 @@ def test_credential_process_cache_keys_margin_and_dirs(ctx):
         c.run([*cp_args(c, "no-cache"), "--no-cache"], env={"HOME": str(home2)})
     assert len(c.sts.calls("AssumeRoleWithWebIdentity", since=nc)) == 2
     assert list(home2.iterdir()) == [], list(home2.rglob("*"))
+
+
+def test_credential_process_refusal_and_corrupt_cache(ctx):
+    """A refused role: exit 4, nothing on stdout (the SDK shows stderr), an error line.
+    A corrupt or empty cache file is not fatal: STS is asked again and the cache rewritten."""
+    c = ctx
+    require(c, ["credential-process"], "--cache-dir")
+    c.sts.configure(lifetime=900)
+    cache = ["--cache-dir", str(c.tmp / "ccache")]
+    denied = f"arn:aws:iam::{ACCOUNT}:role/deny-cp"
+    p = c.run(cp_args(c, "cp-denied", *cache, role_arn=denied), check=False)
+    assert p.returncode == 4, (p.returncode, p.stderr)
+    assert p.stdout == ""
+    assert re.search(r"^aws-oidc: error: .*AccessDenied", p.stderr, re.M), p.stderr
+
+    args = cp_args(c, "cp-corrupt", *cache)
+    first = parse_cp(c, c.run(args).stdout, role_arn=ROLE_ARN, session="cp-corrupt")
+    for garbage in (b"{not json", b""):
+        for f in assert_private_tree(c.tmp / "ccache"):
+            f.write_bytes(garbage)
+        n = c.sts.mark()
+        p = c.run(args, check=False)
+        assert p.returncode == 0, f"corrupt cache ({garbage!r}) is fatal:\n{p.stderr}"
+        doc = parse_cp(c, p.stdout, role_arn=ROLE_ARN, session="cp-corrupt")
+        assert doc["AccessKeyId"] != first["AccessKeyId"]
+        assert len(c.sts.calls("AssumeRoleWithWebIdentity", since=n)) == 1
+        m = c.sts.mark()
+        assert json.loads(c.run(args).stdout) == doc, "cache not rewritten after corruption"
+        assert c.sts.calls(since=m) == []
+        assert_private_tree(c.tmp / "ccache")
 
 
 # ---------------------------------------------------------------- --refreshable

@@ -1,0 +1,133 @@
+//! `aws-oidc assume`: credentials for one role (or, with `--config`/repeated
+//! `--role-arn`, several), written to every output asked for, or to none.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::app::{self, Settings, Start};
+use crate::cli::AssumeArgs;
+use crate::credentials::{human_duration, now_secs};
+use crate::failure::Failure;
+use crate::output::{self, Format, Plan, RenderOptions, Target, WebIdentity};
+use crate::output_failure;
+
+/// `github` inside GitHub Actions, else a dotenv file in the current directory.
+pub fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> Vec<Target> {
+    let carries = |t: &Target| !matches!(t.format, Format::WebIdentity);
+    if targets.iter().any(carries) {
+        return targets;
+    }
+    let in_github =
+        env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") && env.contains_key("GITHUB_ENV");
+    let mut all = targets;
+    all.push(if in_github {
+        Target {
+            format: Format::GitHub,
+            path: None,
+        }
+    } else {
+        Target {
+            format: Format::Env,
+            path: Some("aws-oidc.env".into()),
+        }
+    });
+    all
+}
+
+pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+    let targets = default_outputs(args.outputs.clone(), env);
+    output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
+    let url_dest = args
+        .console_url
+        .as_deref()
+        .map(str::parse::<output::UrlDest>)
+        .transpose()
+        .map_err(Failure::usage)?;
+    if url_dest == Some(output::UrlDest::Stdout) && targets.iter().any(Target::writes_stdout) {
+        return Err(Failure::usage(
+            "--console-url and an --output both want stdout; give one of them a file",
+        ));
+    }
+    let web_identity = targets
+        .iter()
+        .find(|t| t.format == Format::WebIdentity)
+        .map(|t| t.path.clone());
+    if args.refreshable
+        && !targets
+            .iter()
+            .any(|t| matches!(t.format, Format::Profile(_)))
+    {
+        return Err(Failure::usage(
+            "--refreshable applies to --output profile=NAME",
+        ));
+    }
+    let settings = Settings::resolve(&args.common, env)?;
+    if web_identity.is_some()
+        && (settings.chain.is_some() || matches!(settings.start, Start::Environment(_)))
+    {
+        return Err(Failure::usage(
+            "--output web-identity hands the token to the SDK, which cannot chain roles; use credential-process or exec --serve",
+        ));
+    }
+    if url_dest.is_some() {
+        app::check_console(&settings, &args.console, env)?;
+    }
+    let obtained = app::obtain(&settings, env).await?;
+    let assumed = obtained.assumed;
+    let mut opts = RenderOptions {
+        github: output::GitHubOptions {
+            mask_account_id: args.mask_account_id,
+            output_credentials: args.github_output_credentials,
+        },
+        ..Default::default()
+    };
+    if let (Some(path), Some(token), Start::WebIdentity { request, .. }) =
+        (web_identity, obtained.token, &settings.start)
+    {
+        let left = token.claims.exp.map(|exp| exp - now_secs());
+        if let Some(left) = left.filter(|l| *l < 3600) {
+            tracing::warn!(
+                "the ID token expires in {}: SDKs re-read the token file only when their session ends, so later refreshes will fail; for long jobs use `aws-oidc exec --serve` or a `credential-process` profile, which mint fresh tokens",
+                human_duration(left)
+            );
+        }
+        opts.web_identity = Some(WebIdentity {
+            role_arn: settings.role.arn.clone(),
+            session_name: request.session_name.clone(),
+            token_file: token_file_path(path, env),
+            token: token.raw().clone(),
+        });
+    }
+    if args.refreshable {
+        opts.refreshable = Some(app::credential_process_command(&args.common, &settings)?);
+    }
+    let mut plan = Plan::render(&targets, &assumed, env, &opts).map_err(output_failure)?;
+    if let Some(dest) = &url_dest {
+        // Before anything is written: a failure here leaves no output behind.
+        let url = app::console_url(&settings, &assumed, &args.console, env).await?;
+        plan.add_console_url(dest, &url, &assumed, env)
+            .map_err(output_failure)?;
+    }
+    let written = plan.apply().map_err(output_failure)?;
+    if !args.common.quiet {
+        eprintln!("{}", app::summary(&assumed, &written));
+    }
+    Ok(0)
+}
+
+/// The token file: as given, else in the runner's temp dir, else the current directory;
+/// always absolute, since SDKs read it from wherever they run.
+fn token_file_path(given: Option<PathBuf>, env: &BTreeMap<String, String>) -> PathBuf {
+    let path = given.unwrap_or_else(|| {
+        env.get("RUNNER_TEMP")
+            .map(|d| PathBuf::from(d).join("aws-oidc-web-identity-token"))
+            .unwrap_or_else(|| PathBuf::from("aws-oidc-web-identity-token"))
+    });
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
+    }
+}

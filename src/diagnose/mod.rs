@@ -1,0 +1,314 @@
+//! Diagnosis, all offline (no AWS call): `token` shows the job's ID token and the IAM
+//! condition keys it yields, `trust-policy` generates a trust policy, `explain` evaluates one
+//! against the token and says what to change; `assume --trust-policy FILE` appends that
+//! explanation to an `AccessDenied`. Tokens come from the same sources as `assume`.
+
+mod args;
+mod explain;
+mod generate;
+mod keys;
+mod policy;
+mod token_info;
+
+#[cfg(test)]
+mod cases;
+
+pub use args::Diagnose;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use args::{ExplainArgs, OutputFormat, TokenArgs, TokenCommandArgs, TrustPolicyArgs};
+use explain::Scope;
+use keys::Context;
+use policy::Verdict;
+
+use crate::ci::Ci;
+use crate::credentials::now_secs;
+use crate::failure::{Failure, Kind};
+use crate::partition::{Partition, RoleArn};
+use crate::retry::Budget;
+use crate::token::jwt::Claims;
+use crate::token::{self, Explicit, IdToken, TokenError};
+
+/// Runs a diagnosis command; its own runtime and environment snapshot, like `main`'s.
+pub fn main(command: Diagnose) -> ExitCode {
+    let env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                Kind::Internal,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+        .and_then(|rt| rt.block_on(run(command, &env)));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprint!("{f}");
+            ExitCode::from(f.exit_code())
+        }
+    }
+}
+
+async fn run(command: Diagnose, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+    match command {
+        Diagnose::Token(a) => token_command(a, env).await,
+        Diagnose::TrustPolicy(a) => trust_policy_command(a, env).await,
+        Diagnose::Explain(a) => explain_command(a, env).await,
+    }
+}
+
+fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
+    env.get(key).filter(|v| !v.trim().is_empty())
+}
+
+fn token_failure(e: TokenError, audience: &str) -> Failure {
+    let kind = match e {
+        TokenError::Ambiguous(_) | TokenError::EndpointTls(_) => Kind::Usage,
+        ref e if e.is_transient() => Kind::Transient,
+        _ => Kind::Token,
+    };
+    let hints = e.hints(audience);
+    Failure::new(kind, e.to_string()).hints(hints)
+}
+
+/// Gets the token from the source `assume` would use; an expired token is still returned.
+async fn fetch(
+    args: &TokenArgs,
+    audience: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<(IdToken, String), Failure> {
+    let explicit = Explicit {
+        env: args.token_env.clone(),
+        file: args.token_file.clone(),
+        command: args.token_command.clone(),
+    };
+    let source = token::detect(&explicit, env).map_err(|e| token_failure(e, audience))?;
+    let budget = Budget::new(5, Duration::from_secs(60), Duration::from_millis(500));
+    let token = source
+        .fetch(audience, env, &budget)
+        .await
+        .map_err(|e| token_failure(e, audience))?;
+    Ok((token, source.describe()))
+}
+
+fn partition(name: &str) -> Result<Partition, Failure> {
+    Partition::from_name(name.trim()).ok_or_else(|| {
+        Failure::usage(format!(
+            "unknown partition `{name}` (known: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-eusc)"
+        ))
+    })
+}
+
+fn account(id: &str) -> Result<String, Failure> {
+    let id = id.trim();
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Failure::usage(format!(
+            "the account id `{id}` must be 12 digits"
+        )));
+    }
+    Ok(id.to_string())
+}
+
+async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+    let partition = partition(&a.partition)?;
+    let account = a.account.as_deref().map(account).transpose()?;
+    let audience = a
+        .token
+        .audience
+        .clone()
+        .unwrap_or_else(|| partition.default_audience().to_string());
+    let (token, source) = fetch(&a.token, &audience, env).await?;
+    if a.raw {
+        eprintln!(
+            "aws-oidc: warning: printing the raw ID token: anyone who sees it can assume the roles that trust this job until it expires; never put it in a log"
+        );
+        println!("{}", token.raw().expose());
+        return Ok(0);
+    }
+    let lookup = |k: &str| get(env, k).cloned();
+    let report = token_info::Report {
+        token: &token,
+        source,
+        ci: Ci::detect(&lookup),
+        now: now_secs(),
+        partition: partition.name().to_string(),
+        account,
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(0)
+}
+
+async fn trust_policy_command(
+    a: TrustPolicyArgs,
+    env: &BTreeMap<String, String>,
+) -> Result<u8, Failure> {
+    let partition = partition(&a.partition)?;
+    let account = account(&a.account)?;
+    let trust = if a.from_token {
+        let audience = a
+            .token
+            .audience
+            .clone()
+            .unwrap_or_else(|| partition.default_audience().to_string());
+        let (token, source) = fetch(&a.token, &audience, env).await?;
+        let trust = generate::from_claims(&token.claims)
+            .map_err(|e| Failure::new(Kind::Token, format!("{e} (from {source})")))?;
+        // The point of --from-token: the policy must admit the token it came from.
+        let policy = policy::parse(&trust.policy_json(partition, &account))
+            .map_err(|e| Failure::new(Kind::Internal, e.to_string()))?;
+        let scope = Scope {
+            partition: Some(partition),
+            account: Some(account.clone()),
+        };
+        let ctx = Context::from_claims(&token.claims);
+        let x = explain::explain(&policy, &token.claims, &ctx, &scope);
+        if x.verdict != Verdict::Allowed {
+            return Err(Failure::new(
+                Kind::Internal,
+                "the generated policy does not admit the token it was made from",
+            )
+            .hints(explain::failing_lines(&x)));
+        }
+        trust
+    } else {
+        generate::for_ci(&a, partition).map_err(Failure::usage)?
+    };
+    let out = match a.format {
+        OutputFormat::Policy => trust.policy_json(partition, &account) + "\n",
+        OutputFormat::Cli => trust.cli_command() + "\n",
+        OutputFormat::Terraform => trust.terraform(partition, &account),
+        OutputFormat::Cloudformation => trust.cloudformation(partition, &account),
+    };
+    print!("{out}");
+    if !a.quiet {
+        for w in &trust.warnings {
+            eprintln!("aws-oidc: warning: {w}");
+        }
+        for n in &trust.notes {
+            eprintln!("aws-oidc: note: {n}");
+        }
+        if a.format != OutputFormat::Cli {
+            eprintln!(
+                "aws-oidc: the OIDC provider {} must exist in account {account}; if it does not:\n  {}",
+                trust.provider_arn(partition, &account),
+                trust.cli_command()
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Reads the trust policy from a file or stdin (`-`).
+fn read_policy(path: &str) -> Result<policy::Policy, Failure> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| Failure::usage(format!("cannot read the trust policy from stdin: {e}")))?
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read the trust policy {path}: {e}")))?
+    };
+    policy::parse(&text).map_err(|e| {
+        Failure::usage(format!("{path}: {e}"))
+            .hint("give a policy document ({\"Version\": …, \"Statement\": […]}) or the output of `aws iam get-role`")
+    })
+}
+
+async fn explain_command(a: ExplainArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+    let policy = read_policy(&a.trust_policy)?;
+    let role = a
+        .role_arn
+        .clone()
+        .or_else(|| get(env, "AWS_ROLE_ARN").cloned())
+        .map(|r| RoleArn::parse(&r).map_err(|e| Failure::usage(format!("--role-arn: {e}"))))
+        .transpose()?;
+    let account = a.account.as_deref().map(account).transpose()?;
+    let partition = a.partition.as_deref().map(partition).transpose()?;
+    if let (Some(r), Some(acct)) = (&role, &account)
+        && &r.account_id != acct
+    {
+        return Err(Failure::usage(format!(
+            "--account {acct} differs from the account of --role-arn {}",
+            r.arn
+        )));
+    }
+    if let (Some(r), Some(p)) = (&role, partition)
+        && r.partition != p
+    {
+        return Err(Failure::usage(format!(
+            "--partition {p} differs from the partition of --role-arn {}",
+            r.arn
+        )));
+    }
+    let scope = Scope {
+        partition: role.as_ref().map(|r| r.partition).or(partition),
+        account: role.as_ref().map(|r| r.account_id.clone()).or(account),
+    };
+    let audience = a.token.audience.clone().unwrap_or_else(|| {
+        scope
+            .partition
+            .unwrap_or(Partition::Aws)
+            .default_audience()
+            .to_string()
+    });
+    let (token, _) = fetch(&a.token, &audience, env).await?;
+    let ctx = Context::from_claims(&token.claims);
+    let x = explain::explain(&policy, &token.claims, &ctx, &scope);
+    let source = if a.trust_policy == "-" {
+        "(stdin)"
+    } else {
+        &a.trust_policy
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&explain::to_json(&x, source)).unwrap_or_default()
+        );
+    } else {
+        print!("{}", explain::render_text(&x, source));
+    }
+    Ok(if x.verdict == Verdict::Allowed { 0 } else { 1 })
+}
+
+/// Hint lines for an `AccessDenied` from STS: the local trust policy `path` explained for
+/// the token that was refused.
+pub fn access_denied_hints(
+    path: &Path,
+    claims: &Claims,
+    role: &RoleArn,
+    session_name: Option<&str>,
+) -> Vec<String> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("cannot read --trust-policy {shown}: {e}")],
+    };
+    let policy = match policy::parse(&text) {
+        Ok(p) => p,
+        Err(e) => return vec![format!("--trust-policy {shown}: {e}")],
+    };
+    let mut ctx = Context::from_claims(claims);
+    if let Some(name) = session_name {
+        ctx = ctx.with("sts:RoleSessionName", vec![name.to_string()]);
+    }
+    let scope = Scope {
+        partition: Some(role.partition),
+        account: Some(role.account_id.clone()),
+    };
+    let x = explain::explain(&policy, claims, &ctx, &scope);
+    explain::hint_lines(&x, &shown, &role.name)
+}
