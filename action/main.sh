@@ -249,12 +249,19 @@ if [ "$console" = true ]; then
   esac
 fi
 
+# aws-oidc's stderr (one success line, or the error and its hints; never a secret) is
+# shown after it ends, and its error becomes the step's annotation.
+errfile="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/aws-oidc-stderr.$$.$RANDOM"
 rc=0
-"$AO_BIN" "${args[@]}" || rc=$?
+"$AO_BIN" "${args[@]}" 2>"$errfile" || rc=$?
+cat "$errfile" >&2 || true
 if [ "$rc" != 0 ]; then
-  printf '::error title=aws-oidc::%s\n' "$(ao_escape "aws-oidc assume failed (exit $rc); its message is above")"
+  msg="$(sed -n '/^aws-oidc: error: /,$p' "$errfile" 2>/dev/null | sed 's/^aws-oidc: error: //')"
+  rm -f "$errfile"
+  printf '::error title=aws-oidc::%s\n' "$(ao_escape "aws-oidc assume failed (exit $rc)${msg:+: $msg}")"
   exit "$rc"
 fi
+rm -f "$errfile"
 
 if [ -n "$profile" ] && [ "$out_env" = true ] && [ -n "${GITHUB_ENV:-}" ]; then
   printf 'AWS_PROFILE=%s\n' "$profile" >>"$GITHUB_ENV"

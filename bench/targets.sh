@@ -65,6 +65,7 @@ if [ -z "$bin" ]; then
   [ -n "$bin" ] || die "no aws-oidc binary with \`assume --config\` (cargo build, or --bin)"
 fi
 [ -x "$bin" ] || die "not executable: $bin"
+bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 has_config "$bin" || die "$bin has no \`assume --config\`"
 
 if ! command -v hyperfine >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

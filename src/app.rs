@@ -152,9 +152,15 @@ impl Settings {
     pub fn resolve(opts: &Common, env: &BTreeMap<String, String>) -> Result<Settings, Failure> {
         let lookup = |k: &str| get(env, k).cloned();
         let ci = Ci::detect(&lookup);
+        if opts.role_arn.len() > 1 {
+            return Err(Failure::usage(
+                "only `assume` takes several --role-arn; give this command one",
+            ));
+        }
         let role_value = opts
             .role_arn
-            .clone()
+            .first()
+            .cloned()
             .or_else(|| get(env, "AWS_ROLE_ARN").cloned())
             .ok_or_else(|| Failure::usage("--role-arn is required").hint("pass --role-arn arn:aws:iam::<account-id>:role/<name> or set AWS_OIDC_ROLE_ARN"))?;
         let role = role_arn(&role_value, "--role-arn")?;

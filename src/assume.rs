@@ -35,6 +35,12 @@ pub fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> 
 }
 
 pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+    if let Some(many) = crate::targets::resolve(&args, env)? {
+        if args.console_url.is_some() {
+            return Err(Failure::usage("--console-url takes a single role"));
+        }
+        return crate::targets::run(many, &args, env).await;
+    }
     let targets = default_outputs(args.outputs.clone(), env);
     output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
     let url_dest = args

@@ -146,6 +146,31 @@ pub struct AssumeArgs {
     #[command(flatten)]
     pub console: ConsoleArgs,
 
+    /// Assume the targets listed in this YAML file (see README: "Many roles in one run").
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONFIG",
+        value_name = "FILE",
+        help_heading = "Targets"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// With --config: only these targets (repeatable) [default: all].
+    #[arg(
+        long = "target",
+        env = "AWS_OIDC_TARGETS",
+        value_name = "NAME",
+        value_delimiter = ',',
+        requires = "config",
+        help_heading = "Targets"
+    )]
+    pub targets: Vec<String>,
+
+    /// How many targets to assume at once.
+    #[arg(long, env = "AWS_OIDC_CONCURRENCY", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Targets")]
+    pub concurrency: u32,
+
     /// profile outputs: write a `credential_process` profile that refreshes itself instead of static keys.
     #[arg(long, env = "AWS_OIDC_REFRESHABLE")]
     pub refreshable: bool,
@@ -189,14 +214,15 @@ pub struct ExecArgs {
 
 #[derive(Clone, Debug, Args)]
 pub struct Common {
-    /// The role to assume with the ID token.
+    /// The role to assume with the ID token (assume: repeat it for several roles).
     #[arg(
         long,
         env = "AWS_OIDC_ROLE_ARN",
         value_name = "ARN",
+        value_delimiter = ',',
         help_heading = "Role"
     )]
-    pub role_arn: Option<String>,
+    pub role_arn: Vec<String>,
 
     /// Role session name [default: from the CI job, e.g. gl-<project>-<pipeline>-<job>].
     #[arg(

@@ -24,6 +24,7 @@ mod retry;
 mod secret;
 mod serve;
 mod sts;
+mod targets;
 mod token;
 mod url;
 

@@ -235,6 +235,7 @@ cat >"$work/stub" <<EOF
 printf '%s\n' "\$@" >"$work/args"
 printf '%s\n' "HTTPS_PROXY=\${HTTPS_PROXY:-} NO_PROXY=\${NO_PROXY:-} AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID-unset}" >"$work/env"
 for a in "\$@"; do case "\$a" in @*) cat "\${a#@}" >"$work/policy" ;; esac; done
+[ "\${STUB_EXIT:-0}" = 0 ] || printf 'aws-oidc: error: no token\n  hint: add permissions\n' >&2
 exit \${STUB_EXIT:-0}
 EOF
 chmod +x "$work/stub"
@@ -306,7 +307,8 @@ main AOI_AWS_PROFILE='a b'
 contains "aws-profile with whitespace: error" "$out" "aws-profile must not contain whitespace"
 main STUB_EXIT=4
 eq "aws-oidc's exit code is the step's" "$rc" 4
-contains "... with an ::error annotation" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 4)"
+contains "... with aws-oidc's error and hints as the ::error annotation" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 4): no token%0A  hint: add permissions"
+contains "... and on stderr as it was" "$out" "aws-oidc: error: no token"
 
 echo "main.sh: inputs that stop the step"
 for spec in \

@@ -56,10 +56,9 @@ fn allow(provider: &str, condition: Value) -> Value {
 }
 
 fn gh_allow(op: &str, sub: Value) -> Value {
-    allow(
-        GH,
-        json!({"StringEquals": {format!("{GH}:aud"): AUD}, op: {format!("{GH}:sub"): sub}}),
-    )
+    let mut condition = json!({"StringEquals": {format!("{GH}:aud"): AUD}});
+    condition[op][format!("{GH}:sub")] = sub;
+    allow(GH, condition)
 }
 
 fn scope() -> Scope {
@@ -149,7 +148,7 @@ fn realistic_cases() {
             token: github("repo:acme/app:ref:refs/tags/v1.2.3"),
             verdict: Verdict::Allowed,
             failing: None,
-            advice: Some("every ref of `acme/app`"),
+            advice: Some("every tag of `acme/app`"),
         },
         Case {
             name: "github: a job with an environment has no ref in sub",
@@ -388,7 +387,7 @@ fn realistic_cases() {
             ),
             verdict: Verdict::ImplicitDeny,
             failing: Some("gitlab.com:sub"),
-            advice: Some("change `StringEquals` to `StringLike`"),
+            advice: Some("from `StringEquals` to `StringLike`"),
         },
         Case {
             name: "gitlab: ref_protected is not a condition key",

@@ -194,8 +194,15 @@ pub fn breadth(provider: &str, key: &str, value: &str) -> Option<String> {
             ));
         }
         if has_wildcard(tail) {
+            let kind = if tail.contains("refs/heads/") || tail.contains("ref_type:branch") {
+                "branch"
+            } else if tail.contains("refs/tags/") || tail.contains("ref_type:tag") {
+                "tag"
+            } else {
+                "ref"
+            };
             return Some(format!(
-                "`{value}` admits every ref of `{path}` that it matches: anyone who can push such a branch or tag can assume the role"
+                "`{value}` admits every {kind} of `{path}` that it matches: anyone who can push such a {kind} can assume the role"
             ));
         }
         return None;
@@ -347,7 +354,7 @@ fn condition_edit(label: &str, c: &ConditionOutcome, ctx: &Context) -> Edit {
     {
         return Edit {
             text: format!(
-                "in {label}, change `{op}` to `{}` for `{key}`: under StringEquals IAM compares `{p}` literally, wildcard and all",
+                "in {label}, move `{key}` from `{op}` to `{}`: under StringEquals IAM compares `{p}` literally, wildcard and all",
                 with_operator(op, "StringEquals", "StringLike")
             ),
             warning: breadth(provider, key, p),

@@ -222,8 +222,9 @@ fn read_policy(path: &str) -> Result<policy::Policy, Failure> {
         std::fs::read_to_string(path)
             .map_err(|e| Failure::usage(format!("cannot read the trust policy {path}: {e}")))?
     };
+    let shown = if path == "-" { "(stdin)" } else { path };
     policy::parse(&text).map_err(|e| {
-        Failure::usage(format!("{path}: {e}"))
+        Failure::usage(format!("{shown}: {e}"))
             .hint("give a policy document ({\"Version\": …, \"Statement\": […]}) or the output of `aws iam get-role`")
     })
 }

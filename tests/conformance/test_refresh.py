@@ -596,6 +596,24 @@ def test_assume_refreshable_profile(ctx):
     arwwi = c.sts.calls("AssumeRoleWithWebIdentity", since=start)
     assert len(arwwi) <= 1, f"{len(arwwi)} STS calls for 2 awscli calls (cache not used?)"
 
+    # Chain + external id + a token FILE: all must be in the command line, since a later
+    # step's environment has no token variable; the token itself must not be.
+    tokfile = c.tmp / "job-token"
+    tokfile.write_text(c.env["AWS_ID_TOKEN"])
+    c.run(["assume", "--role-arn", ROLE_ARN, "--session-name", "ci-chain", "--region", REGION,
+           "--chain-role-arn", CHAIN_ROLE_ARN, "--external-id", "ext-refresh",
+           "--token-file", str(tokfile), "--output", "profile=ci-chain", "--refreshable"],
+          env={"AWS_ID_TOKEN": ""})
+    text = c.config.read_text()
+    assert not JWT_IN_TEXT.search(text), "the ID token itself was written into the config"
+    r = aws_cli(["sts", "get-caller-identity", "--output", "json", "--profile", "ci-chain"],
+                c.consumer_env())
+    c.stderrs.append(r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["Arn"] == arn_of(CHAIN_ROLE, "ci-chain", CHAIN_ACCOUNT)
+    last = c.sts.calls("AssumeRole", session="ci-chain")[-1]
+    assert last["external_id"] == "ext-refresh" and last["role_arn"] == CHAIN_ROLE_ARN
+
 
 # ------------------------------------------------------------------ exec --serve
 

@@ -45,7 +45,7 @@ targets:
     role_arn: {ROLE_ARN}
     chain_role_arn: {CHAIN_ROLE_ARN}      # second hop, another account
     external_id: ext-123
-    outputs: ["profile={{target}}", "env={{target}}.env"]
+    outputs: ["profile=cross", "env={{target}}.env"]
 """
 
 
@@ -335,7 +335,7 @@ targets:
     outputs: ["env={{target}}.env"]
   bad:
     role_arn: arn:aws:iam::{ACCOUNT}:role/deny-me
-    outputs: ["env={{target}}.env", "profile={{target}}"]
+    outputs: ["env={{target}}.env", "profile=bad"]
   good2:
     role_arn: arn:aws:iam::{ACCOUNT}:role/app2
     chain_role_arn: {CHAIN_ROLE_ARN}
@@ -370,24 +370,33 @@ def _many(n: int) -> str:
 
 
 def test_concurrency_bound(frun):
-    """With 0.3 s STS latency: --concurrency 3 keeps at most 3 calls in flight (and uses 3);
-    the default (8) runs 10 targets in about two waves, not ten."""
+    """--concurrency 3 keeps at most 3 STS calls in flight (and uses 3); the default (8)
+    runs 10 targets in about two waves, not ten: 0.5 s of STS latency makes the run about
+    2 x 0.5 s slower than without latency, far from the 5 s of one call at a time."""
     r = frun
     require_targets(r)
-    r.sts.configure(latency=0.3)
     cfg = r.write("many.yml", _many(10))
+    r.sts.configure(latency=0.3)
     r.sts.reset_inflight()
     before = len(r.issuer.requests())
     r.run(["assume", "--config", str(cfg), "--concurrency", "3"])
     assert r.sts.max_inflight == 3, f"max in flight {r.sts.max_inflight} with --concurrency 3"
     assert len(r.issuer.requests()) - before == 1
 
+    def timed() -> float:
+        t0 = time.monotonic()
+        r.run(["assume", "--config", str(cfg)])
+        return time.monotonic() - t0
+
+    r.sts.configure(latency=0)
+    base = min(timed() for _ in range(2))          # aws-oidc's own cost for 10 targets
+    r.sts.configure(latency=0.5)
     r.sts.reset_inflight()
-    t0 = time.monotonic()
-    r.run(["assume", "--config", str(cfg)])
-    wall = time.monotonic() - t0
+    slow = timed()
     assert 4 <= r.sts.max_inflight <= 8, f"max in flight {r.sts.max_inflight} with the default (8)"
-    assert wall < 10 * 0.3 * 0.6, f"10 targets took {wall:.2f}s with 0.3 s per STS call"
+    added = slow - base
+    assert added < 10 * 0.5 / 2, \
+        f"0.5 s STS latency added {added:.2f}s to 10 targets (sequential: 5 s; two waves: 1 s)"
     assert len(list(r.tmp.glob("t*.env"))) == 10
-    print(f"\n[figures] 10 targets, 0.3 s STS latency, default concurrency: {wall:.2f}s, "
-          f"max {r.sts.max_inflight} in flight")
+    print(f"\n[figures] 10 targets, default concurrency: {base:.2f}s without STS latency, "
+          f"{slow:.2f}s with 0.5 s (+{added:.2f}s), max {r.sts.max_inflight} in flight")

@@ -939,13 +939,18 @@ pub fn run_bin(
     let elapsed = start.elapsed();
     let stdout = String::from_utf8_lossy(&to.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&te.join().unwrap()).into_owned();
-    Run {
+    let run = Run {
         code: status.code(),
         stdout,
         stderr,
         elapsed,
         timed_out,
+    };
+    // `AWS_OIDC_TEST_SHOW=1 cargo test --test faults -- --nocapture` prints every run.
+    if std::env::var_os("AWS_OIDC_TEST_SHOW").is_some() {
+        eprintln!("=== {BIN} {args:?}\n{}", run.describe());
     }
+    run
 }
 
 /// Assert that no secret occurs on stderr, nor on stdout unless `stdout_may_hold_secrets`.

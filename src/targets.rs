@@ -1,0 +1,502 @@
+//! Many roles in one run: targets from a YAML file (`--config`) or from a
+//! repeated `--role-arn`, sharing one ID token, assumed concurrently (bounded),
+//! each written to its own outputs — and nothing written for a target that failed.
+//!
+//! The file's schema:
+//!
+//! ```yaml
+//! defaults:                 # optional; every key of a target may stand here
+//!   region: eu-west-1
+//!   duration: 3600
+//! targets:                  # required: name -> target
+//!   prod:
+//!     role_arn: arn:aws:iam::111111111111:role/deploy      # required (here or in defaults)
+//!     chain_role_arn: arn:aws:iam::222222222222:role/app   # optional
+//!     external_id: ext-123                                 # optional
+//!     chain_session_name: prod-app                         # optional
+//!     session_name: ci-prod                                # optional
+//!     region: us-east-1                                    # optional
+//!     duration: 1800                                       # optional
+//!     sts_endpoint: https://sts.us-east-1.amazonaws.com    # optional
+//!     policy: '{"Version":"2012-10-17",...}'               # optional
+//!     policy_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess] # optional
+//!     outputs: [profile=prod, env=prod.env]                # default: profile=<name>
+//! ```
+//!
+//! In output paths and profile names `{target}` stands for the target's name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::app::{self, Settings};
+use crate::cli::{AssumeArgs, Common};
+use crate::failure::{Failure, Kind};
+use crate::output::{self, Format, Plan, RenderOptions, Target};
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    role_arn: Option<String>,
+    chain_role_arn: Option<String>,
+    external_id: Option<String>,
+    chain_session_name: Option<String>,
+    session_name: Option<String>,
+    region: Option<String>,
+    duration: Option<i32>,
+    sts_endpoint: Option<String>,
+    policy: Option<String>,
+    policy_arns: Option<Vec<String>>,
+    outputs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    defaults: Spec,
+    targets: BTreeMap<String, Spec>,
+}
+
+/// One target, ready to run.
+pub struct Resolved {
+    pub name: String,
+    pub settings: Settings,
+    pub outputs: Vec<Target>,
+}
+
+/// The 1-based line where `needle` first occurs in `text`, for error messages.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+fn layer(base: &Spec, over: &Spec) -> Spec {
+    Spec {
+        role_arn: over.role_arn.clone().or_else(|| base.role_arn.clone()),
+        chain_role_arn: over
+            .chain_role_arn
+            .clone()
+            .or_else(|| base.chain_role_arn.clone()),
+        external_id: over
+            .external_id
+            .clone()
+            .or_else(|| base.external_id.clone()),
+        chain_session_name: over
+            .chain_session_name
+            .clone()
+            .or_else(|| base.chain_session_name.clone()),
+        session_name: over
+            .session_name
+            .clone()
+            .or_else(|| base.session_name.clone()),
+        region: over.region.clone().or_else(|| base.region.clone()),
+        duration: over.duration.or(base.duration),
+        sts_endpoint: over
+            .sts_endpoint
+            .clone()
+            .or_else(|| base.sts_endpoint.clone()),
+        policy: over.policy.clone().or_else(|| base.policy.clone()),
+        policy_arns: over
+            .policy_arns
+            .clone()
+            .or_else(|| base.policy_arns.clone()),
+        outputs: over.outputs.clone().or_else(|| base.outputs.clone()),
+    }
+}
+
+fn apply(common: &Common, spec: &Spec) -> Common {
+    let mut c = common.clone();
+    if let Some(v) = &spec.role_arn {
+        c.role_arn = vec![v.clone()];
+    }
+    macro_rules! set {
+        ($($field:ident),*) => { $( if spec.$field.is_some() { c.$field = spec.$field.clone(); } )* };
+    }
+    set!(
+        chain_role_arn,
+        external_id,
+        chain_session_name,
+        session_name,
+        region,
+        sts_endpoint,
+        policy
+    );
+    if let Some(d) = spec.duration {
+        c.duration = d;
+    }
+    if let Some(p) = &spec.policy_arns {
+        c.policy_arns = p.clone();
+    }
+    c
+}
+
+fn substitute(targets: &[Target], name: &str) -> Vec<Target> {
+    let sub = |s: &str| s.replace("{target}", name);
+    targets
+        .iter()
+        .map(|t| Target {
+            format: match &t.format {
+                Format::Profile(p) => Format::Profile(sub(p)),
+                f => f.clone(),
+            },
+            path: t
+                .path
+                .as_ref()
+                .map(|p| PathBuf::from(sub(&p.to_string_lossy()))),
+        })
+        .collect()
+}
+
+fn parse_outputs(list: &[String], text: Option<&str>, name: &str) -> Result<Vec<Target>, Failure> {
+    list.iter()
+        .map(|o| {
+            o.parse::<Target>().map_err(|e| {
+                let at = text
+                    .and_then(|t| line_of(t, o))
+                    .map_or(String::new(), |l| format!(" (line {l})"));
+                Failure::usage(format!("target {name}: {e}{at}"))
+            })
+        })
+        .collect()
+}
+
+/// The targets of this run, checked, or `None` for an ordinary single-role run.
+pub fn resolve(
+    args: &AssumeArgs,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<Vec<Resolved>>, Failure> {
+    let cli_outputs = &args.outputs;
+    let (specs, text): (Vec<(String, Spec)>, Option<String>) = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::usage(format!("cannot read --config {}: {e}", path.display()))
+            })?;
+            let file: File = serde_saphyr::from_str(&text).map_err(|e| {
+                Failure::usage(format!(
+                    "--config {}: {}",
+                    path.display(),
+                    one_line(&e.to_string())
+                ))
+                .hint("see the schema in README.md, \"Many roles in one run\"")
+            })?;
+            if file.targets.is_empty() {
+                return Err(Failure::usage(format!(
+                    "--config {}: no targets",
+                    path.display()
+                )));
+            }
+            let chosen: Vec<(String, Spec)> = if args.targets.is_empty() {
+                file.targets
+                    .iter()
+                    .map(|(n, t)| (n.clone(), layer(&file.defaults, t)))
+                    .collect()
+            } else {
+                args.targets
+                    .iter()
+                    .map(|n| {
+                        file.targets
+                            .get(n)
+                            .map(|t| (n.clone(), layer(&file.defaults, t)))
+                            .ok_or_else(|| {
+                                Failure::usage(format!(
+                                    "--target {n} is not in {} (targets: {})",
+                                    path.display(),
+                                    file.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                                ))
+                            })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            (chosen, Some(text))
+        }
+        None if args.common.role_arn.len() > 1 => {
+            let specs = args
+                .common
+                .role_arn
+                .iter()
+                .map(|arn| {
+                    let name = arn.rsplit('/').next().unwrap_or(arn).to_string();
+                    let spec = Spec {
+                        role_arn: Some(arn.clone()),
+                        ..Default::default()
+                    };
+                    (name, spec)
+                })
+                .collect();
+            (specs, None)
+        }
+        None => return Ok(None),
+    };
+    let mut resolved = Vec::new();
+    for (name, spec) in specs {
+        let common = apply(&args.common, &spec);
+        let settings = Settings::resolve(&common, env).map_err(|mut f| {
+            let value = spec.role_arn.as_deref().unwrap_or(&name);
+            let at = text
+                .as_deref()
+                .and_then(|t| line_of(t, value).or_else(|| line_of(t, &format!("{name}:"))));
+            f.message = match at {
+                Some(l) => format!("target {name} (line {l}): {}", f.message),
+                None => format!("target {name}: {}", f.message),
+            };
+            f
+        })?;
+        let outputs = match &spec.outputs {
+            Some(list) => parse_outputs(list, text.as_deref(), &name)?,
+            None if !cli_outputs.is_empty() => substitute(cli_outputs, &name),
+            None => vec![Target {
+                format: Format::Profile(name.clone()),
+                path: None,
+            }],
+        };
+        let outputs = substitute(&outputs, &name);
+        resolved.push(Resolved {
+            name,
+            settings,
+            outputs,
+        });
+    }
+    check_distinct(&resolved)?;
+    Ok(Some(resolved))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Two targets writing the same file or profile would overwrite each other.
+fn check_distinct(targets: &[Resolved]) -> Result<(), Failure> {
+    let mut seen = BTreeSet::new();
+    for t in targets {
+        for o in &t.outputs {
+            if o.writes_stdout()
+                || matches!(
+                    o.format,
+                    Format::GitHub | Format::GitHubOutputs | Format::WebIdentity
+                )
+            {
+                return Err(Failure::usage(format!(
+                    "target {}: with several targets, outputs must be files or profiles (use {{target}} in the path)",
+                    t.name
+                )));
+            }
+            let key = match (&o.format, &o.path) {
+                (Format::Profile(p), _) => format!("profile {p}"),
+                (_, Some(p)) => format!("file {}", p.display()),
+                _ => continue,
+            };
+            if !seen.insert(key.clone()) {
+                return Err(Failure::usage(format!(
+                    "two targets write the same {key}: put {{target}} in output paths and profile names"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Assumes every target (one token, `concurrency` at a time), then writes each success.
+pub async fn run(
+    targets: Vec<Resolved>,
+    args: &AssumeArgs,
+    env: &BTreeMap<String, String>,
+) -> Result<u8, Failure> {
+    let token = app::fetch_shared_token(&targets[0].settings, env).await?;
+    let env = Arc::new(env.clone());
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
+    let targets: Vec<Arc<Resolved>> = targets.into_iter().map(Arc::new).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let (t, env, limit, token) = (t.clone(), env.clone(), limit.clone(), token.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (i, app::obtain_with(&t.settings, &env, token).await)
+        });
+    }
+    let mut results: Vec<Option<Result<app::Obtained, Failure>>> =
+        targets.iter().map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, r) = joined
+            .map_err(|e| Failure::new(Kind::Internal, format!("a target task failed: {e}")))?;
+        results[i] = Some(r);
+    }
+    let opts = RenderOptions {
+        github: output::GitHubOptions::default(),
+        ..Default::default()
+    };
+    let mut first_failure: Option<u8> = None;
+    let mut ok = 0;
+    for (t, r) in targets.iter().zip(results) {
+        let outcome = r
+            .unwrap_or_else(|| Err(Failure::new(Kind::Internal, "no result")))
+            .and_then(|o| {
+                let mut opts = opts.clone();
+                if args.refreshable {
+                    opts.refreshable = Some(app::credential_process_command(
+                        &apply_for_refresh(args, t),
+                        &t.settings,
+                    )?);
+                }
+                let plan = Plan::render(&t.outputs, &o.assumed, &env, &opts)
+                    .map_err(crate::output_failure)?;
+                let written = plan.apply().map_err(crate::output_failure)?;
+                Ok((o.assumed, written))
+            });
+        match outcome {
+            Ok((assumed, written)) => {
+                ok += 1;
+                if !args.common.quiet {
+                    let line = app::summary(&assumed, &written);
+                    eprintln!(
+                        "aws-oidc: [{}] {}",
+                        t.name,
+                        line.trim_start_matches("aws-oidc: ")
+                    );
+                }
+            }
+            Err(f) => {
+                let text = f.to_string();
+                eprint!(
+                    "aws-oidc: [{}] {}",
+                    t.name,
+                    text.trim_start_matches("aws-oidc: ")
+                );
+                first_failure.get_or_insert(f.exit_code());
+            }
+        }
+    }
+    if !args.common.quiet || first_failure.is_some() {
+        eprintln!("aws-oidc: {ok} of {} targets succeeded", targets.len());
+    }
+    Ok(first_failure.unwrap_or(0))
+}
+
+/// The options a target's refreshable profile re-runs with.
+fn apply_for_refresh(args: &AssumeArgs, t: &Resolved) -> Common {
+    let mut c = args.common.clone();
+    c.role_arn = vec![t.settings.role.arn.clone()];
+    c.chain_role_arn = t.settings.chain.as_ref().map(|ch| ch.role.arn.clone());
+    c.external_id = t
+        .settings
+        .chain
+        .as_ref()
+        .and_then(|ch| ch.external_id.clone());
+    c.session_name = t.settings.explicit_session_name.clone();
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::path::Path;
+
+    fn args(argv: &[&str]) -> AssumeArgs {
+        let mut v = vec!["aws-oidc", "assume"];
+        v.extend_from_slice(argv);
+        let crate::cli::Command::Assume(a) = crate::cli::Cli::try_parse_from(v).unwrap().command
+        else {
+            unreachable!()
+        };
+        a
+    }
+
+    fn env() -> BTreeMap<String, String> {
+        [(
+            "AWS_ID_TOKEN".to_string(),
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".to_string(),
+        )]
+        .into()
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("targets.yml");
+        std::fs::write(&p, text).unwrap();
+        let s = p.display().to_string();
+        (dir, s)
+    }
+
+    const CONFIG: &str = "defaults:\n  region: eu-west-1\n  duration: 1800\ntargets:\n  prod:\n    role_arn: arn:aws:iam::111111111111:role/deploy\n    outputs: [\"env=out/{target}.env\"]\n  stage:\n    role_arn: arn:aws:iam::222222222222:role/deploy\n    chain_role_arn: arn:aws:iam::333333333333:role/app\n    external_id: ext-123\n    region: us-east-1\n";
+
+    #[test]
+    fn layers_defaults_and_targets() {
+        let (_d, path) = write(CONFIG);
+        let t = resolve(&args(&["--config", &path]), &env())
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].name, "prod");
+        assert_eq!(t[0].settings.endpoint.region, "eu-west-1");
+        assert_eq!(
+            t[0].outputs[0].path.as_deref(),
+            Some(Path::new("out/prod.env"))
+        );
+        assert_eq!(t[1].settings.endpoint.region, "us-east-1");
+        assert_eq!(t[1].outputs[0].format, Format::Profile("stage".into()));
+        let chain = t[1].settings.chain.as_ref().unwrap();
+        assert_eq!(chain.external_id.as_deref(), Some("ext-123"));
+    }
+
+    #[test]
+    fn selects_targets() {
+        let (_d, path) = write(CONFIG);
+        let t = resolve(&args(&["--config", &path, "--target", "stage"]), &env())
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.len(), 1);
+        let e = resolve(&args(&["--config", &path, "--target", "nope"]), &env())
+            .err()
+            .unwrap();
+        assert!(e.message.contains("prod, stage"), "{}", e.message);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let (_d, path) = write(
+            "targets:\n  a:\n    role_arn: arn:aws:iam::111111111111:role/x\n  b:\n    role_arn: not-an-arn\n",
+        );
+        let e = resolve(&args(&["--config", &path]), &env()).err().unwrap();
+        assert_eq!(e.kind, Kind::Usage);
+        assert!(e.message.contains("target b (line 5)"), "{}", e.message);
+        let (_d, path) = write(
+            "targets:\n  a:\n    role_arn: arn:aws:iam::111111111111:role/x\n    regoin: eu-west-1\n",
+        );
+        let e = resolve(&args(&["--config", &path]), &env()).err().unwrap();
+        assert!(
+            e.message.contains("regoin") && e.message.contains('4'),
+            "{}",
+            e.message
+        );
+        let (_d, path) = write("targets:\n  a:\n    duration: soon\n");
+        let e = resolve(&args(&["--config", &path]), &env()).err().unwrap();
+        assert!(e.message.contains('3'), "{}", e.message);
+    }
+
+    #[test]
+    fn repeated_role_arns_need_distinct_outputs() {
+        let a = args(&[
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/a",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/b",
+            "--output",
+            "env={target}.env",
+        ]);
+        let t = resolve(&a, &env()).unwrap().unwrap();
+        assert_eq!(t[1].outputs[0].path.as_deref(), Some(Path::new("b.env")));
+        let a = args(&[
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/a",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/b",
+            "--output",
+            "env=same.env",
+        ]);
+        assert!(resolve(&a, &env()).is_err());
+        let a = args(&["--role-arn", "arn:aws:iam::111111111111:role/a"]);
+        assert!(resolve(&a, &env()).unwrap().is_none());
+    }
+}
