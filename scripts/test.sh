@@ -17,3 +17,7 @@ echo "== cargo test (unit + integration with fakes)"
 cargo test --locked
 echo "== conformance (moto STS, awscli, boto3)"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" .venv/bin/python -m pytest -q -p no:cacheprovider tests/conformance
+echo "== CI files against their schemas (check-jsonschema, offline)"
+scripts/check-ci-files.sh
+echo "== GitLab template under gitlab-ci-local"
+AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-gitlab.sh

@@ -546,17 +546,22 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
             code,
             ..
         },
-        Some(path),
         Start::WebIdentity { request, .. },
-    ) = (&e, &s.trust_policy, &s.start)
+    ) = (&e, &s.start)
         && code == "AccessDenied"
     {
-        hints.extend(crate::diagnose::access_denied_hints(
-            path,
-            claims,
-            &s.role,
-            Some(&request.session_name),
-        ));
+        hints.extend(match &s.trust_policy {
+            Some(path) => crate::diagnose::access_denied_hints(
+                path,
+                claims,
+                &s.role,
+                Some(&request.session_name),
+            ),
+            None => vec![format!(
+                "to see which condition fails: aws iam get-role --role-name {} --query Role.AssumeRolePolicyDocument > trust.json, then add --trust-policy trust.json (or run aws-oidc explain --trust-policy trust.json)",
+                s.role.name
+            )],
+        });
     }
     Failure::new(kind, e.to_string()).hints(hints)
 }
@@ -749,7 +754,11 @@ pub fn summary(a: &Assumed, written: &[String]) -> String {
         a.assumed_role_arn,
         a.account_id,
         a.credentials.expiration_rfc3339(),
-        human_duration(left)
+        if left >= 0 {
+            human_duration(left)
+        } else {
+            format!("expired {} ago", human_duration(left))
+        }
     );
     if !written.is_empty() {
         line.push_str("; wrote ");

@@ -268,7 +268,7 @@ mod server_self_tests {
         let jwt = mint_jwt(gitlab_claims());
         let parts: Vec<&str> = jwt.token.split('.').collect();
         assert_eq!(parts.len(), 3);
-        assert!(parts[2].starts_with("CANARYjwtsig") && parts[2].len() % 4 == 0);
+        assert!(parts[2].starts_with("CANARYjwtsig") && parts[2].len().is_multiple_of(4));
         assert!(
             jwt.token
                 .bytes()

@@ -81,8 +81,10 @@ fn assert_failed(env: &TestEnv, run: &Run, code: i32, secrets: &[String]) {
     assert!(!run.timed_out, "binary hung\n{}", run.describe());
     assert_eq!(run.code, Some(code), "wrong exit code\n{}", run.describe());
     assert!(
-        run.stderr.contains("error"),
-        "no error line on stderr\n{}",
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("aws-oidc: error: ")),
+        "no `aws-oidc: error: ` line on stderr\n{}",
         run.describe()
     );
     assert!(
@@ -897,4 +899,156 @@ fn chained_role_is_sigv4_signed_with_first_hop_credentials() {
         r.header("x-amz-security-token"),
         Some(hop1.session_token.as_str())
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// more faults: body-level truncation, verbose logging, chained-hop faults, token endpoint
+// exhaustion
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn complete_http_answer_with_truncated_xml_then_success() {
+    // Unlike `truncated_xml_then_success`, the HTTP message itself is complete (Content-Length
+    // matches); only the XML document is cut short.
+    let xml = awwi_success_xml(&Creds::canary(), ROLE_ARN, SESSION_NAME, GITLAB_SUB);
+    transient_case(Step::xml(200, &xml.as_bytes()[..xml.len() / 2]));
+}
+
+#[test]
+fn verbose_logs_each_attempt_without_secrets() {
+    let env = TestEnv::new();
+    let creds = Creds::canary();
+    let sts = FakeServer::start(vec![
+        Step::text(503, "Service Unavailable"),
+        Step::text(503, "Service Unavailable"),
+        Step::awwi_ok(&creds),
+    ]);
+    let jwt = mint_jwt(gitlab_claims());
+    // -vv is the most talkative level: the likeliest place for a secret to slip out.
+    let run = run_env_token(&env, &sts.url(), &jwt, &["-vv"], &[]);
+    assert_ok(&env, &run, &creds, &secrets_of(&jwt, &[&creds]));
+    assert_eq!(sts.request_count(), 3, "{}", run.describe());
+    for n in 1..=3 {
+        assert!(
+            run.stderr.contains(&format!("attempt {n}/5")),
+            "--verbose should log attempt {n}/5\n{}",
+            run.describe()
+        );
+    }
+    assert!(!run.stderr.contains("attempt 4/5"), "{}", run.describe());
+}
+
+#[test]
+fn chained_hop_transient_then_success() {
+    let env = TestEnv::new();
+    let hop1 = Creds::canary();
+    let hop2 = Creds::canary();
+    let sts = FakeServer::start(vec![
+        Step::awwi_ok(&hop1),
+        Step::text(503, "Service Unavailable"),
+        Step::xml(
+            200,
+            assume_role_success_xml(&hop2, TARGET_ROLE, SESSION_NAME),
+        ),
+    ]);
+    let jwt = mint_jwt(gitlab_claims());
+    let run = run_env_token(
+        &env,
+        &sts.url(),
+        &jwt,
+        &["--chain-role-arn", TARGET_ROLE],
+        &[],
+    );
+    assert_ok(&env, &run, &hop2, &secrets_of(&jwt, &[&hop1, &hop2]));
+    let reqs = sts.requests();
+    assert_eq!(reqs.len(), 3, "{}", run.describe());
+    let actions: Vec<Option<String>> = reqs.iter().map(|r| r.form_value("Action")).collect();
+    assert_eq!(
+        actions,
+        [
+            Some("AssumeRoleWithWebIdentity".to_string()),
+            Some("AssumeRole".to_string()),
+            Some("AssumeRole".to_string())
+        ],
+        "only the failed hop is retried"
+    );
+    for r in &reqs[1..] {
+        let auth = r.header("authorization").unwrap_or_default();
+        assert!(
+            auth.starts_with(&format!(
+                "AWS4-HMAC-SHA256 Credential={}/",
+                hop1.access_key_id
+            )),
+            "{auth:?}"
+        );
+    }
+}
+
+#[test]
+fn chained_hop_access_denied_is_permanent() {
+    let env = TestEnv::new();
+    let hop1 = Creds::canary();
+    let hop2 = Creds::canary();
+    let sts = FakeServer::start(vec![
+        Step::awwi_ok(&hop1),
+        Step::sts_error(
+            "AccessDenied",
+            "User: arn:aws:sts::123456789012:assumed-role/ci-role/test-session is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/target",
+        ),
+        Step::xml(
+            200,
+            assume_role_success_xml(&hop2, TARGET_ROLE, SESSION_NAME),
+        ),
+    ]);
+    let jwt = mint_jwt(gitlab_claims());
+    let run = run_env_token(
+        &env,
+        &sts.url(),
+        &jwt,
+        &["--chain-role-arn", TARGET_ROLE, "--external-id", "ext-123"],
+        &[],
+    );
+    // The first hop's credentials must not be written or printed when the chain fails.
+    assert_failed(&env, &run, 4, &secrets_of(&jwt, &[&hop1, &hop2]));
+    assert!(
+        !run.stdout.contains(&hop1.access_key_id),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(sts.request_count(), 2, "{}", run.describe());
+    assert!(run.stderr.contains("AccessDenied"), "{}", run.describe());
+    assert!(
+        run.hints().contains(TARGET_ROLE),
+        "hint should name the chained role\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn token_endpoint_failing_forever_is_transient() {
+    let env = TestEnv::new();
+    let creds = Creds::canary();
+    let gh = Gh::start(vec![Step::text(502, "Bad Gateway")]);
+    let sts = FakeServer::start(vec![Step::awwi_ok(&creds)]);
+    let run = run_gh(&env, &sts.url(), &gh, &["--max-attempts", "3"]);
+    assert_failed(&env, &run, 5, std::slice::from_ref(&gh.request_token));
+    assert_eq!(gh.server.request_count(), 3, "{}", run.describe());
+    assert_eq!(sts.request_count(), 0);
+}
+
+#[test]
+fn token_endpoint_that_never_answers_times_out() {
+    let env = TestEnv::new();
+    let creds = Creds::canary();
+    let gh = Gh::start(vec![Step::Hang]);
+    let sts = FakeServer::start(vec![Step::awwi_ok(&creds)]);
+    let run = run_gh(&env, &sts.url(), &gh, &["--timeout", "2"]);
+    assert_failed(&env, &run, 5, std::slice::from_ref(&gh.request_token));
+    assert!(
+        run.elapsed >= Duration::from_millis(1500) && run.elapsed <= Duration::from_secs(8),
+        "--timeout 2 should bound the token request too, took {:?}\n{}",
+        run.elapsed,
+        run.describe()
+    );
+    assert_eq!(sts.request_count(), 0);
 }

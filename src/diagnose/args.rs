@@ -12,7 +12,7 @@ pub enum Diagnose {
     /// Show the job's ID token (header, claims, times, IAM condition keys) without the token itself.
     Token(TokenCommandArgs),
     /// Generate a trust policy for a CI and scope, or the tightest one that admits a real token.
-    TrustPolicy(TrustPolicyArgs),
+    TrustPolicy(Box<TrustPolicyArgs>),
     /// Explain whether a trust policy lets this job's token assume the role, and what to change.
     #[command(
         after_help = "Exit status (specific to explain): 0 allowed, 1 denied (or undecidable offline), \

@@ -291,10 +291,23 @@ fn allow_edits(e: &Evaluation, ctx: &Context, claims: &Claims, provider_arn: &st
             warning: None,
         });
     }
+    let sub_pinned = pins(s, ctx.provider.as_deref().unwrap_or(""), "sub");
     for c in s.conditions.iter().filter(|c| c.result == Tri::No) {
-        edits.push(condition_edit(&label, c, ctx));
+        edits.push(condition_edit(&label, c, ctx, sub_pinned));
     }
     edits
+}
+
+/// Whether a statement has a positive condition on `<provider>:<claim>` (one that restricts).
+fn pins(s: &StatementOutcome, provider: &str, claim: &str) -> bool {
+    s.conditions.iter().any(|c| {
+        c.condition
+            .key
+            .eq_ignore_ascii_case(&format!("{provider}:{claim}"))
+            && !c.condition.op.base.is_negated()
+            && c.condition.op.base != Base::Null
+            && !c.condition.op.if_exists
+    })
 }
 
 fn with_operator(operator: &str, from: &str, to: &str) -> String {
@@ -304,13 +317,13 @@ fn with_operator(operator: &str, from: &str, to: &str) -> String {
     }
 }
 
-fn condition_edit(label: &str, c: &ConditionOutcome, ctx: &Context) -> Edit {
+fn condition_edit(label: &str, c: &ConditionOutcome, ctx: &Context, sub_pinned: bool) -> Edit {
     let cond = &c.condition;
     let (op, key) = (&cond.operator, &cond.key);
     let provider = ctx.provider.as_deref().unwrap_or("<issuer>");
     let values = match &c.lookup {
         Lookup::Present { values, .. } => values.clone(),
-        Lookup::Absent(reason) => return absent_edit(label, c, ctx, reason),
+        Lookup::Absent(reason) => return absent_edit(label, c, ctx, reason, sub_pinned),
         Lookup::Unknown(reason) => {
             return Edit {
                 text: format!("{label}: `{op} {key}` cannot be checked offline: {reason}"),
@@ -377,11 +390,11 @@ fn condition_edit(label: &str, c: &ConditionOutcome, ctx: &Context) -> Edit {
         };
     }
     let add = missing.first().map(|v| v.to_string()).unwrap_or_default();
-    let aud_note = key
-        .to_ascii_lowercase()
-        .ends_with(":aud")
-        .then(|| format!(" (the OIDC provider's client ID list must include `{add}` too)"))
-        .unwrap_or_default();
+    let aud_note = if key.to_ascii_lowercase().ends_with(":aud") {
+        format!(" (the OIDC provider's client ID list must include `{add}` too)")
+    } else {
+        String::new()
+    };
     Edit {
         text: format!("in {label}, add `{add}` to `{key}` (under `{op}`){aud_note}"),
         warning: None,
@@ -396,7 +409,13 @@ fn matches(base: Base, pattern: &str, value: &str) -> bool {
     }
 }
 
-fn absent_edit(label: &str, c: &ConditionOutcome, ctx: &Context, reason: &str) -> Edit {
+fn absent_edit(
+    label: &str,
+    c: &ConditionOutcome,
+    ctx: &Context,
+    reason: &str,
+    sub_pinned: bool,
+) -> Edit {
     let (op, key) = (&c.condition.operator, &c.condition.key);
     let provider = ctx.provider.as_deref().unwrap_or("<issuer>");
     if let Some(claim) = keys::is_unexposed_claim_key(ctx, key) {
@@ -413,9 +432,16 @@ fn absent_edit(label: &str, c: &ConditionOutcome, ctx: &Context, reason: &str) -
             text: format!(
                 "in {label}, remove `{op} {key}`: IAM never provides the `{claim}` claim as a condition key, so this condition can never match; restrict through `{provider}:sub` instead{how}"
             ),
-            warning: Some(format!(
-                "removing it drops that restriction: make sure `{provider}:sub` pins what `{claim}` was meant to pin"
-            )),
+            warning: Some(if sub_pinned {
+                format!(
+                    "removing it drops that restriction: make sure `{provider}:sub` pins what `{claim}` was meant to pin"
+                )
+            } else {
+                format!(
+                    "removing it leaves {label} without any condition on `{provider}:sub`: every {} could assume the role; add a sub condition in the same change",
+                    audience_of_issuer(provider)
+                )
+            }),
         };
     }
     let claim = key.rsplit(':').next().unwrap_or("").to_ascii_lowercase();
@@ -480,23 +506,13 @@ fn lint(evaluations: &[Evaluation], ctx: &Context) -> Vec<String> {
                 "{label} trusts Principal \"*\": only its conditions stand between any web identity and the role"
             ));
         }
-        let positive_on = |claim: &str| {
-            s.conditions.iter().any(|c| {
-                c.condition
-                    .key
-                    .eq_ignore_ascii_case(&format!("{provider}:{claim}"))
-                    && !c.condition.op.base.is_negated()
-                    && c.condition.op.base != Base::Null
-                    && !c.condition.op.if_exists
-            })
-        };
-        if !positive_on("sub") {
+        if !pins(s, provider, "sub") {
             out.push(format!(
                 "{label} has no condition on `{provider}:sub`: every {} can assume this role",
                 audience_of_issuer(provider)
             ));
         }
-        if !positive_on("aud") {
+        if !pins(s, provider, "aud") {
             out.push(format!(
                 "{label} does not pin `{provider}:aud`: add StringEquals `{provider}:aud` with the audience you request"
             ));

@@ -60,7 +60,7 @@ pub fn main(command: Diagnose) -> ExitCode {
 async fn run(command: Diagnose, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
     match command {
         Diagnose::Token(a) => token_command(a, env).await,
-        Diagnose::TrustPolicy(a) => trust_policy_command(a, env).await,
+        Diagnose::TrustPolicy(a) => trust_policy_command(*a, env).await,
         Diagnose::Explain(a) => explain_command(a, env).await,
     }
 }

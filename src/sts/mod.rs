@@ -286,9 +286,19 @@ fn convert(
     creds: Option<&aws_sdk_sts::types::Credentials>,
     user: Option<&aws_sdk_sts::types::AssumedRoleUser>,
 ) -> Result<(Credentials, String), Class> {
-    let incomplete = || Class::Transient("STS answered without credentials".into());
+    let incomplete = || Class::Transient("STS answered without complete credentials".into());
     let c = creds.ok_or_else(incomplete)?;
     let arn = user.map(|u| u.arn().to_string()).ok_or_else(incomplete)?;
+    // The SDK fills missing required fields with "" and the epoch: a cut-off answer
+    // would otherwise pass for credentials.
+    if c.access_key_id().is_empty()
+        || c.secret_access_key().is_empty()
+        || c.session_token().is_empty()
+        || c.expiration().secs() <= crate::credentials::now_secs()
+        || arn.is_empty()
+    {
+        return Err(incomplete());
+    }
     Ok((
         Credentials {
             access_key_id: c.access_key_id().to_string(),

@@ -103,6 +103,13 @@ impl TokenError {
             TokenError::EndpointBody => vec![
                 "ACTIONS_ID_TOKEN_REQUEST_URL must be GitHub's token endpoint, which answers {\"value\": \"<jwt>\"}; is a proxy answering instead?".into(),
             ],
+            TokenError::EndpointStatus {
+                status: 429 | 500..=599,
+                ..
+            }
+            | TokenError::EndpointUnreachable { .. } => vec![
+                "the token endpoint kept failing: check the runner's network, HTTPS_PROXY/NO_PROXY and the CI's status page; --timeout and --max-attempts allow longer waits".into(),
+            ],
             TokenError::EndpointStatus { status: 404, .. } => vec![
                 "ACTIONS_ID_TOKEN_REQUEST_URL does not point at a token endpoint".into(),
             ],

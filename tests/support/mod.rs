@@ -117,7 +117,7 @@ pub fn mint_jwt(claims: serde_json::Value) -> Jwt {
     let header_b64 = b64url(header.to_string().as_bytes());
     let payload_b64 = b64url(claims.to_string().as_bytes());
     let mut signature = format!("CANARYjwtsig{}", unique().replace('x', "X"));
-    while signature.len() % 4 != 0 || signature.len() < 40 {
+    while !signature.len().is_multiple_of(4) || signature.len() < 40 {
         signature.push('Q');
     }
     let token = format!("{header_b64}.{payload_b64}.{signature}");
@@ -819,14 +819,22 @@ impl Run {
             self.code, self.elapsed, self.timed_out, self.stdout, self.stderr
         )
     }
-    /// stderr lines starting with `hint:` (after indentation), lower-cased, joined.
+    /// The `hint:` lines of stderr plus their indented continuation lines, lower-cased.
     pub fn hints(&self) -> String {
-        self.stderr
-            .lines()
-            .filter(|l| l.trim_start().to_ascii_lowercase().starts_with("hint:"))
-            .collect::<Vec<_>>()
-            .join("\n")
-            .to_ascii_lowercase()
+        let mut out = Vec::new();
+        let mut in_hint = false;
+        for line in self.stderr.lines() {
+            let t = line.trim_start();
+            if t.to_ascii_lowercase().starts_with("hint:") {
+                in_hint = true;
+                out.push(t);
+            } else if in_hint && line.starts_with(' ') && !t.is_empty() {
+                out.push(t);
+            } else {
+                in_hint = false;
+            }
+        }
+        out.join("\n").to_ascii_lowercase()
     }
 }
 
