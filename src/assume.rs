@@ -68,6 +68,7 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
         ));
     }
     let settings = Settings::resolve(&args.common, env)?;
+    let targets = crate::targets::substitute(&targets, &settings.role.name);
     if web_identity.is_some()
         && (settings.chain.is_some() || matches!(settings.start, Start::Environment(_)))
     {

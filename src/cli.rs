@@ -127,7 +127,7 @@ pub struct AssumeArgs {
     pub common: Common,
 
     /// Where the credentials go: env, sh, fish, powershell or json (each =PATH, else stdout),
-    /// github (GITHUB_ENV and GITHUB_OUTPUT), github-outputs (GITHUB_OUTPUT only), profile=NAME (AWS shared files). Repeatable.
+    /// github (GITHUB_ENV and GITHUB_OUTPUT), github-outputs (GITHUB_OUTPUT only), web-identity[=TOKEN_FILE] (the token to a file; the other outputs then carry AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE instead of keys), profile=NAME (AWS shared files). Repeatable.
     /// Default: github in GitHub Actions, else env=aws-oidc.env.
     #[arg(
         short,

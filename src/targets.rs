@@ -132,7 +132,7 @@ fn apply(common: &Common, spec: &Spec) -> Common {
     c
 }
 
-fn substitute(targets: &[Target], name: &str) -> Vec<Target> {
+pub fn substitute(targets: &[Target], name: &str) -> Vec<Target> {
     let sub = |s: &str| s.replace("{target}", name);
     targets
         .iter()

@@ -104,7 +104,7 @@ impl FromStr for Target {
                 if profile.is_empty()
                     || !profile
                         .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c))
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.@+{}".contains(c))
                 {
                     return Err(
                         "`profile` needs a name: --output profile=NAME (letters, digits, -_.@+)"

@@ -297,9 +297,17 @@ targets:
   ok:
     role_arn: {DEPLOY_ROLE_ARN}
 """,
+    "duration-range": f"""\
+targets:
+  ok:
+    role_arn: {DEPLOY_ROLE_ARN}
+  short:
+    role_arn: {DEPLOY_ROLE_ARN}
+    duration: 60
+""",
 }
 BAD_MARKERS = {"bad-arn": "12345:", "unknown-key": "rolearn_typo", "wrong-type": "soon",
-               "unknown-default": "regoin"}
+               "unknown-default": "regoin", "duration-range": "duration: 60"}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
