@@ -298,8 +298,9 @@ impl Plan {
                     })?;
                     plan.written
                         .push(format!("ID token to {}", w.token_file.display()));
+                    // Exactly the token: SDKs send the file's bytes verbatim.
                     plan.files
-                        .push((w.token_file.clone(), format!("{}\n", w.token.expose())));
+                        .push((w.token_file.clone(), w.token.expose().to_string()));
                     continue;
                 }
             };
