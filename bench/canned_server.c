@@ -9,7 +9,7 @@
  *   POST /  Action=AssumeRoleWithWebIdentity&...&WebIdentityToken=...
  *        -> 200 text/xml          <contents of STS_XML_FILE>
  *        -> 400 ErrorResponse XML for any other action / missing token
- *   GET  /healthz -> 200 "ok"
+ *   GET  /healthz -> 200 "ok";  GET /_stats -> "token=N sts=N bad=N"
  * Every response carries "Connection: close"; each connection gets its own
  * detached thread, so a client that parks an idle pooled connection can
  * never block the next one.  It counts the requests it answered and prints
@@ -150,6 +150,11 @@ static void handle(int fd) {
         }
     } else if (strncmp(buf, "GET /healthz", 12) == 0) {
         respond(fd, 200, "OK", "text/plain", "ok\n", 3);
+    } else if (strncmp(buf, "GET /_stats", 11) == 0) {
+        char st[128];
+        int m = snprintf(st, sizeof st, "token=%ld sts=%ld bad=%ld\n", atomic_load(&n_token),
+                         atomic_load(&n_sts), atomic_load(&n_bad));
+        respond(fd, 200, "OK", "text/plain", st, (size_t)m);
     } else if (strncmp(buf, "POST ", 5) == 0 &&
                strstr(body, "Action=AssumeRoleWithWebIdentity") &&
                strstr(body, "WebIdentityToken=") && strstr(body, "RoleArn=")) {

@@ -4,7 +4,7 @@
 Same contract:  canned_server.py PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN
   GET /token?...  (Authorization: bearer <request token>) -> canned token JSON, else 401
   POST / Action=AssumeRoleWithWebIdentity...              -> canned STS XML, else 400
-  GET /healthz                                             -> ok
+  GET /healthz -> ok;  GET /_stats -> token=N sts=N bad=N
 Slower than the C server (a few ms per request), so client timings include
 more server time; bench/run.sh says which server it used.
 """
@@ -40,6 +40,9 @@ class H(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         if self.path.startswith("/healthz"):
             return self._send(200, "text/plain", b"ok\n")
+        if self.path.startswith("/_stats"):
+            return self._send(200, "text/plain",
+                              ("token=%(token)d sts=%(sts)d bad=%(bad)d\n" % counts).encode())
         scheme, _, cred = self.headers.get("Authorization", "").partition(" ")
         if self.path.startswith("/token") and scheme.lower() == "bearer" and cred == request_token:
             counts["token"] += 1

@@ -40,6 +40,15 @@ for t in tools:
         row.update(median=r["median"] * 1e3, mean=r["mean"] * 1e3,
                    sd=(r.get("stddev") or 0.0) * 1e3, min=r["min"] * 1e3,
                    max=r["max"] * 1e3, n=len(r["times"]))
+    if "median" in row:
+        row["cpu"] = (r.get("user", 0.0) + r.get("system", 0.0)) * 1e3
+    reqs = read(t, "reqs")
+    if status == "ok" and reqs:  # "token=a sts=b bad=c token=A sts=B bad=C jobs=J"
+        kv = [x.split("=") for x in reqs.split()]
+        before = {k: int(v) for k, v in kv[0:3]}
+        after = {k: int(v) for k, v in kv[3:6]}
+        jobs = int(kv[6][1])
+        row["reqs"] = {k: (after[k] - before[k]) / jobs for k in before}
     rss = read(t, "rss")
     if status == "ok" and rss:
         kib = [int(x) for x in rss.split()]
@@ -64,7 +73,8 @@ print(f"runs: {meta.get('runs')} per tool after {meta.get('warmup')} warm-up "
       f"(wall: hyperfine -N median; peak RSS: GNU time %M median over {meta.get('runs')} runs)")
 print(f"host: {meta.get('host', '?')}; load avg before: {meta.get('load', '?')}")
 print()
-hdr = f"{'tool':<10} {'median ms':>10} {'mean ± sd ms':>17} {'min ms':>8} {'peak RSS MiB':>13}  vs aws-oidc"
+hdr = (f"{'tool':<10} {'median ms':>10} {'mean ± sd ms':>17} {'min ms':>8} {'user+sys ms':>12} "
+       f"{'peak RSS MiB':>13}  vs aws-oidc")
 print(hdr)
 print("-" * len(hdr))
 for t in tools:
@@ -79,10 +89,16 @@ for t in tools:
     else:
         vs = (ratio(r["median"], base.get("median"), "slower", "faster") + ", "
               + ratio(r.get("rss"), base.get("rss"), "more memory", "less memory"))
-    print(f"{t:<10} {r['median']:>10.1f} {ms:>17} {r['min']:>8.1f} {rss:>13}  {vs}")
+    print(f"{t:<10} {r['median']:>10.1f} {ms:>17} {r['min']:>8.1f} {r['cpu']:>12.1f} {rss:>13}  {vs}")
 print()
+per_job = [f"{t} {r['reqs']['token']:.2f} token + {r['reqs']['sts']:.2f} STS"
+           + (f" + {r['reqs']['bad']:.2f} rejected" if r["reqs"]["bad"] else "")
+           for t, r in rows.items() if "reqs" in r]
+if per_job:
+    print("requests per job seen by the canned server: " + "; ".join(per_job))
+    print()
 
-for key, label in (("bin", "release binary"), ("static_bin", "static build")):
+for key, label in (("bin", meta.get("bin_label", "release binary")), ("static_bin", "static build")):
     path = meta.get(key)
     if path and os.path.exists(path):
         size = os.path.getsize(path)

@@ -361,6 +361,7 @@ rel() { case "$1" in "$repo"/*) echo "${1#"$repo"/}" ;; *) echo "$1" ;; esac; }
   echo "load=$load"
   echo "bin=$bin"
   echo "bin_rel=$(rel "$bin")"
+  [ "$bin" = "$repo/target/release/aws-oidc" ] && echo "bin_label=release binary" || echo "bin_label=measured binary"
   echo "static_bin=$static_bin"
   echo "static_bin_rel=$(rel "$static_bin")"
   echo "target_ms=$target_ms"
@@ -369,6 +370,11 @@ rel() { case "$1" in "$repo"/*) echo "${1#"$repo"/}" ;; *) echo "$1" ;; esac; }
 if awk -v l="${load%% *}" -v c="$cpus" 'BEGIN { exit !(c+0 > 0 && l+0 > c * 0.5) }'; then
   say "warning: load average $load on $cpus CPUs (another build running?); timings will be noisy"
 fi
+
+server_stats() {  # canned server's request counters (only when it serves both endpoints)
+  [ "$moto" = 0 ] || return 0
+  curl -sf --max-time 2 "http://127.0.0.1:$canned_port/_stats" || true
+}
 
 # --- measure ------------------------------------------------------------------------------
 failed=0
@@ -379,6 +385,7 @@ for t in "${tools[@]}"; do
   # shellcheck disable=SC2206
   argv=($cmd)
 
+  stats_before="$(server_stats)"
   say "$t: checking the job once"
   rm -f "$out"
   rc=0
@@ -418,6 +425,10 @@ for t in "${tools[@]}"; do
   done
   [ "$ok" = 1 ] || { failed=1; continue; }
   echo ok >"$res.status"
+  stats_after="$(server_stats)"
+  if [ -n "$stats_before" ] && [ -n "$stats_after" ]; then
+    echo "$stats_before $stats_after jobs=$((1 + warmup + 2 * runs))" >"$res.reqs"
+  fi
 done
 
 # --- report ----------------------------------------------------------------------------------

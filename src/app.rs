@@ -378,7 +378,11 @@ pub fn credential_process_command(opts: &Common, s: &Settings) -> Result<String,
         push("--duration", &opts.duration.to_string());
     }
     if let Some(v) = &opts.policy {
-        push("--policy", v);
+        // One line: the profile file is line-based. Inline JSON is compacted; @file stays.
+        let compact = serde_json::from_str::<serde_json::Value>(v)
+            .map(|j| j.to_string())
+            .unwrap_or_else(|_| v.clone());
+        push("--policy", &compact);
     }
     for a in &opts.policy_arns {
         push("--policy-arn", a);
@@ -412,6 +416,12 @@ pub fn credential_process_command(opts: &Common, s: &Settings) -> Result<String,
     }
     if opts.timeout != 60 {
         push("--timeout", &opts.timeout.to_string());
+    }
+    if let Some(bad) = args.iter().find(|a| a.contains(['\n', '\r', '\0'])) {
+        return Err(Failure::usage(format!(
+            "--refreshable: `{}` holds a line break, which a profile line cannot carry",
+            bad.lines().next().unwrap_or_default()
+        )));
     }
     Ok(args
         .iter()
@@ -494,7 +504,7 @@ async fn fetch_token(
             "ID token issued {}, expires {} (in {})",
             rfc3339(iat),
             rfc3339(exp),
-            human_duration(exp - now_secs())
+            human_duration(exp.saturating_sub(now_secs()))
         );
     }
     if c.nbf.is_some_and(|nbf| nbf > now_secs() + 60) {
@@ -748,7 +758,7 @@ pub async fn console_url(
 
 /// The one-line success summary for stderr.
 pub fn summary(a: &Assumed, written: &[String]) -> String {
-    let left = a.credentials.expiration - now_secs();
+    let left = a.credentials.expiration.saturating_sub(now_secs());
     let mut line = format!(
         "aws-oidc: assumed {} (account {}), valid until {} ({})",
         a.assumed_role_arn,

@@ -91,7 +91,7 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
     if let (Some(path), Some(token), Start::WebIdentity { request, .. }) =
         (web_identity, obtained.token, &settings.start)
     {
-        let left = token.claims.exp.map(|exp| exp - now_secs());
+        let left = token.claims.exp.map(|exp| exp.saturating_sub(now_secs()));
         if let Some(left) = left.filter(|l| *l < 3600) {
             tracing::warn!(
                 "the ID token expires in {}: SDKs re-read the token file only when their session ends, so later refreshes will fail; for long jobs use `aws-oidc exec --serve` or a `credential-process` profile, which mint fresh tokens",

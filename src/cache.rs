@@ -66,7 +66,7 @@ impl Cache {
     pub fn fresh(&self, key: &str, margin: i64) -> Option<Assumed> {
         let text = std::fs::read_to_string(self.path(key)).ok()?;
         let e: Entry = serde_json::from_str(&text).ok()?;
-        if e.version != 1 || e.expiration - now_secs() <= margin {
+        if e.version != 1 || e.expiration.saturating_sub(now_secs()) <= margin {
             return None;
         }
         Some(Assumed {

@@ -46,7 +46,7 @@ impl Provider {
         let mut current = self.current.lock().await;
         if let Some(a) = current
             .as_ref()
-            .filter(|a| a.credentials.expiration - now_secs() > self.margin)
+            .filter(|a| a.credentials.expiration.saturating_sub(now_secs()) > self.margin)
         {
             return Ok(a.clone());
         }

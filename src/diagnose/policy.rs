@@ -1103,3 +1103,81 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! No input makes the trust-policy parser or evaluator panic.
+    use super::*;
+    use crate::token::jwt::Claims;
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            prop_oneof![
+                Just("Allow".to_string()),
+                Just("Deny".to_string()),
+                Just("sts:AssumeRoleWithWebIdentity".to_string()),
+                Just("StringLike".to_string()),
+                Just("ForAllValues:StringNotEqualsIfExists".to_string()),
+                Just("token.actions.githubusercontent.com:sub".to_string()),
+                Just(
+                    "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+                        .to_string()
+                ),
+                "[a-zA-Z:*?/._-]{0,20}",
+            ]
+            .prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("Version".to_string()),
+                        Just("Statement".to_string()),
+                        Just("Effect".to_string()),
+                        Just("Principal".to_string()),
+                        Just("NotPrincipal".to_string()),
+                        Just("Federated".to_string()),
+                        Just("Action".to_string()),
+                        Just("NotAction".to_string()),
+                        Just("Condition".to_string()),
+                        Just("StringEquals".to_string()),
+                        Just("Null".to_string()),
+                        "[a-zA-Z:._-]{0,16}",
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_and_evaluate_never_panic(doc in json_value(), raw in ".{0,80}") {
+            let claims = Claims {
+                iss: Some("https://token.actions.githubusercontent.com".into()),
+                sub: Some("repo:o/r:ref:refs/heads/main".into()),
+                aud: vec!["sts.amazonaws.com".into()],
+                ..Default::default()
+            };
+            let ctx = crate::diagnose::keys::Context::from_claims(&claims);
+            let request = Request {
+                action: "sts:AssumeRoleWithWebIdentity",
+                provider: Some("token.actions.githubusercontent.com"),
+                partition: None,
+                account: Some("123456789012"),
+            };
+            for text in [doc.to_string(), raw] {
+                if let Ok(policy) = parse(&text) {
+                    let _ = evaluate(&policy, &request, &ctx);
+                }
+            }
+        }
+    }
+}

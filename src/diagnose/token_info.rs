@@ -50,9 +50,9 @@ fn unexposed_claims(token: &IdToken) -> Vec<String> {
 
 fn relative(now: i64, at: i64) -> String {
     if at >= now {
-        format!("in {}", human_duration(at - now))
+        format!("in {}", human_duration(at.saturating_sub(now)))
     } else {
-        format!("{} ago", human_duration(now - at))
+        format!("{} ago", human_duration(now.saturating_sub(at)))
     }
 }
 
@@ -77,16 +77,19 @@ impl Report<'_> {
     fn expiry(&self) -> Option<String> {
         let exp = self.token.claims.exp?;
         Some(if exp >= self.now {
-            format!("expires in {}", human_duration(exp - self.now))
-        } else if self.now > exp + EXP_SKEW_SECS {
+            format!(
+                "expires in {}",
+                human_duration(exp.saturating_sub(self.now))
+            )
+        } else if self.now > exp.saturating_add(EXP_SKEW_SECS) {
             format!(
                 "expired {} ago (beyond IAM's 5-minute clock skew: STS refuses it)",
-                human_duration(self.now - exp)
+                human_duration(self.now.saturating_sub(exp))
             )
         } else {
             format!(
                 "expired {} ago (STS still accepts it within its 5-minute clock skew)",
-                human_duration(self.now - exp)
+                human_duration(self.now.saturating_sub(exp))
             )
         })
     }

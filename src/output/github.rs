@@ -60,4 +60,61 @@ mod tests {
     fn masks_each_value() {
         assert_eq!(masks(&["k", "", "s"]), "::add-mask::k\n::add-mask::s\n");
     }
+
+    /// The runner's file-command reader (actions/runner `SetEnvFileCommand`, Linux):
+    /// `NAME=VALUE` (split at the first `=` when it comes before any `<<`), or
+    /// `NAME<<DELIM` followed by lines up to one that equals DELIM.
+    fn runner_parse(text: &str) -> Result<Vec<(String, String)>, String> {
+        let lines: Vec<&str> = text.split('\n').collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            let line = lines[i];
+            i += 1;
+            if line.is_empty() {
+                continue;
+            }
+            let eq = line.find('=');
+            let hd = line.find("<<");
+            match (eq, hd) {
+                (Some(e), h) if h.is_none_or(|h| e < h) => {
+                    out.push((line[..e].to_string(), line[e + 1..].to_string()));
+                }
+                (_, Some(h)) => {
+                    let (name, delim) = (&line[..h], &line[h + 2..]);
+                    let mut value = Vec::new();
+                    loop {
+                        let l = lines.get(i).ok_or("unterminated heredoc")?;
+                        i += 1;
+                        if *l == delim {
+                            break;
+                        }
+                        value.push(*l);
+                    }
+                    out.push((name.to_string(), value.join("\n")));
+                }
+                _ => return Err(format!("invalid line {line:?}")),
+            }
+        }
+        Ok(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_value_can_add_or_alter_a_variable(
+            a in "\\PC{0,30}|(.|\n){0,30}",
+            b in "ghadelimiter_[0-9a-f]{0,32}|.*<<.*|X=1\nY=2|\\PC{0,10}",
+        ) {
+            let pairs = [("AWS_A", a.clone()), ("AWS_B", b.clone()), ("AWS_C", "c".to_string())];
+            let parsed = runner_parse(&file_commands(&pairs)).unwrap();
+            let want: Vec<(String, String)> =
+                pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            proptest::prop_assert_eq!(parsed, want);
+        }
+
+        #[test]
+        fn masks_are_one_line_each(v in "[!-~]{1,40}") {
+            proptest::prop_assert_eq!(masks(&[&v]), format!("::add-mask::{v}\n"));
+        }
+    }
 }

@@ -467,6 +467,21 @@ impl Plan {
                 ),
             )
         };
+        if [
+            c.access_key_id.as_str(),
+            c.secret_access_key.expose(),
+            c.session_token.expose(),
+            &a.region,
+        ]
+        .iter()
+        .chain(opts.refreshable.as_deref().iter())
+        .any(|v| v.contains(['\n', '\r', '\0']))
+        {
+            return Err(OutputError::Unrepresentable(shell::Unrepresentable {
+                name: format!("profile {name}"),
+                why: "a value holds a line break, which an INI line cannot carry",
+            }));
+        }
         self.written.push(format!(
             "profile {name} to {} and {}",
             credentials_path.display(),

@@ -299,6 +299,23 @@ fn convert(
     {
         return Err(incomplete());
     }
+    // Real credentials are printable ASCII without spaces. Anything else (a line break, a
+    // quote, `=`) could only come from a broken or hostile endpoint, and must never reach a
+    // file that a shell, a runner or an INI reader parses.
+    let printable = |v: &str| v.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ![
+        c.access_key_id(),
+        c.secret_access_key(),
+        c.session_token(),
+        &arn,
+    ]
+    .iter()
+    .all(|v| printable(v))
+    {
+        return Err(Class::Transient(
+            "STS answered with credentials holding characters real ones never have".into(),
+        ));
+    }
     Ok((
         Credentials {
             access_key_id: c.access_key_id().to_string(),
@@ -503,5 +520,12 @@ mod tests {
         })
         .await;
         assert_eq!(r.unwrap(), 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn classification_never_panics(code in proptest::option::of(".{0,40}"), message in ".{0,200}", status in 0u16..1000) {
+            let _ = classify_service(code.as_deref(), &message, status);
+        }
     }
 }

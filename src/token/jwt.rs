@@ -119,9 +119,9 @@ impl IdToken {
     /// Fails when the token is past `exp` plus IAM's clock-skew allowance at `now`.
     pub fn check_not_expired(&self, now: i64) -> Result<(), JwtError> {
         match self.claims.exp {
-            Some(exp) if now > exp + EXP_SKEW_SECS => Err(JwtError::Expired {
+            Some(exp) if now > exp.saturating_add(EXP_SKEW_SECS) => Err(JwtError::Expired {
                 at: rfc3339(exp),
-                ago: human_duration(now - exp),
+                ago: human_duration(now.saturating_sub(exp)),
             }),
             _ => Ok(()),
         }
@@ -253,5 +253,30 @@ mod tests {
             .unwrap_err();
         assert!(!err.to_string().contains(&t));
         assert!(!format!("{:?}", IdToken::parse(&t).unwrap()).contains(&t));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(raw in ".{0,300}") {
+            if let Ok(t) = IdToken::parse(&raw) {
+                let _ = t.check_not_expired(0);
+                let _ = t.claims.summary();
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_jwt_shaped_input(h in "[A-Za-z0-9_=-]{0,60}", p in "[A-Za-z0-9_=-]{0,200}", s in "[A-Za-z0-9_=-]{0,40}") {
+            let _ = IdToken::parse(&format!("{h}.{p}.{s}"));
+        }
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_claims(json in "\\{(\"[a-z]{1,5}\":(\"[^\"]{0,10}\"|-?[0-9]{1,25}(\\.[0-9]{1,5})?|true|null|\\[\\]),?){0,6}\\}") {
+            let payload = URL_SAFE_NO_PAD.encode(json.as_bytes());
+            let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#);
+            if let Ok(t) = IdToken::parse(&format!("{header}.{payload}.c2ln")) {
+                let _ = t.check_not_expired(i64::MAX);
+                let _ = t.check_not_expired(i64::MIN);
+            }
+        }
     }
 }

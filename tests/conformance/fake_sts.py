@@ -432,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
                          "issued": len(fake.issued)}
             calls = fake.calls()
             stats["calls"] = len(calls)
+            stats["errors"] = sum(1 for c in calls if c["error"] is not None)
             for c in calls:
                 stats[c["action"]] = stats.get(c["action"], 0) + 1
             self._send(200, json.dumps(stats), "application/json")
