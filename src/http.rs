@@ -76,8 +76,13 @@ fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The client for token endpoints.
+/// The client for token and federation endpoints, built once per process.
 pub fn client() -> Result<reqwest::Client, String> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT.get_or_init(build_client).clone()
+}
+
+fn build_client() -> Result<reqwest::Client, String> {
     let certs = roots()?
         .iter()
         .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok());
@@ -89,8 +94,14 @@ pub fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| describe(&e))
 }
 
-/// The SDK's HTTP client: hyper + rustls, proxy from the environment.
+/// The SDK's HTTP client: hyper + rustls, proxy from the environment. Built once per
+/// process and shared (its connection pool too), whatever the number of targets.
 pub fn sts_client() -> Result<SharedHttpClient, String> {
+    static CLIENT: OnceLock<Result<SharedHttpClient, String>> = OnceLock::new();
+    CLIENT.get_or_init(build_sts_client).clone()
+}
+
+fn build_sts_client() -> Result<SharedHttpClient, String> {
     let trust = TrustStore::empty()
         .with_native_roots(false)
         .with_pem_certificate(pem_bundle(roots()?));

@@ -168,6 +168,11 @@ pub fn resolve(
     env: &BTreeMap<String, String>,
 ) -> Result<Option<Vec<Resolved>>, Failure> {
     let cli_outputs = &args.outputs;
+    if args.config.is_some() && !args.common.role_arn.is_empty() {
+        return Err(Failure::usage(
+            "--config names the roles; drop --role-arn (or put it under `defaults:`)",
+        ));
+    }
     let (specs, text): (Vec<(String, Spec)>, Option<String>) = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -177,7 +182,7 @@ pub fn resolve(
                 Failure::usage(format!(
                     "--config {}: {}",
                     path.display(),
-                    one_line(&e.to_string())
+                    first_line(&e.to_string())
                 ))
                 .hint("see the schema in README.md, \"Many roles in one run\"")
             })?;
@@ -231,6 +236,15 @@ pub fn resolve(
     };
     let mut resolved = Vec::new();
     for (name, spec) in specs {
+        if let Some(d) = spec.duration.filter(|d| !(900..=43200).contains(d)) {
+            let at = text
+                .as_deref()
+                .and_then(|t| line_of(t, &format!("duration: {d}")))
+                .map_or(String::new(), |l| format!(" (line {l})"));
+            return Err(Failure::usage(format!(
+                "target {name}{at}: duration {d} is outside 900-43200 seconds"
+            )));
+        }
         let common = apply(&args.common, &spec);
         let settings = Settings::resolve(&common, env).map_err(|mut f| {
             let value = spec.role_arn.as_deref().unwrap_or(&name);
@@ -262,8 +276,11 @@ pub fn resolve(
     Ok(Some(resolved))
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The parser's first line ("line 4 column 5: unknown field …"), without its snippet.
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or(s);
+    let line = line.split(" --> ").next().unwrap_or(line);
+    line.trim_start_matches("error: ").trim().to_string()
 }
 
 /// Two targets writing the same file or profile would overwrite each other.
