@@ -71,7 +71,14 @@ print(f"aws-oidc benchmark: GitHub-path job "
 print(f"servers: {meta.get('servers', '?')}")
 print(f"runs: {meta.get('runs')} per tool after {meta.get('warmup')} warm-up "
       f"(wall: hyperfine -N median; peak RSS: GNU time %M median over {meta.get('runs')} runs)")
-print(f"host: {meta.get('host', '?')}; load avg before: {meta.get('load', '?')}")
+print(f"host: {meta.get('host', '?')}; load avg before: {meta.get('load', '?')}, "
+      f"after: {meta.get('load_after', '?')}")
+try:
+    if float(meta.get("load", "0").split()[0]) > 0.5 * float(meta.get("cpus", "0")):
+        print("warning: the box was busy (load avg > half the CPUs): wall times are inflated; "
+              "user+sys ms is the steadier number")
+except ValueError:
+    pass
 print()
 hdr = (f"{'tool':<10} {'median ms':>10} {'mean ± sd ms':>17} {'min ms':>8} {'user+sys ms':>12} "
        f"{'peak RSS MiB':>13}  vs aws-oidc")

@@ -16,8 +16,8 @@
 # glibc (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross); the linker and C compiler
 # (aws-lc-sys builds C) are set from the gcc prefix unless already set in the environment.
 #
-# Environment: TARGETARCH (default for --arch), CARGO (default cargo), RUSTFLAGS (kept;
-# +crt-static is appended).
+# Environment: TARGETARCH (default for --arch), CARGO (default cargo), CARGO_TARGET_DIR,
+# RUSTFLAGS (kept; +crt-static is appended).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,7 +70,9 @@ fi
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
 (cd "$repo" && "$cargo" build --release --locked --target "$triple")
 
-bin="$repo/target/$triple/release/aws-oidc"
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+bin="$target_dir/$triple/release/aws-oidc"
 [ -x "$bin" ] || { echo "build-static: $bin was not produced" >&2; exit 1; }
 
 # A static(-pie) executable has no program interpreter (no /lib64/ld-linux-*.so).

@@ -103,7 +103,8 @@ sh "$repo/image/mkrootfs.sh" --license "$repo/LICENSE" "$ctx/rootfs"
 version="$("$venv_bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["package"]["version"])' "$repo/Cargo.toml")"
 revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 old_id="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
-if ! podman build --pull=never --target image \
+# --layers=false: no intermediate cache images pile up (the build takes seconds anyway).
+if ! podman build --pull=never --layers=false --target image \
        --build-context "build=$ctx" --build-context "rootfs=$ctx" \
        --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
        --iidfile "$work/iid" -t "$image" -f "$repo/Dockerfile" "$ctx" >"$work/build.log" 2>&1; then

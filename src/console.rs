@@ -4,8 +4,6 @@
 //! The URL is a bearer credential for as long as its sign-in token lives
 //! (15 minutes): it is only ever handed to `output`, never logged.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::credentials::{Assumed, Credentials};
@@ -200,19 +198,27 @@ async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, Conso
         tracing::info!("getSigninToken attempt {attempt}/{}", budget.max_attempts);
         let result = client
             .get(request.expose())
-            .timeout(budget.remaining().min(Duration::from_secs(15)))
+            .timeout(budget.remaining().min(budget.attempt_timeout))
             .send()
             .await;
         let err = match result {
-            Ok(resp) if resp.status().is_success() => {
-                let body: serde_json::Value = resp.json().await.map_err(|_| ConsoleError::Body)?;
-                return body
-                    .get("SigninToken")
-                    .and_then(|v| v.as_str())
-                    .filter(|t| !t.is_empty())
-                    .map(Secret::new)
-                    .ok_or(ConsoleError::Body);
-            }
+            Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                // A body cut off on the way is a network fault: try again.
+                Err(e) => ConsoleError::Unreachable {
+                    attempts: attempt,
+                    last: crate::http::describe(&e.without_url()),
+                },
+                Ok(bytes) => {
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&bytes).map_err(|_| ConsoleError::Body)?;
+                    return body
+                        .get("SigninToken")
+                        .and_then(|v| v.as_str())
+                        .filter(|t| !t.is_empty())
+                        .map(Secret::new)
+                        .ok_or(ConsoleError::Body);
+                }
+            },
             Ok(resp) => ConsoleError::Status {
                 status: resp.status().as_u16(),
                 detail: String::new(),

@@ -10,6 +10,9 @@ pub struct Budget {
     pub deadline: Instant,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// How long one attempt may wait for an answer: a third of the whole budget (1-20 s),
+    /// so that a server that hangs once still leaves time to try again.
+    pub attempt_timeout: Duration,
 }
 
 impl Budget {
@@ -19,6 +22,7 @@ impl Budget {
             deadline: Instant::now() + timeout,
             base_delay,
             max_delay: Duration::from_secs(20),
+            attempt_timeout: (timeout / 3).clamp(Duration::from_secs(1), Duration::from_secs(20)),
         }
     }
 

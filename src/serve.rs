@@ -58,6 +58,8 @@ pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<
     .env("AWS_REGION", region)
     .env("AWS_DEFAULT_REGION", region);
     tracing::info!("serving credentials on 127.0.0.1:{port} to the command");
+    // Before CMD starts: a stop signal arriving at any time must reach it.
+    let signals = Signals::install();
     let child = cmd.spawn();
     let code = match child {
         Err(e) => {
@@ -72,40 +74,61 @@ pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<
             );
             code
         }
-        Ok(mut child) => wait_forwarding_signals(&mut child).await,
+        Ok(mut child) => wait_forwarding_signals(&mut child, signals).await,
     };
     server.abort();
     Ok(code)
 }
 
+/// The stop signals a CI runner sends, caught so that they can be passed on to CMD.
+struct Signals {
+    #[cfg(unix)]
+    rx: tokio::sync::mpsc::UnboundedReceiver<rustix::process::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let kinds = [
+                (SignalKind::interrupt(), rustix::process::Signal::INT),
+                (SignalKind::terminate(), rustix::process::Signal::TERM),
+                (SignalKind::hangup(), rustix::process::Signal::HUP),
+                (SignalKind::quit(), rustix::process::Signal::QUIT),
+            ];
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            for (kind, sig) in kinds {
+                // Registered here, synchronously; the tasks only relay.
+                if let Ok(mut stream) = signal(kind) {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        while stream.recv().await.is_some() {
+                            if tx.send(sig).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+            Signals { rx }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
+    }
+}
+
 /// Waits for CMD, passing on the signals a CI runner sends to stop a job.
-async fn wait_forwarding_signals(child: &mut tokio::process::Child) -> u8 {
+#[cfg_attr(not(unix), allow(unused_mut, unused_variables))]
+async fn wait_forwarding_signals(child: &mut tokio::process::Child, mut signals: Signals) -> u8 {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let kinds = [
-            (SignalKind::interrupt(), rustix::process::Signal::INT),
-            (SignalKind::terminate(), rustix::process::Signal::TERM),
-            (SignalKind::hangup(), rustix::process::Signal::HUP),
-            (SignalKind::quit(), rustix::process::Signal::QUIT),
-        ];
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for (kind, sig) in kinds {
-            if let Ok(mut stream) = signal(kind) {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while stream.recv().await.is_some() {
-                        if tx.send(sig).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        }
         loop {
             tokio::select! {
                 status = child.wait() => return status_code(status),
-                Some(sig) = rx.recv() => {
+                Some(sig) = signals.rx.recv() => {
                     if let Some(pid) = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)) {
                         let _ = rustix::process::kill_process(pid, sig);
                     }

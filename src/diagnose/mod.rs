@@ -130,7 +130,7 @@ async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> R
         eprintln!(
             "aws-oidc: warning: printing the raw ID token: anyone who sees it can assume the roles that trust this job until it expires; never put it in a log"
         );
-        println!("{}", token.raw().expose());
+        stdout(&format!("{}\n", token.raw().expose()))?;
         return Ok(0);
     }
     let lookup = |k: &str| get(env, k).cloned();
@@ -143,12 +143,12 @@ async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> R
         account,
     };
     if a.json {
-        println!(
-            "{}",
+        stdout(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report.json()).unwrap_or_default()
-        );
+        ))?;
     } else {
-        print!("{}", report.text());
+        stdout(&report.text())?;
     }
     Ok(0)
 }
@@ -194,7 +194,7 @@ async fn trust_policy_command(
         OutputFormat::Terraform => trust.terraform(partition, &account),
         OutputFormat::Cloudformation => trust.cloudformation(partition, &account),
     };
-    print!("{out}");
+    stdout(&out)?;
     if !a.quiet {
         for w in &trust.warnings {
             eprintln!("aws-oidc: warning: {w}");
@@ -275,14 +275,28 @@ async fn explain_command(a: ExplainArgs, env: &BTreeMap<String, String>) -> Resu
         &a.trust_policy
     };
     if a.json {
-        println!(
-            "{}",
+        stdout(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&explain::to_json(&x, source)).unwrap_or_default()
-        );
+        ))?;
     } else {
-        print!("{}", explain::render_text(&x, source));
+        stdout(&explain::render_text(&x, source))?;
     }
     Ok(if x.verdict == Verdict::Allowed { 0 } else { 1 })
+}
+
+/// Writes to stdout; a closed pipe is an output error (exit 6), not a panic.
+fn stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| {
+            Failure::new(
+                crate::failure::Kind::Output,
+                format!("cannot write to stdout: {e}"),
+            )
+        })
 }
 
 /// Hint lines for an `AccessDenied` from STS: the local trust policy `path` explained for

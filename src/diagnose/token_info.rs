@@ -167,9 +167,9 @@ impl Report<'_> {
             "iat": time(c.iat),
             "nbf": time(c.nbf),
             "exp": time(c.exp),
-            "expires_in_seconds": c.exp.map(|e| e - self.now),
+            "expires_in_seconds": c.exp.map(|e| e.saturating_sub(self.now)),
             "expired": c.exp.map(|e| e < self.now),
-            "usable": c.exp.is_none_or(|e| self.now <= e + EXP_SKEW_SECS),
+            "usable": c.exp.is_none_or(|e| self.now <= e.saturating_add(EXP_SKEW_SECS)),
             "provider": ctx.provider,
             "provider_arn": self.provider_arn(&ctx),
             "condition_keys": ctx.provided().into_iter().map(|k| json!({

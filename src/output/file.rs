@@ -53,6 +53,7 @@ pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
         .file_name()
         .ok_or_else(|| io::Error::other(format!("{} is not a file path", dest.display())))?
         .to_string_lossy();
+    sweep_stale(&dir, &name);
     let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -72,10 +73,42 @@ pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
     Ok(staged)
 }
 
+/// Removes temporary files that an earlier run, killed between writing and renaming, left
+/// beside `name` (they hold credentials). Only old ones: a concurrent run's file is young.
+fn sweep_stale(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let is_ours = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if is_ours && old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Creates `dir` (and parents) private to the user when it does not exist.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.exists() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
+    }
+    if dir.exists() {
+        return Err(io::Error::other(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);

@@ -110,6 +110,9 @@ const TRANSIENT_CODES: &[&str] = &[
 
 /// Classifies an STS error answer by code, message and HTTP status.
 pub fn classify_service(code: Option<&str>, message: &str, status: u16) -> Class {
+    // STS may quote the request in its message (`Value '<token>' at 'webIdentityToken'…`).
+    let redacted = crate::secret::redact_jwts(message);
+    let message = redacted.as_str();
     match code {
         Some(code) if TRANSIENT_CODES.contains(&code) => {
             Class::Transient(format!("{code}: {message}"))
@@ -203,10 +206,11 @@ where
     loop {
         attempt += 1;
         tracing::info!("{operation} attempt {attempt}/{}", budget.max_attempts);
-        let class = match tokio::time::timeout(budget.remaining(), call()).await {
+        let limit = budget.remaining().min(budget.attempt_timeout);
+        let class = match tokio::time::timeout(limit, call()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(class)) => class,
-            Err(_) => Class::Transient("no answer before the overall --timeout".into()),
+            Err(_) => Class::Transient(format!("no answer within {} s", limit.as_secs_f32())),
         };
         let last = match class {
             Class::Transient(last) => last,
@@ -303,14 +307,21 @@ fn convert(
     // quote, `=`) could only come from a broken or hostile endpoint, and must never reach a
     // file that a shell, a runner or an INI reader parses.
     let printable = |v: &str| v.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if ![
-        c.access_key_id(),
-        c.secret_access_key(),
-        c.session_token(),
-        &arn,
-    ]
-    .iter()
-    .all(|v| printable(v))
+    // Access key ids are 16-128 upper-case letters and digits: a shorter one is an answer
+    // cut off inside the field (STS sends AccessKeyId last).
+    let key_id_ok = (16..=128).contains(&c.access_key_id().len())
+        && c.access_key_id()
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !key_id_ok
+        || ![
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+            &arn,
+        ]
+        .iter()
+        .all(|v| printable(v))
     {
         return Err(Class::Transient(
             "STS answered with credentials holding characters real ones never have".into(),

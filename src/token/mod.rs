@@ -8,7 +8,6 @@ pub mod jwt;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::ci::Ci;
 use crate::retry::Budget;
@@ -322,7 +321,7 @@ mod github {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let timeout = budget.remaining().min(Duration::from_secs(15));
+            let timeout = budget.remaining().min(budget.attempt_timeout);
             let result = client
                 .get(&full)
                 .header(
@@ -334,15 +333,22 @@ mod github {
                 .send()
                 .await;
             let retryable = match result {
-                Ok(resp) if resp.status().is_success() => {
-                    let body: serde_json::Value =
-                        resp.json().await.map_err(|_| TokenError::EndpointBody)?;
-                    return body
-                        .get("value")
-                        .and_then(|v| v.as_str())
-                        .map(Secret::new)
-                        .ok_or(TokenError::EndpointBody);
-                }
+                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                    // A body cut off on the way is a network fault: try again.
+                    Err(e) => TokenError::EndpointUnreachable {
+                        attempts: attempt,
+                        last: crate::http::describe(&e),
+                    },
+                    Ok(bytes) => {
+                        let body: serde_json::Value =
+                            serde_json::from_slice(&bytes).map_err(|_| TokenError::EndpointBody)?;
+                        return body
+                            .get("value")
+                            .and_then(|v| v.as_str())
+                            .map(Secret::new)
+                            .ok_or(TokenError::EndpointBody);
+                    }
+                },
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let err = TokenError::EndpointStatus {
