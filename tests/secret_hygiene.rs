@@ -12,7 +12,7 @@
 //!
 //! Fakes that echo secrets back (a token endpoint quoting the bearer header, a federation
 //! endpoint quoting the session, an STS error message quoting the token) check that aws-oidc
-//! (reported bug): run it with `cargo test --test secret_hygiene -- --ignored`.
+//! never prints a server's body or message as is, and redacts a token STS quotes.
 //!
 //! Panic paths: the messages of reachable panics (a closed stdout pipe, out-of-range claim
 //! times) must hold no secret either.
