@@ -6,6 +6,8 @@
 # comment at the top of the Dockerfile.
 #
 #   scripts/image-smoke.sh
+#   IMAGE=aws-oidc:0.1.0 scripts/image-smoke.sh --no-build   # only test an existing image
+#                                     # (e.g. one built by `docker build` from the Dockerfile)
 #
 # Steps: apt-get install podman runc busybox-static if missing (root) -> .venv
 # (scripts/setup-test-deps.sh) -> scripts/build-static.sh -> image/mkrootfs.sh into a
@@ -19,8 +21,18 @@
 #
 # Environment: IMAGE (default localhost/aws-oidc:smoke; kept afterwards),
 # CONTAINERS_CONF (default <repo>/../shared/containers/containers.conf when it exists:
-# runc instead of crun, ulimits podman can set in this sandbox), MAX_IMAGE_BYTES.
+# runc instead of crun, ulimits podman can set in this sandbox), MAX_IMAGE_BYTES,
+# EXPECT_VERSION (the version label to expect; default: Cargo.toml's version).
 set -euo pipefail
+
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "image-smoke: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -42,8 +54,10 @@ say "tools: podman, runc, busybox-static"
 need=()
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
-[ -x /bin/busybox ] || need+=(busybox-static)
-[ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+if [ "$build" = 1 ]; then
+  [ -x /bin/busybox ] || need+=(busybox-static)
+  [ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "apt-get install ${need[*]}" >&2
@@ -70,12 +84,16 @@ say "test dependencies (.venv)"
 venv_bin="$repo/.venv/bin"
 phase_done venv
 
+version="$("$venv_bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["package"]["version"])' "$repo/Cargo.toml")"
+
 # --- static binary -------------------------------------------------------------------
-say "static binary (scripts/build-static.sh)"
-bin="$("$repo/scripts/build-static.sh" | tail -n 1)"
-[ -x "$bin" ] || die "build-static.sh produced no binary"
-bin_bytes="$(stat -c %s "$bin")"
-phase_done static-build
+if [ "$build" = 1 ]; then
+  say "static binary (scripts/build-static.sh)"
+  bin="$("$repo/scripts/build-static.sh" | tail -n 1)"
+  [ -x "$bin" ] || die "build-static.sh produced no binary"
+  bin_bytes="$(stat -c %s "$bin")"
+  phase_done static-build
+fi
 
 # --- work area and cleanup -----------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/aws-oidc-image-smoke.XXXXXX")"
@@ -93,31 +111,38 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- image ---------------------------------------------------------------------------
-say "image $image (final stage of Dockerfile, sources from a local directory)"
-ctx="$work/ctx"
-mkdir -p "$ctx/out"
-# Same layout as the Dockerfile's stages: build:/out/aws-oidc and rootfs:/rootfs/.
-install -m 0755 "$bin" "$ctx/out/aws-oidc"
-sh "$repo/image/mkrootfs.sh" --license "$repo/LICENSE" "$ctx/rootfs"
+if [ "$build" = 1 ]; then
+  say "image $image (final stage of Dockerfile, sources from a local directory)"
+  ctx="$work/ctx"
+  mkdir -p "$ctx/out"
+  # Same layout as the Dockerfile's stages: build:/out/aws-oidc and rootfs:/rootfs/.
+  install -m 0755 "$bin" "$ctx/out/aws-oidc"
+  sh "$repo/image/mkrootfs.sh" --license "$repo/LICENSE" "$ctx/rootfs"
 
-version="$("$venv_bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["package"]["version"])' "$repo/Cargo.toml")"
-revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
-old_id="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
-# --layers=false: no intermediate cache images pile up (the build takes seconds anyway).
-if ! podman build --pull=never --layers=false --target image \
-       --build-context "build=$ctx" --build-context "rootfs=$ctx" \
-       --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
-       --iidfile "$work/iid" -t "$image" -f "$repo/Dockerfile" "$ctx" >"$work/build.log" 2>&1; then
-  cat "$work/build.log" >&2
-  die "podman build"
+  revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
+  old_id="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
+  # --layers=false: no intermediate cache images pile up (the build takes seconds anyway).
+  if ! podman build --pull=never --layers=false --target image \
+         --build-context "build=$ctx" --build-context "rootfs=$ctx" \
+         --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+         --iidfile "$work/iid" -t "$image" -f "$repo/Dockerfile" "$ctx" >"$work/build.log" 2>&1; then
+    cat "$work/build.log" >&2
+    die "podman build"
+  fi
+  new_id="$(cat "$work/iid")"
+  new_id="${new_id#sha256:}"
+  # Drop the image this tag pointed to before, if nothing else uses it.
+  if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+    podman rmi "$old_id" >/dev/null 2>&1 || true
+  fi
+  phase_done image-build
+else
+  podman image exists "$image" || die "--no-build: no image $image"
+  # the binary inside the image, for the summary
+  bin="$image:/usr/local/bin/aws-oidc"
+  bin_bytes="$(podman run --rm --pull=never --entrypoint "" "$image" stat -c %s /usr/local/bin/aws-oidc)" \
+    || die "--no-build: cannot stat /usr/local/bin/aws-oidc in $image"
 fi
-new_id="$(cat "$work/iid")"
-new_id="${new_id#sha256:}"
-# Drop the image this tag pointed to before, if nothing else uses it.
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-  podman rmi "$old_id" >/dev/null 2>&1 || true
-fi
-phase_done image-build
 
 # --- local STS (moto) and a GitLab-style token ---------------------------------------
 say "moto STS on 127.0.0.1"
@@ -235,7 +260,7 @@ awk -v s="$img_bytes" -v b="$bin_bytes" 'BEGIN { printf "image %d bytes (%.2f MB
 # --- 5. OCI labels --------------------------------------------------------------------------
 say "5. OCI labels"
 podman image inspect --format '{{json .Labels}}' "$image" >"$work/labels.json"
-"$venv_bin/python" - "$work/labels.json" "$version" <<'PY' || die "5: OCI labels"
+"$venv_bin/python" - "$work/labels.json" "${EXPECT_VERSION:-$version}" <<'PY' || die "5: OCI labels"
 import json, sys
 labels = json.load(open(sys.argv[1])) or {}
 want = {"org.opencontainers.image.licenses": "Apache-2.0",
