@@ -70,7 +70,8 @@ print(f"aws-oidc benchmark: GitHub-path job "
       f"(token endpoint -> STS AssumeRoleWithWebIdentity -> env file)")
 print(f"servers: {meta.get('servers', '?')}")
 print(f"runs: {meta.get('runs')} per tool after {meta.get('warmup')} warm-up "
-      f"(wall: hyperfine -N median; peak RSS: GNU time %M median over {meta.get('runs')} runs)")
+      f"(wall: hyperfine -N median; user+sys: hyperfine mean CPU time;\n"
+      f"      peak RSS: GNU time %M median over {meta.get('runs')} separate runs)")
 print(f"host: {meta.get('host', '?')}; load avg before: {meta.get('load', '?')}, "
       f"after: {meta.get('load_after', '?')}")
 try:

@@ -608,7 +608,7 @@ pub async fn obtain_with(
     token: Option<token::IdToken>,
 ) -> Result<Obtained, Failure> {
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-    let http = crate::http::sts_client().map_err(Failure::usage)?;
+    let http = crate::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
     tracing::info!(
         "{}: STS endpoint {} ({})",
         s.ci.name(),

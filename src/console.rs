@@ -191,7 +191,7 @@ pub fn login_url(
 
 /// Exchanges the credentials for a sign-in token, retrying transient failures.
 async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, ConsoleError> {
-    let client = crate::http::client().map_err(ConsoleError::Setup)?;
+    let client = crate::http::client(request.expose()).map_err(ConsoleError::Setup)?;
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -27,10 +27,10 @@ fn roots() -> Result<&'static [CertificateDer<'static>], String> {
             // Keep only what rustls accepts: the SDK's client panics on a root it cannot parse.
             let usable =
                 |c: &CertificateDer<'static>| rustls::RootCertStore::empty().add(c.clone()).is_ok();
-            let mut certs: Vec<CertificateDer<'static>> = rustls_native_certs::load_native_certs()
-                .certs
+            let mut seen = std::collections::HashSet::new();
+            let mut certs: Vec<CertificateDer<'static>> = system_roots()
                 .into_iter()
-                .filter(usable)
+                .filter(|c| seen.insert(c.as_ref().to_vec()) && usable(c))
                 .collect();
             if certs.is_empty() {
                 tracing::debug!("no system CA certificates; using the built-in Mozilla roots");
@@ -62,6 +62,31 @@ fn roots() -> Result<&'static [CertificateDer<'static>], String> {
         .map_err(Clone::clone)
 }
 
+/// The system's roots. `SSL_CERT_FILE`/`SSL_CERT_DIR` when set; else the distribution's
+/// bundle file, read once (scanning /etc/ssl/certs as well would read every certificate
+/// two or three times over); else whatever the platform store has.
+fn system_roots() -> Vec<CertificateDer<'static>> {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if !set("SSL_CERT_FILE") && !set("SSL_CERT_DIR") {
+        const BUNDLES: [&str; 5] = [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/ca-bundle.pem",
+            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+            "/etc/ssl/cert.pem",
+        ];
+        for path in BUNDLES {
+            if let Ok(iter) = CertificateDer::pem_file_iter(path) {
+                let certs: Vec<_> = iter.filter_map(Result::ok).collect();
+                if !certs.is_empty() {
+                    return certs;
+                }
+            }
+        }
+    }
+    rustls_native_certs::load_native_certs().certs
+}
+
 fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
     let mut out = String::new();
     for cert in certs {
@@ -76,10 +101,24 @@ fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The client for token and federation endpoints, built once per process.
-pub fn client() -> Result<reqwest::Client, String> {
-    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    CLIENT.get_or_init(build_client).clone()
+/// The client for token and federation endpoints, built once per process. A plain `http://`
+/// URL (a local endpoint) gets a client that never loads the trusted roots.
+pub fn client(url: &str) -> Result<reqwest::Client, String> {
+    static TLS: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    static PLAIN: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    if url.starts_with("http://") {
+        PLAIN
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(USER_AGENT)
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| describe(&e))
+            })
+            .clone()
+    } else {
+        TLS.get_or_init(build_client).clone()
+    }
 }
 
 fn build_client() -> Result<reqwest::Client, String> {
@@ -96,9 +135,28 @@ fn build_client() -> Result<reqwest::Client, String> {
 
 /// The SDK's HTTP client: hyper + rustls, proxy from the environment. Built once per
 /// process and shared (its connection pool too), whatever the number of targets.
-pub fn sts_client() -> Result<SharedHttpClient, String> {
-    static CLIENT: OnceLock<Result<SharedHttpClient, String>> = OnceLock::new();
-    CLIENT.get_or_init(build_sts_client).clone()
+pub fn sts_client(endpoint: &str) -> Result<SharedHttpClient, String> {
+    static TLS: OnceLock<Result<SharedHttpClient, String>> = OnceLock::new();
+    static PLAIN: OnceLock<SharedHttpClient> = OnceLock::new();
+    if endpoint.starts_with("http://") {
+        // A local or test endpoint: no TLS, so no roots to load.
+        return Ok(PLAIN
+            .get_or_init(|| {
+                aws_smithy_http_client::Builder::new().build_with_connector_fn(
+                    |settings, components| {
+                        let mut builder = aws_smithy_http_client::Connector::builder()
+                            .proxy_config(ProxyConfig::from_env());
+                        builder.set_connector_settings(settings.cloned());
+                        if let Some(components) = components {
+                            builder.set_sleep_impl(components.sleep_impl());
+                        }
+                        builder.build_http()
+                    },
+                )
+            })
+            .clone());
+    }
+    TLS.get_or_init(build_sts_client).clone()
 }
 
 fn build_sts_client() -> Result<SharedHttpClient, String> {

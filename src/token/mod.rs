@@ -313,7 +313,7 @@ mod github {
         audience: &str,
         budget: &Budget,
     ) -> Result<Secret, TokenError> {
-        let client = crate::http::client().map_err(|e| TokenError::EndpointUnreachable {
+        let client = crate::http::client(url).map_err(|e| TokenError::EndpointUnreachable {
             attempts: 0,
             last: e,
         })?;
