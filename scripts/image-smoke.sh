@@ -29,7 +29,7 @@ build=1
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "image-smoke: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -228,6 +228,7 @@ phase_done check-1
 
 # --- 2. GitLab: image with entrypoint: [""], script lines through /bin/sh ---------------
 say "2. GitLab style: --entrypoint \"\" /bin/sh -c 'eval \"\$(aws-oidc assume … --output sh)\"'"
+# shellcheck disable=SC2016  # expanded by the container's sh, not here
 gitlab_script='
 set -e
 eval "$(aws-oidc assume --role-arn '"$role_arn"' --output sh)"

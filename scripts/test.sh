@@ -30,3 +30,5 @@ if [ -d ../shared/advisory-db ]; then
 else
   echo "skipped: ../shared/advisory-db not found"
 fi
+echo "== container image: static build, podman build from scratch, smoke test against moto"
+scripts/image-smoke.sh

@@ -344,9 +344,19 @@ pub async fn run(
         ..Default::default()
     };
     let mut first_failure: Option<u8> = None;
-    let mut ok = 0;
+    let report_failure = |name: &str, f: &Failure, first: &mut Option<u8>| {
+        let text = f.to_string();
+        eprint!(
+            "aws-oidc: [{name}] {}",
+            text.trim_start_matches("aws-oidc: ")
+        );
+        first.get_or_insert(f.exit_code());
+    };
+    // All successes go into one plan: shared files (~/.aws/credentials) are rewritten once.
+    let mut plan = Plan::default();
+    let mut done = Vec::new();
     for (t, r) in targets.iter().zip(results) {
-        let outcome = r
+        let rendered = r
             .unwrap_or_else(|| Err(Failure::new(Kind::Internal, "no result")))
             .and_then(|o| {
                 let mut opts = opts.clone();
@@ -356,31 +366,36 @@ pub async fn run(
                         &t.settings,
                     )?);
                 }
-                let plan = Plan::render(&t.outputs, &o.assumed, &env, &opts)
+                let from = plan.written.len();
+                plan.render_into(&t.outputs, &o.assumed, &env, &opts)
                     .map_err(crate::output_failure)?;
-                let written = plan.apply().map_err(crate::output_failure)?;
-                Ok((o.assumed, written))
+                Ok((o.assumed, from..plan.written.len()))
             });
-        match outcome {
-            Ok((assumed, written)) => {
+        match rendered {
+            Ok(ok) => done.push((t, ok)),
+            Err(f) => report_failure(&t.name, &f, &mut first_failure),
+        }
+    }
+    let written = plan.written.clone();
+    let mut ok = 0;
+    match plan.apply() {
+        Err(e) => {
+            let f = crate::output_failure(e);
+            for (t, _) in &done {
+                report_failure(&t.name, &f, &mut first_failure);
+            }
+        }
+        Ok(_) => {
+            for (t, (assumed, range)) in &done {
                 ok += 1;
                 if !args.common.quiet {
-                    let line = app::summary(&assumed, &written);
+                    let line = app::summary(assumed, &written[range.clone()]);
                     eprintln!(
                         "aws-oidc: [{}] {}",
                         t.name,
                         line.trim_start_matches("aws-oidc: ")
                     );
                 }
-            }
-            Err(f) => {
-                let text = f.to_string();
-                eprint!(
-                    "aws-oidc: [{}] {}",
-                    t.name,
-                    text.trim_start_matches("aws-oidc: ")
-                );
-                first_failure.get_or_insert(f.exit_code());
             }
         }
     }

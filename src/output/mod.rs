@@ -267,21 +267,60 @@ impl Plan {
         env: &BTreeMap<String, String>,
         opts: &RenderOptions,
     ) -> Result<Plan, OutputError> {
+        let mut plan = Plan::default();
+        plan.render_into(targets, a, env, opts)?;
+        Ok(plan)
+    }
+
+    /// Adds more outputs to this plan (several targets' profiles then share one rewrite of
+    /// each shared file). On an error, the plan is left as it was.
+    pub fn render_into(
+        &mut self,
+        targets: &[Target],
+        a: &Assumed,
+        env: &BTreeMap<String, String>,
+        opts: &RenderOptions,
+    ) -> Result<(), OutputError> {
         let gh = &opts.github;
         let vars = match &opts.web_identity {
             Some(w) => web_identity_variables(w, &a.region),
             None => variables(a),
         };
-        let mut plan = Plan::default();
+        let before = (
+            self.stdout.len(),
+            self.files.len(),
+            self.appends.len(),
+            self.written.len(),
+        );
+        let result = self.render_targets(targets, a, env, opts, gh, &vars);
+        if result.is_err() {
+            self.stdout.truncate(before.0);
+            self.files.truncate(before.1);
+            self.appends.truncate(before.2);
+            self.written.truncate(before.3);
+        }
+        result
+    }
+
+    fn render_targets(
+        &mut self,
+        targets: &[Target],
+        a: &Assumed,
+        env: &BTreeMap<String, String>,
+        opts: &RenderOptions,
+        gh: &GitHubOptions,
+        vars: &[(&'static str, String)],
+    ) -> Result<(), OutputError> {
+        let plan = self;
         for t in targets {
             let (content, label) = match &t.format {
-                Format::Env => (shell::dotenv(&vars)?, "dotenv"),
-                Format::Sh => (shell::sh(&vars), "sh"),
-                Format::Fish => (shell::fish(&vars), "fish"),
-                Format::PowerShell => (shell::powershell(&vars), "powershell"),
+                Format::Env => (shell::dotenv(vars)?, "dotenv"),
+                Format::Sh => (shell::sh(vars), "sh"),
+                Format::Fish => (shell::fish(vars), "fish"),
+                Format::PowerShell => (shell::powershell(vars), "powershell"),
                 Format::Json => (json(a), "credential_process JSON"),
                 Format::GitHub => {
-                    plan.render_github(a, Some(&vars), env, gh)?;
+                    plan.render_github(a, Some(vars), env, gh)?;
                     continue;
                 }
                 Format::GitHubOutputs => {
@@ -315,7 +354,7 @@ impl Plan {
                 }
             }
         }
-        Ok(plan)
+        Ok(())
     }
 
     /// Masks on stdout, then (with `vars`) `GITHUB_ENV`, then step outputs.
@@ -392,7 +431,15 @@ impl Plan {
             Some(p) => PathBuf::from(p),
             None => home(env)?.join(".aws").join("config"),
         };
-        let read = |p: &Path| match std::fs::read_to_string(p) {
+        // A file this plan already rewrites is read from the plan, not the disk.
+        let pending = |p: &Path| {
+            self.files
+                .iter()
+                .rev()
+                .find(|(q, _)| q == p)
+                .map(|(_, c)| c.clone())
+        };
+        let read = |p: &Path| match pending(p).map_or_else(|| std::fs::read_to_string(p), Ok) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
             Err(e) => Err(io_err(p)(e)),
@@ -535,7 +582,15 @@ impl Plan {
     /// file staged and, only when all staged, renamed into place; appends last.
     pub fn apply(self) -> Result<Vec<String>, OutputError> {
         let mut staged = Vec::new();
-        for (path, content) in &self.files {
+        // Only the last content of a file counts (it holds every earlier update).
+        let last: Vec<&(PathBuf, String)> = self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, (p, _))| !self.files[i + 1..].iter().any(|(q, _)| q == p))
+            .map(|(_, f)| f)
+            .collect();
+        for (path, content) in last {
             if let Some(dir) = path.parent() {
                 file::ensure_private_dir(dir).map_err(io_err(dir))?;
             }
