@@ -45,7 +45,8 @@ pub struct Settings {
     pub trust_policy: Option<std::path::PathBuf>,
 }
 
-fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
+/// A set, non-blank environment variable.
+pub fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
     env.get(key).filter(|v| !v.trim().is_empty())
 }
 
@@ -270,6 +271,7 @@ impl Settings {
         }
         check_account(&allowed_accounts, &final_account)?;
         let audience = opts
+            .token
             .audience
             .clone()
             .unwrap_or_else(|| partition.default_audience().to_string());
@@ -277,9 +279,9 @@ impl Settings {
             Start::Environment(environment_credentials(env)?)
         } else {
             let explicit = Explicit {
-                env: opts.token_env.clone(),
-                file: opts.token_file.clone(),
-                command: opts.token_command.clone(),
+                env: opts.token.token_env.clone(),
+                file: opts.token.token_file.clone(),
+                command: opts.token.token_command.clone(),
             };
             Start::WebIdentity {
                 source: token::detect(&explicit, env).map_err(|e| token_failure(e, &audience))?,
@@ -399,16 +401,16 @@ pub fn credential_process_command(opts: &Common, s: &Settings) -> Result<String,
     if let Some(v) = &opts.chain_session_name {
         push("--chain-session-name", v);
     }
-    if let Some(v) = &opts.token_env {
+    if let Some(v) = &opts.token.token_env {
         push("--token-env", v);
     }
-    if let Some(v) = &opts.token_file {
+    if let Some(v) = &opts.token.token_file {
         push("--token-file", &v.display().to_string());
     }
-    if let Some(v) = &opts.token_command {
+    if let Some(v) = &opts.token.token_command {
         push("--token-command", v);
     }
-    if let Some(v) = &opts.audience {
+    if let Some(v) = &opts.token.audience {
         push("--audience", v);
     }
     if opts.max_attempts != 5 {
@@ -473,7 +475,8 @@ fn check_account(allowed: &[String], account: &str) -> Result<(), Failure> {
     .hint("check --role-arn/--chain-role-arn, or add the account to --allowed-account-ids; nothing was written"))
 }
 
-fn token_failure(e: TokenError, audience: &str) -> Failure {
+/// A token error as the edge reports it: usage, transient or token-unavailable.
+pub fn token_failure(e: TokenError, audience: &str) -> Failure {
     let kind = match e {
         TokenError::Ambiguous(_) | TokenError::EndpointTls(_) => Kind::Usage,
         ref e if e.is_transient() => Kind::Transient,

@@ -328,38 +328,8 @@ pub struct Common {
     )]
     pub chain_session_name: Option<String>,
 
-    /// Read the ID token from this environment variable.
-    #[arg(long, env = "AWS_OIDC_TOKEN_ENV", value_name = "NAME", help_heading = "Token",
-          conflicts_with_all = ["token_file", "token_command"])]
-    pub token_env: Option<String>,
-
-    /// Read the ID token from this file.
-    #[arg(
-        long,
-        env = "AWS_OIDC_TOKEN_FILE",
-        value_name = "PATH",
-        help_heading = "Token",
-        conflicts_with = "token_command"
-    )]
-    pub token_file: Option<PathBuf>,
-
-    /// Run this shell command; its stdout is the ID token.
-    #[arg(
-        long,
-        env = "AWS_OIDC_TOKEN_COMMAND",
-        value_name = "CMD",
-        help_heading = "Token"
-    )]
-    pub token_command: Option<String>,
-
-    /// Audience to request the token for (GitHub, Buildkite) [default: sts.amazonaws.com, sts.amazonaws.com.cn in aws-cn].
-    #[arg(
-        long,
-        env = "AWS_OIDC_AUDIENCE",
-        value_name = "AUD",
-        help_heading = "Token"
-    )]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub token: TokenArgs,
 
     /// Attempts per call before giving up on transient failures.
     #[arg(long, env = "AWS_OIDC_MAX_ATTEMPTS", value_name = "N", default_value_t = 5,
@@ -393,6 +363,43 @@ pub struct Common {
         conflicts_with = "verbose"
     )]
     pub quiet: bool,
+}
+
+/// Where the ID token comes from (shared by every command that reads one).
+#[derive(Clone, Debug, Default, Args)]
+pub struct TokenArgs {
+    /// Read the ID token from this environment variable.
+    #[arg(long, env = "AWS_OIDC_TOKEN_ENV", value_name = "NAME", help_heading = "Token",
+          conflicts_with_all = ["token_file", "token_command"])]
+    pub token_env: Option<String>,
+
+    /// Read the ID token from this file.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TOKEN_FILE",
+        value_name = "PATH",
+        help_heading = "Token",
+        conflicts_with = "token_command"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    /// Run this shell command; its stdout is the ID token.
+    #[arg(
+        long,
+        env = "AWS_OIDC_TOKEN_COMMAND",
+        value_name = "CMD",
+        help_heading = "Token"
+    )]
+    pub token_command: Option<String>,
+
+    /// Audience to request the token for (GitHub, Buildkite); for trust-policy also the audience to pin [default: sts.amazonaws.com, sts.amazonaws.com.cn in aws-cn].
+    #[arg(
+        long,
+        env = "AWS_OIDC_AUDIENCE",
+        value_name = "AUD",
+        help_heading = "Token"
+    )]
+    pub audience: Option<String>,
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! option has an `AWS_OIDC_*` environment variable, and the token options keep the names and
 //! variables of `assume`.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand, ValueEnum};
+
+pub use crate::cli::TokenArgs;
 
 /// The diagnosis subcommands, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
@@ -19,43 +19,6 @@ pub enum Diagnose {
         2 usage or input error (bad JSON, unreadable file), 3 no usable ID token."
     )]
     Explain(ExplainArgs),
-}
-
-/// Where the ID token comes from: the same options and variables as `assume`.
-#[derive(Clone, Debug, Default, Args)]
-pub struct TokenArgs {
-    /// Read the ID token from this environment variable.
-    #[arg(long, env = "AWS_OIDC_TOKEN_ENV", value_name = "NAME", help_heading = "Token",
-          conflicts_with_all = ["token_file", "token_command"])]
-    pub token_env: Option<String>,
-
-    /// Read the ID token from this file.
-    #[arg(
-        long,
-        env = "AWS_OIDC_TOKEN_FILE",
-        value_name = "PATH",
-        help_heading = "Token",
-        conflicts_with = "token_command"
-    )]
-    pub token_file: Option<PathBuf>,
-
-    /// Run this shell command; its stdout is the ID token.
-    #[arg(
-        long,
-        env = "AWS_OIDC_TOKEN_COMMAND",
-        value_name = "CMD",
-        help_heading = "Token"
-    )]
-    pub token_command: Option<String>,
-
-    /// Audience to request the token for (GitHub, Buildkite); for trust-policy also the audience to pin [default: sts.amazonaws.com, sts.amazonaws.com.cn in aws-cn].
-    #[arg(
-        long,
-        env = "AWS_OIDC_AUDIENCE",
-        value_name = "AUD",
-        help_heading = "Token"
-    )]
-    pub audience: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -31,7 +31,7 @@ use crate::failure::{Failure, Kind};
 use crate::partition::{Partition, RoleArn};
 use crate::retry::Budget;
 use crate::token::jwt::Claims;
-use crate::token::{self, Explicit, IdToken, TokenError};
+use crate::token::{self, Explicit, IdToken};
 
 /// Runs a diagnosis command; its own runtime and environment snapshot, like `main`'s.
 pub fn main(command: Diagnose) -> ExitCode {
@@ -65,19 +65,7 @@ async fn run(command: Diagnose, env: &BTreeMap<String, String>) -> Result<u8, Fa
     }
 }
 
-fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
-    env.get(key).filter(|v| !v.trim().is_empty())
-}
-
-fn token_failure(e: TokenError, audience: &str) -> Failure {
-    let kind = match e {
-        TokenError::Ambiguous(_) | TokenError::EndpointTls(_) => Kind::Usage,
-        ref e if e.is_transient() => Kind::Transient,
-        _ => Kind::Token,
-    };
-    let hints = e.hints(audience);
-    Failure::new(kind, e.to_string()).hints(hints)
-}
+use crate::app::{get, token_failure};
 
 /// Gets the token from the source `assume` would use; an expired token is still returned.
 async fn fetch(
