@@ -13,6 +13,8 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/moto.sh
+. "$repo/scripts/lib/moto.sh"
 cd "$repo"
 
 say() { printf '\n==> %s\n' "$*" >&2; }
@@ -47,43 +49,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  "$venv_bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
-# moto answers GET / (and unsigned POSTs) as S3, so probe STS with a form POST
-# carrying an STS SigV4 credential scope.
-moto_ready() {
-  "$venv_bin/python" - "$1" <<'PY'
-import sys, urllib.request
-req = urllib.request.Request(
-    f"http://127.0.0.1:{sys.argv[1]}/",
-    data=b"Action=GetCallerIdentity&Version=2011-06-15",
-    headers={"Content-Type": "application/x-www-form-urlencoded",
-             # moto routes by the SigV4 credential scope (signatures are not checked)
-             "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAPROBE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0"})
-try:
-    body = urllib.request.urlopen(req, timeout=1).read()
-except Exception:
-    sys.exit(1)
-sys.exit(0 if b"GetCallerIdentityResponse" in body else 1)
-PY
-}
 
 say "starting moto STS server"
-moto_port=""
-for _ in 1 2 3; do
-  port="$(free_port)"
-  "$venv_bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 100); do
-    if moto_ready "$port"; then moto_port="$port"; break 2; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill "$pid" 2>/dev/null || true
-done
+if start_moto "$venv_bin/python" "$venv_bin/moto_server" "$work/moto.log"; then pids+=("$moto_pid"); else moto_port=""; fi
 [ -n "$moto_port" ] || { cat "$work/moto.log" >&2; die "moto_server did not start"; }
 sts_url="http://127.0.0.1:$moto_port"
 echo "moto STS: $sts_url" >&2
