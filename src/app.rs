@@ -445,12 +445,9 @@ impl Settings {
         ];
         match &self.start {
             Start::WebIdentity { source, request } => d.push(format!(
-                "web-identity source={} audience={} duration={} policy={:?} policy_arns={:?}",
-                source.describe(),
-                self.audience,
-                request.duration,
-                request.policy,
-                request.policy_arns
+                // The full source (every argument of a token command), hashed, never shown.
+                "web-identity source={:?} audience={} duration={} policy={:?} policy_arns={:?}",
+                source, self.audience, request.duration, request.policy, request.policy_arns
             )),
             Start::Environment(c) => d.push(format!("environment key={}", c.access_key_id)),
         }

@@ -213,7 +213,7 @@ impl Source {
             Source::GitHub { .. } => "GitHub Actions token endpoint".into(),
             Source::Env(name) => format!("${name}"),
             Source::File(path) => format!("file {}", path.display()),
-            Source::Command(cmd) => format!("command `{cmd}`"),
+            Source::Command(cmd) => format!("command `{}`", command_label(cmd)),
             Source::Buildkite => "buildkite-agent oidc request-token".into(),
         }
     }
@@ -239,7 +239,7 @@ impl Source {
                     path: path.clone(),
                     err,
                 })?,
-            Source::Command(cmd) => run_command(shell(cmd), cmd, budget).await?,
+            Source::Command(cmd) => run_command(shell(cmd), &command_label(cmd), budget).await?,
             Source::Buildkite => {
                 let mut c = tokio::process::Command::new("buildkite-agent");
                 c.args(["oidc", "request-token", "--audience", audience]);
@@ -265,6 +265,18 @@ fn shell(cmd: &str) -> tokio::process::Command {
         let mut c = tokio::process::Command::new("sh");
         c.args(["-c", cmd]);
         c
+    }
+}
+
+/// How a token command is named in messages: its program only, since its arguments may
+/// carry a credential of their own (`--password …`).
+fn command_label(cmd: &str) -> String {
+    let mut words = cmd.split_whitespace();
+    let program = words.next().unwrap_or_default();
+    if words.next().is_some() {
+        format!("{program} …")
+    } else {
+        program.to_string()
     }
 }
 
@@ -482,6 +494,16 @@ mod tests {
         assert!(hints.contains("id_tokens:") && hints.contains("aud: sts.amazonaws.com"));
         let s = detect(&Explicit::default(), &env(&[("BUILDKITE", "true")])).unwrap();
         assert!(matches!(s, Source::Buildkite));
+    }
+
+    #[test]
+    fn command_arguments_stay_out_of_messages() {
+        let s = Source::Command("get-token --password hunter2".into());
+        assert_eq!(s.describe(), "command `get-token …`");
+        assert_eq!(
+            Source::Command("get-token".into()).describe(),
+            "command `get-token`"
+        );
     }
 
     #[test]
