@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::ci::{self, Ci};
-use crate::cli::Common;
+use crate::cli::{Common, DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS};
 use crate::credentials::{Assumed, Credentials, human_duration, now_secs, rfc3339};
 use crate::failure::{Failure, Kind};
 use crate::partition::{Partition, RoleArn, is_valid_region};
@@ -43,6 +43,23 @@ pub struct Settings {
     pub explicit_session_name: Option<String>,
     /// `--trust-policy`: a local copy of the role's trust policy, to explain an AccessDenied.
     pub trust_policy: Option<std::path::PathBuf>,
+    /// `--duration` as asked (the first hop of a chain asks for less, the chain at most 3600).
+    pub duration: i32,
+    /// `--policy`: the compacted text sent to STS, and the absolute file it came from.
+    pub policy: Option<SessionPolicy>,
+    /// `--chain-session-name` as given.
+    pub explicit_chain_session_name: Option<String>,
+    /// `--token-env/--token-file/--token-command` as given (the file made absolute).
+    pub explicit_token: Explicit,
+}
+
+/// An inline session policy and, for `@FILE`, where it was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// The JSON without insignificant white space: what STS is sent, every time.
+    pub text: String,
+    /// `@FILE`, made absolute when resolved (refreshes run from another directory).
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// A set, non-blank environment variable.
@@ -118,18 +135,54 @@ fn endpoint_url(
     }
 }
 
-fn policy(opts: &Common) -> Result<Option<String>, Failure> {
+fn policy(opts: &Common) -> Result<Option<SessionPolicy>, Failure> {
     let Some(p) = &opts.policy else {
         return Ok(None);
     };
-    let text = match p.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("cannot read the policy file {path}: {e}")))?,
-        None => p.clone(),
+    let (text, file) = match p.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::usage(format!("cannot read the policy file {path}: {e}")))?;
+            (text, Some(absolute(std::path::Path::new(path))))
+        }
+        None => (p.clone(), None),
     };
     serde_json::from_str::<serde_json::Value>(&text)
         .map_err(|e| Failure::usage(format!("--policy is not valid JSON: {e}")))?;
-    Ok(Some(text))
+    Ok(Some(SessionPolicy {
+        text: compact_json(&text),
+        file,
+    }))
+}
+
+/// `path` made absolute against the current directory (no symlinks resolved): a path written
+/// into a profile is read later from whatever directory the SDK runs in.
+pub fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Valid JSON without the white space between tokens (strings and key order untouched), so
+/// that the policy fits on one profile line and STS gets the same bytes on every refresh.
+pub fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn validate_external_id(id: &str) -> Result<(), Failure> {
@@ -275,22 +328,23 @@ impl Settings {
             .audience
             .clone()
             .unwrap_or_else(|| partition.default_audience().to_string());
+        let explicit_token = Explicit {
+            env: opts.token.token_env.clone(),
+            file: opts.token.token_file.as_deref().map(absolute),
+            command: opts.token.token_command.clone(),
+        };
         let start = if opts.role_chaining {
             Start::Environment(environment_credentials(env)?)
         } else {
-            let explicit = Explicit {
-                env: opts.token.token_env.clone(),
-                file: opts.token.token_file.clone(),
-                command: opts.token.token_command.clone(),
-            };
             Start::WebIdentity {
-                source: token::detect(&explicit, env).map_err(|e| token_failure(e, &audience))?,
+                source: token::detect(&explicit_token, env)
+                    .map_err(|e| token_failure(e, &audience))?,
                 request: WebIdentityRequest {
                     role: role.clone(),
                     session_name,
                     // The first hop only has to live long enough to chain.
                     duration: if chain.is_some() { 900 } else { opts.duration },
-                    policy,
+                    policy: policy.as_ref().map(|p| p.text.clone()),
                     policy_arns: opts.policy_arns.clone(),
                 },
             }
@@ -305,6 +359,10 @@ impl Settings {
             allowed_accounts,
             explicit_session_name: opts.session_name.clone(),
             trust_policy: opts.trust_policy.clone(),
+            duration: opts.duration,
+            policy,
+            explicit_chain_session_name: opts.chain_session_name.clone(),
+            explicit_token,
             max_attempts: opts.max_attempts,
             timeout: Duration::from_secs(opts.timeout),
             base_delay: Duration::from_millis(opts.retry_base_delay_ms),
@@ -346,90 +404,97 @@ fn shell_word(w: &str) -> String {
 }
 
 /// The `credential_process` command line that gets these same credentials again.
-pub fn credential_process_command(opts: &Common, s: &Settings) -> Result<String, Failure> {
-    if matches!(s.start, Start::Environment(_)) {
-        return Err(Failure::usage(
-            "--refreshable needs an ID token source; --role-chaining credentials cannot be refreshed",
-        ));
-    }
+pub fn credential_process_command(s: &Settings) -> Result<String, Failure> {
     let exe = std::env::current_exe().map_err(|e| {
         Failure::new(
             Kind::Internal,
             format!("cannot find aws-oidc's own path: {e}"),
         )
     })?;
-    let mut args: Vec<String> = vec![
-        exe.display().to_string(),
-        "credential-process".into(),
-        "--role-arn".into(),
-        s.role.arn.clone(),
-        "--region".into(),
-        s.endpoint.region.clone(),
-    ];
-    let mut push = |flag: &str, value: &str| {
-        args.push(flag.to_string());
-        args.push(value.to_string());
-    };
-    if s.endpoint.url != s.role.partition.sts_endpoint(&s.endpoint.region) {
-        push("--sts-endpoint", &s.endpoint.url);
-    }
-    if let Some(v) = &opts.session_name {
-        push("--session-name", v);
-    }
-    if opts.duration != 3600 {
-        push("--duration", &opts.duration.to_string());
-    }
-    if let Some(v) = &opts.policy {
-        // One line: the profile file is line-based. Inline JSON is compacted; @file stays.
-        let compact = serde_json::from_str::<serde_json::Value>(v)
-            .map(|j| j.to_string())
-            .unwrap_or_else(|_| v.clone());
-        push("--policy", &compact);
-    }
-    for a in &opts.policy_arns {
-        push("--policy-arn", a);
-    }
-    if !s.allowed_accounts.is_empty() {
-        push("--allowed-account-ids", &s.allowed_accounts.join(","));
-    }
-    if let Some(v) = &opts.chain_role_arn {
-        push("--chain-role-arn", v);
-    }
-    if let Some(v) = &opts.external_id {
-        push("--external-id", v);
-    }
-    if let Some(v) = &opts.chain_session_name {
-        push("--chain-session-name", v);
-    }
-    if let Some(v) = &opts.token.token_env {
-        push("--token-env", v);
-    }
-    if let Some(v) = &opts.token.token_file {
-        push("--token-file", &v.display().to_string());
-    }
-    if let Some(v) = &opts.token.token_command {
-        push("--token-command", v);
-    }
-    if let Some(v) = &opts.token.audience {
-        push("--audience", v);
-    }
-    if opts.max_attempts != 5 {
-        push("--max-attempts", &opts.max_attempts.to_string());
-    }
-    if opts.timeout != 60 {
-        push("--timeout", &opts.timeout.to_string());
-    }
-    if let Some(bad) = args.iter().find(|a| a.contains(['\n', '\r', '\0'])) {
+    let mut words = vec![exe.display().to_string(), "credential-process".into()];
+    words.extend(s.to_args()?);
+    if let Some(bad) = words.iter().find(|a| a.contains(['\n', '\r', '\0'])) {
         return Err(Failure::usage(format!(
             "--refreshable: `{}` holds a line break, which a profile line cannot carry",
             bad.lines().next().unwrap_or_default()
         )));
     }
-    Ok(args
+    Ok(words
         .iter()
         .map(|a| shell_word(a))
         .collect::<Vec<_>>()
         .join(" "))
+}
+
+impl Settings {
+    /// The options that resolve to these same settings again: the one place that turns
+    /// settings back into a command line (`credential_process` profiles, single roles and YAML
+    /// targets alike). Paths are absolute; values equal to their defaults are left out.
+    pub fn to_args(&self) -> Result<Vec<String>, Failure> {
+        let Start::WebIdentity { request, .. } = &self.start else {
+            return Err(Failure::usage(
+                "--refreshable needs an ID token source; --role-chaining credentials cannot be refreshed",
+            ));
+        };
+        let mut args: Vec<String> = Vec::new();
+        let mut push = |flag: &str, value: String| {
+            args.push(flag.to_string());
+            args.push(value);
+        };
+        push("--role-arn", self.role.arn.clone());
+        push("--region", self.endpoint.region.clone());
+        if self.endpoint.url != self.role.partition.sts_endpoint(&self.endpoint.region) {
+            push("--sts-endpoint", self.endpoint.url.clone());
+        }
+        if let Some(v) = &self.explicit_session_name {
+            push("--session-name", v.clone());
+        }
+        if self.duration != DEFAULT_DURATION {
+            push("--duration", self.duration.to_string());
+        }
+        match &self.policy {
+            Some(SessionPolicy { file: Some(f), .. }) => {
+                push("--policy", format!("@{}", f.display()))
+            }
+            Some(p) => push("--policy", p.text.clone()),
+            None => {}
+        }
+        for a in &request.policy_arns {
+            push("--policy-arn", a.clone());
+        }
+        if !self.allowed_accounts.is_empty() {
+            push("--allowed-account-ids", self.allowed_accounts.join(","));
+        }
+        if let Some(c) = &self.chain {
+            push("--chain-role-arn", c.role.arn.clone());
+            if let Some(v) = &c.external_id {
+                push("--external-id", v.clone());
+            }
+            if let Some(v) = &self.explicit_chain_session_name {
+                push("--chain-session-name", v.clone());
+            }
+        }
+        let t = &self.explicit_token;
+        if let Some(v) = &t.env {
+            push("--token-env", v.clone());
+        }
+        if let Some(v) = &t.file {
+            push("--token-file", v.display().to_string());
+        }
+        if let Some(v) = &t.command {
+            push("--token-command", v.clone());
+        }
+        if self.audience != self.role.partition.default_audience() {
+            push("--audience", self.audience.clone());
+        }
+        if self.max_attempts != DEFAULT_MAX_ATTEMPTS {
+            push("--max-attempts", self.max_attempts.to_string());
+        }
+        if self.timeout.as_secs() != DEFAULT_TIMEOUT_SECS {
+            push("--timeout", self.timeout.as_secs().to_string());
+        }
+        Ok(args)
+    }
 }
 
 impl Settings {
@@ -441,7 +506,10 @@ impl Settings {
                 "endpoint={} region={}",
                 self.endpoint.url, self.endpoint.region
             ),
-            format!("session={:?}", self.explicit_session_name),
+            format!(
+                "session={:?} chain_session={:?}",
+                self.explicit_session_name, self.explicit_chain_session_name
+            ),
         ];
         match &self.start {
             Start::WebIdentity { source, request } => d.push(format!(
@@ -1038,5 +1106,289 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind, Kind::Usage);
+    }
+}
+
+#[cfg(test)]
+mod refresh_command {
+    //! `to_args` round trip: the written `credential_process` line resolves to the same settings.
+    use super::*;
+    use clap::Parser;
+
+    /// Splits a line the way botocore's shlex does, for the words `shell_word` writes.
+    fn split(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut in_word = false;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => {
+                    in_word = true;
+                    cur.extend(chars.by_ref().take_while(|q| *q != '\''));
+                }
+                '\\' => {
+                    in_word = true;
+                    cur.extend(chars.next());
+                }
+                ' ' if in_word => {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+                ' ' => {}
+                c => {
+                    in_word = true;
+                    cur.push(c);
+                }
+            }
+        }
+        if in_word {
+            words.push(cur);
+        }
+        words
+    }
+
+    fn env(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut env: BTreeMap<String, String> = [(
+            "AWS_ID_TOKEN".to_string(),
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".to_string(),
+        )]
+        .into();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
+    /// Every role the `assume` options name, resolved (targets included).
+    fn resolve_assume(argv: &[&str], env: &BTreeMap<String, String>) -> Vec<Settings> {
+        let mut v = vec!["aws-oidc", "assume"];
+        v.extend_from_slice(argv);
+        let crate::cli::Command::Assume(a) = crate::cli::Cli::try_parse_from(v).unwrap().command
+        else {
+            unreachable!()
+        };
+        match crate::targets::resolve(&a, env).unwrap() {
+            Some(targets) => targets.into_iter().map(|t| t.settings).collect(),
+            None => vec![Settings::resolve(&a.common, env).unwrap()],
+        }
+    }
+
+    /// The written line, parsed back as the SDK would run it, resolved again.
+    fn round_trip(s: &Settings, env: &BTreeMap<String, String>) -> (String, Settings) {
+        let line = credential_process_command(s).unwrap();
+        let words = split(&line);
+        assert_eq!(words[1], "credential-process", "{line}");
+        let mut argv = vec!["aws-oidc".to_string()];
+        argv.extend(words[1..].iter().cloned());
+        let cli = crate::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let crate::cli::Command::CredentialProcess(cp) = cli.command else {
+            unreachable!()
+        };
+        let again = Settings::resolve(&cp.common, env).unwrap();
+        (line, again)
+    }
+
+    #[test]
+    fn written_command_resolves_to_the_same_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy_file = dir.path().join("policy.json");
+        std::fs::write(
+            &policy_file,
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:Get*\", \"Resource\": \"*\"}]\n}\n",
+        )
+        .unwrap();
+        let token_file = dir.path().join("tok.jwt");
+        std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln").unwrap();
+        let targets = dir.path().join("targets.yml");
+        std::fs::write(
+            &targets,
+            format!(
+                "defaults:\n  duration: 1800\n  region: eu-west-1\n  policy: '{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Deny\", \"Action\": \"iam:*\", \"Resource\": \"*\"}}]}}'\n  policy_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess]\ntargets:\n  prod:\n    role_arn: arn:aws:iam::111111111111:role/deploy\n    chain_role_arn: arn:aws:iam::222222222222:role/app\n    external_id: ext-1\n    chain_session_name: prod-app\n    outputs: [profile=prod]\n  stage:\n    role_arn: arn:aws:iam::333333333333:role/deploy\n    policy: '@{}'\n    duration: 7200\n    sts_endpoint: http://127.0.0.1:4566\n    outputs: [profile=stage]\n",
+                policy_file.display()
+            ),
+        )
+        .unwrap();
+        let pf = format!("@{}", policy_file.display());
+        let tf = token_file.display().to_string();
+        let tg = targets.display().to_string();
+        let role = "arn:aws:iam::123456789012:role/r";
+        type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
+            (vec!["--role-arn", role], vec![]),
+            (
+                vec!["--role-arn", "arn:aws-cn:iam::123456789012:role/r"],
+                vec![],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--duration",
+                    "900",
+                    "--session-name",
+                    "me",
+                ],
+                vec![("AWS_REGION", "eu-central-1")],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--policy",
+                    " { \"Version\" : \"2012-10-17\" , \"Statement\": [] } ",
+                ],
+                vec![],
+            ),
+            (vec!["--role-arn", role, "--policy", &pf], vec![]),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--policy-arn",
+                    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "--policy-arn",
+                    "arn:aws:iam::123456789012:policy/it's",
+                ],
+                vec![],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--chain-role-arn",
+                    "arn:aws:iam::210987654321:role/t",
+                    "--external-id",
+                    "ext-1",
+                    "--chain-session-name",
+                    "chained",
+                    "--duration",
+                    "7200",
+                    "--allowed-account-ids",
+                    "210987654321",
+                ],
+                vec![],
+            ),
+            (vec!["--role-arn", role, "--token-file", &tf], vec![]),
+            (
+                vec!["--role-arn", role, "--token-env", "MY_TOKEN"],
+                vec![("MY_TOKEN", "x")],
+            ),
+            (
+                vec!["--role-arn", role, "--token-command", "printf '%s' \"$T\""],
+                vec![],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--sts-endpoint",
+                    "http://127.0.0.1:9/",
+                    "--audience",
+                    "my-aud",
+                ],
+                vec![],
+            ),
+            (
+                vec!["--role-arn", role],
+                vec![("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:8")],
+            ),
+            (
+                vec!["--role-arn", role, "--max-attempts", "2", "--timeout", "7"],
+                vec![],
+            ),
+            (vec!["--config", &tg], vec![]),
+        ];
+        for (argv, extra) in cases {
+            let env = env(&extra);
+            for s in resolve_assume(&argv, &env) {
+                let (line, again) = round_trip(&s, &env);
+                assert_eq!(
+                    again.cache_description(),
+                    s.cache_description(),
+                    "{argv:?}\n{line}"
+                );
+                assert_eq!(again.to_args().unwrap(), s.to_args().unwrap(), "{line}");
+                assert_eq!(again.duration, s.duration, "{line}");
+                assert_eq!(again.policy, s.policy, "{line}");
+                assert_eq!(again.allowed_accounts, s.allowed_accounts, "{line}");
+                assert_eq!(again.audience, s.audience, "{line}");
+                assert_eq!(again.endpoint.url, s.endpoint.url, "{line}");
+                assert_eq!(
+                    again.chain.as_ref().map(|c| (
+                        &c.role.arn,
+                        &c.external_id,
+                        &c.session_name,
+                        c.duration
+                    )),
+                    s.chain.as_ref().map(|c| (
+                        &c.role.arn,
+                        &c.external_id,
+                        &c.session_name,
+                        c.duration
+                    )),
+                    "{line}"
+                );
+                assert_eq!(
+                    (again.max_attempts, again.timeout),
+                    (s.max_attempts, s.timeout)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn targets_keep_their_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("targets.yml");
+        std::fs::write(
+            &p,
+            "defaults:\n  duration: 1800\n  policy: '{\"Version\": \"2012-10-17\", \"Statement\": []}'\ntargets:\n  prod:\n    role_arn: arn:aws:iam::111111111111:role/deploy\n    outputs: [profile=prod]\n",
+        )
+        .unwrap();
+        let s = resolve_assume(&["--config", &p.display().to_string()], &env(&[]));
+        let line = credential_process_command(&s[0]).unwrap();
+        assert!(line.contains(" --duration 1800 "), "{line}");
+        assert!(
+            line.contains(r#" --policy '{"Version":"2012-10-17","Statement":[]}'"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn paths_in_the_written_command_are_absolute() {
+        // Relative to this crate's directory (cargo runs unit tests there).
+        std::fs::create_dir_all("target/tmp-refresh-paths").unwrap();
+        std::fs::write("target/tmp-refresh-paths/p.json", "{}").unwrap();
+        let s = resolve_assume(
+            &[
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/r",
+                "--token-file",
+                "target/tmp-refresh-paths/tok.jwt",
+                "--policy",
+                "@target/tmp-refresh-paths/p.json",
+            ],
+            &env(&[]),
+        );
+        let args = s[0].to_args().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let at = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+        assert_eq!(
+            at("--token-file"),
+            cwd.join("target/tmp-refresh-paths/tok.jwt")
+                .display()
+                .to_string()
+        );
+        assert_eq!(
+            at("--policy"),
+            format!("@{}", cwd.join("target/tmp-refresh-paths/p.json").display())
+        );
+    }
+
+    #[test]
+    fn compact_json_keeps_strings() {
+        assert_eq!(
+            compact_json("{ \"a b\" : [ 1 , \"x\\\" y\" ] ,\n\t\"c\": {} }"),
+            r#"{"a b":[1,"x\" y"],"c":{}}"#
+        );
     }
 }

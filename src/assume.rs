@@ -106,7 +106,7 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
         });
     }
     if args.refreshable {
-        opts.refreshable = Some(app::credential_process_command(&args.common, &settings)?);
+        opts.refreshable = Some(app::credential_process_command(&settings)?);
     }
     let mut plan = Plan::render(&targets, &assumed, env, &opts).map_err(output_failure)?;
     if let Some(dest) = &url_dest {

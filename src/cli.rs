@@ -7,6 +7,13 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::output::Target;
 
+/// `--duration`'s default, in seconds.
+pub const DEFAULT_DURATION: i32 = 3600;
+/// `--max-attempts`' default.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// `--timeout`'s default, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aws-oidc",
@@ -234,7 +241,7 @@ pub struct Common {
     pub session_name: Option<String>,
 
     /// Session duration in seconds (900-43200; at most 3600 for a chained role).
-    #[arg(long, env = "AWS_OIDC_DURATION", value_name = "SECONDS", default_value_t = 3600,
+    #[arg(long, env = "AWS_OIDC_DURATION", value_name = "SECONDS", default_value_t = DEFAULT_DURATION,
           value_parser = clap::value_parser!(i32).range(900..=43200), help_heading = "Role")]
     pub duration: i32,
 
@@ -332,12 +339,12 @@ pub struct Common {
     pub token: TokenArgs,
 
     /// Attempts per call before giving up on transient failures.
-    #[arg(long, env = "AWS_OIDC_MAX_ATTEMPTS", value_name = "N", default_value_t = 5,
+    #[arg(long, env = "AWS_OIDC_MAX_ATTEMPTS", value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS,
           value_parser = clap::value_parser!(u32).range(1..=20), help_heading = "Network")]
     pub max_attempts: u32,
 
     /// Overall time limit in seconds for getting the token and credentials.
-    #[arg(long, env = "AWS_OIDC_TIMEOUT", value_name = "SECONDS", default_value_t = 60,
+    #[arg(long, env = "AWS_OIDC_TIMEOUT", value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Network")]
     pub timeout: u64,
 

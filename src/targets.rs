@@ -361,10 +361,7 @@ pub async fn run(
             .and_then(|o| {
                 let mut opts = opts.clone();
                 if args.refreshable {
-                    opts.refreshable = Some(app::credential_process_command(
-                        &apply_for_refresh(args, t),
-                        &t.settings,
-                    )?);
+                    opts.refreshable = Some(app::credential_process_command(&t.settings)?);
                 }
                 let from = plan.written.len();
                 plan.render_into(&t.outputs, &o.assumed, &env, &opts)
@@ -403,20 +400,6 @@ pub async fn run(
         eprintln!("aws-oidc: {ok} of {} targets succeeded", targets.len());
     }
     Ok(first_failure.unwrap_or(0))
-}
-
-/// The options a target's refreshable profile re-runs with.
-fn apply_for_refresh(args: &AssumeArgs, t: &Resolved) -> Common {
-    let mut c = args.common.clone();
-    c.role_arn = vec![t.settings.role.arn.clone()];
-    c.chain_role_arn = t.settings.chain.as_ref().map(|ch| ch.role.arn.clone());
-    c.external_id = t
-        .settings
-        .chain
-        .as_ref()
-        .and_then(|ch| ch.external_id.clone());
-    c.session_name = t.settings.explicit_session_name.clone();
-    c
 }
 
 #[cfg(test)]

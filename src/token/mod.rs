@@ -127,7 +127,7 @@ impl TokenError {
 }
 
 /// What the user asked for explicitly.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Explicit {
     pub env: Option<String>,
     pub file: Option<PathBuf>,

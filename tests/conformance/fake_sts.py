@@ -292,6 +292,12 @@ class FakeSTS:
                 self._calls.append(call)
 
     def _dispatch(self, action, params, handler, body, call) -> str:
+        if action in ("AssumeRoleWithWebIdentity", "AssumeRole"):
+            # The session's limits, as sent: Policy, PolicyArns.member.N.arn (in order).
+            call["policy"] = params.get("Policy")
+            call["policy_arns"] = [params[k] for k in sorted(
+                (k for k in params if re.fullmatch(r"PolicyArns\.member\.\d+\.arn", k)),
+                key=lambda k: int(k.split(".")[2]))]
         if action == "AssumeRoleWithWebIdentity":
             call["role_arn"] = params.get("RoleArn")
             call["session"] = params.get("RoleSessionName")

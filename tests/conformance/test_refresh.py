@@ -33,7 +33,11 @@ import pytest
 
 from conftest import JWT_IN_TEXT, Issuer, _base_env, fake_issuer
 from fake_sts import FakeSTS, fake_sts_server, sts  # noqa: F401  (fixtures)
-from support import PROC_TIMEOUT, REPO, aws_cli, parse_gitlab_dotenv, parse_rfc3339
+from support import PROC_TIMEOUT, REPO, aws_cli, parse_gitlab_dotenv, parse_rfc3339, tool
+
+
+def tool_aws() -> str:
+    return tool("aws")
 
 ACCOUNT = "123456789012"
 ROLE = "refresh"
@@ -614,6 +618,64 @@ def test_assume_refreshable_profile(ctx):
     assert json.loads(r.stdout)["Arn"] == arn_of(CHAIN_ROLE, "ci-chain", CHAIN_ACCOUNT)
     last = c.sts.calls("AssumeRole", session="ci-chain")[-1]
     assert last["external_id"] == "ext-refresh" and last["role_arn"] == CHAIN_ROLE_ARN
+
+
+def test_refreshable_target_profile_keeps_its_limits(ctx):
+    """A YAML target's `--refreshable` profile asks STS for exactly what the first call asked
+    for (Policy, PolicyArns, DurationSeconds), when awscli runs it from another directory with
+    a token file and a policy file named by relative paths (issue 10, bugs 1 and 2)."""
+    c = ctx
+    require(c, ["assume"], "--refreshable")
+    c.sts.configure(lifetime=900)
+    job = c.tmp / "job"
+    job.mkdir()
+    (job / "tok.jwt").write_text(c.env["AWS_ID_TOKEN"])
+    (job / "deny-iam.json").write_text(
+        '{\n  "Version": "2012-10-17",\n  "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]\n}\n')
+    (job / "targets.yml").write_text(f"""\
+defaults:
+  duration: 1800
+  region: {REGION}
+  policy: '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}}]}}'
+  policy_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess, arn:aws:iam::{ACCOUNT}:policy/extra]
+targets:
+  prod:
+    role_arn: {ROLE_ARN}
+    session_name: yaml-prod
+    outputs: [profile=prod]
+  stage:
+    role_arn: {ROLE_ARN}
+    session_name: yaml-stage
+    policy: '@deny-iam.json'
+    duration: 2700
+    outputs: [profile=stage]
+""")
+    start = c.sts.mark()
+    c.run(["assume", "--config", "targets.yml", "--token-file", "tok.jwt", "--refreshable"],
+          env={"AWS_ID_TOKEN": ""}, cwd=job)
+    first = {call["session"]: call for call in c.sts.calls("AssumeRoleWithWebIdentity", since=start)}
+    assert set(first) == {"yaml-prod", "yaml-stage"}, first
+    assert first["yaml-prod"]["duration"] == "1800"
+    assert first["yaml-stage"]["duration"] == "2700"
+    assert first["yaml-prod"]["policy"] and "s3:Get*" in first["yaml-prod"]["policy"]
+    assert first["yaml-stage"]["policy"] and "iam:*" in first["yaml-stage"]["policy"]
+    assert first["yaml-prod"]["policy_arns"] == [
+        "arn:aws:iam::aws:policy/ReadOnlyAccess", f"arn:aws:iam::{ACCOUNT}:policy/extra"]
+
+    elsewhere = c.tmp / "elsewhere"
+    elsewhere.mkdir()
+    for name, sess in (("prod", "yaml-prod"), ("stage", "yaml-stage")):
+        mark = c.sts.mark()
+        r = subprocess.run([tool_aws(), "sts", "get-caller-identity", "--output", "json",
+                            "--profile", name], env=c.consumer_env(), cwd=elsewhere,
+                           capture_output=True, text=True, timeout=PROC_TIMEOUT)
+        c.stderrs.append(r.stderr)
+        assert r.returncode == 0, f"profile {name}: {r.stderr}\n{c.config.read_text()}"
+        assert json.loads(r.stdout)["Arn"] == arn_of(ROLE, sess)
+        again = c.sts.calls("AssumeRoleWithWebIdentity", since=mark)
+        assert len(again) == 1, again
+        for key in ("policy", "policy_arns", "duration", "role_arn", "session"):
+            assert again[0][key] == first[sess][key], (name, key, again[0][key], first[sess][key])
 
 
 # ------------------------------------------------------------------ exec --serve
