@@ -204,6 +204,19 @@ pub fn is_valid_region(region: &str) -> bool {
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
 }
 
+/// The issuer as IAM names its OIDC provider and the provider's condition keys (`<provider>:sub`):
+/// `iss` without its `https://` scheme and otherwise exactly as spelled. A trailing slash stays
+/// (Auth0 issues `https://<tenant>.auth0.com/`): IAM matches the provider URL against `iss`
+/// exactly. The one place that turns an issuer into a provider.
+pub fn provider_of_issuer(iss: &str) -> String {
+    iss.strip_prefix("https://").unwrap_or(iss).to_string()
+}
+
+/// `arn:<partition>:iam::<account>:oidc-provider/<provider>` (see [`provider_of_issuer`]).
+pub fn provider_arn(partition: impl fmt::Display, account: &str, provider: &str) -> String {
+    format!("arn:{partition}:iam::{account}:oidc-provider/{provider}")
+}
+
 /// The account id inside an assumed-role ARN (`arn:aws:sts::123456789012:assumed-role/…`).
 pub fn account_of_arn(arn: &str) -> Option<&str> {
     let account = arn.split(':').nth(4)?;
@@ -213,6 +226,26 @@ pub fn account_of_arn(arn: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_keeps_the_issuer_as_spelled() {
+        assert_eq!(
+            provider_of_issuer("https://token.actions.githubusercontent.com"),
+            "token.actions.githubusercontent.com"
+        );
+        assert_eq!(
+            provider_of_issuer("https://dev-abc.us.auth0.com/"),
+            "dev-abc.us.auth0.com/"
+        );
+        assert_eq!(
+            provider_of_issuer("https://git.example.com/gitlab"),
+            "git.example.com/gitlab"
+        );
+        assert_eq!(
+            provider_arn(Partition::AwsCn, "123456789012", "dev-abc.us.auth0.com/"),
+            "arn:aws-cn:iam::123456789012:oidc-provider/dev-abc.us.auth0.com/"
+        );
+    }
 
     #[test]
     fn parses_role_arns_in_every_partition() {

@@ -137,9 +137,10 @@ fn expected_provider_arn(policy: &Policy, provider: Option<&str>, scope: &Scope)
         .clone()
         .or_else(|| from_policy.map(|(_, a)| a))
         .unwrap_or_else(|| "<account-id>".into());
-    format!(
-        "arn:{partition}:iam::{account}:oidc-provider/{}",
-        provider.unwrap_or("<issuer host/path>")
+    crate::partition::provider_arn(
+        partition,
+        &account,
+        provider.unwrap_or("<issuer host/path>"),
     )
 }
 

@@ -405,10 +405,7 @@ impl Trust {
     }
 
     pub fn provider_arn(&self, partition: Partition, account: &str) -> String {
-        format!(
-            "arn:{partition}:iam::{account}:oidc-provider/{}",
-            self.provider()
-        )
+        crate::partition::provider_arn(partition, account, &self.provider())
     }
 
     fn document(&self, partition: Partition, account: &str) -> J {

@@ -81,11 +81,7 @@ pub struct Context {
     extra: BTreeMap<String, (String, Vec<String>)>,
 }
 
-/// The issuer as IAM names the provider: `iss` without its `https://` scheme (a trailing slash,
-/// if the issuer has one, stays: IAM matches the provider URL against `iss` exactly).
-pub fn provider_of(iss: &str) -> String {
-    iss.strip_prefix("https://").unwrap_or(iss).to_string()
-}
+pub use crate::partition::provider_of_issuer as provider_of;
 
 /// Strings of a claim value: a string, or the strings of an array.
 fn strings(v: Option<&Value>) -> Vec<String> {

@@ -66,10 +66,10 @@ fn display(v: &Value) -> String {
 impl Report<'_> {
     fn provider_arn(&self, ctx: &Context) -> Option<String> {
         ctx.provider.as_ref().map(|p| {
-            format!(
-                "arn:{}:iam::{}:oidc-provider/{p}",
-                self.partition,
-                self.account.as_deref().unwrap_or("<account-id>")
+            crate::partition::provider_arn(
+                &self.partition,
+                self.account.as_deref().unwrap_or("<account-id>"),
+                p,
             )
         })
     }

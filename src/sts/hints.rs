@@ -38,21 +38,16 @@ pub fn hints(err: &StsError, ctx: &Context) -> Vec<String> {
 }
 
 fn provider_arn(ctx: &Context) -> String {
-    format!(
-        "arn:{}:iam::{}:oidc-provider/{}",
+    crate::partition::provider_arn(
         ctx.role.partition,
-        ctx.role.account_id,
-        ctx.claims
-            .issuer_host_path()
-            .unwrap_or_else(|| "<issuer>".into())
+        &ctx.role.account_id,
+        &ctx.claims.provider().unwrap_or_else(|| "<issuer>".into()),
     )
 }
 
 fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
     let claims = ctx.claims;
-    let host = claims
-        .issuer_host_path()
-        .unwrap_or_else(|| "<issuer>".into());
+    let host = claims.provider().unwrap_or_else(|| "<issuer>".into());
     let aud = claims
         .aud
         .first()
@@ -188,6 +183,35 @@ mod tests {
         ));
         assert!(h.contains("\"token.actions.githubusercontent.com:aud\" = \"sts.amazonaws.com\""));
         assert!(h.contains("StringLike"));
+    }
+
+    #[test]
+    fn trailing_slash_issuer_keeps_its_slash() {
+        // Auth0 issues `iss` with a trailing slash; IAM names the provider and its keys exactly so.
+        let claims = Claims {
+            iss: Some("https://dev-abc.us.auth0.com/".into()),
+            sub: Some("auth0|123".into()),
+            aud: vec!["sts.amazonaws.com".into()],
+            ..Default::default()
+        };
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/deploy").unwrap();
+        let ctx = Context {
+            claims: &claims,
+            role: &role,
+            chain_role: None,
+            from_environment: false,
+            region: "us-east-1",
+            duration: 3600,
+        };
+        let h = hints(&denied("AccessDenied", "Not authorized"), &ctx).join("\n");
+        assert!(
+            h.contains("arn:aws:iam::123456789012:oidc-provider/dev-abc.us.auth0.com/\""),
+            "{h}"
+        );
+        assert!(
+            h.contains("\"dev-abc.us.auth0.com/:sub\" = \"auth0|123\""),
+            "{h}"
+        );
     }
 
     #[test]

@@ -145,12 +145,12 @@ impl Claims {
         )
     }
 
-    /// The issuer without its scheme, as IAM names the provider and its condition keys
-    /// (`token.actions.githubusercontent.com`, `gitlab.example.com/gitlab`).
-    pub fn issuer_host_path(&self) -> Option<String> {
-        let iss = self.iss.as_deref()?;
-        let rest = iss.strip_prefix("https://").unwrap_or(iss);
-        Some(rest.trim_end_matches('/').to_string())
+    /// The issuer as IAM names the provider and its condition keys
+    /// ([`crate::partition::provider_of_issuer`]).
+    pub fn provider(&self) -> Option<String> {
+        self.iss
+            .as_deref()
+            .map(crate::partition::provider_of_issuer)
     }
 }
 
@@ -195,7 +195,7 @@ mod tests {
             tok.claims.summary(),
             "iss=https://gitlab.example.com aud=sts.amazonaws.com sub=project_path:g/p:ref_type:branch:ref:main"
         );
-        assert_eq!(tok.claims.issuer_host_path().unwrap(), "gitlab.example.com");
+        assert_eq!(tok.claims.provider().unwrap(), "gitlab.example.com");
     }
 
     #[test]
