@@ -320,13 +320,25 @@ pub async fn run(
     args: &AssumeArgs,
     env: &BTreeMap<String, String>,
 ) -> Result<u8, Failure> {
-    let token = app::fetch_shared_token(&targets[0].settings, env).await?;
+    // One token per distinct audience (a target's default audience follows its partition):
+    // one fetch when all agree.
+    let mut tokens: BTreeMap<&str, Option<crate::token::IdToken>> = BTreeMap::new();
+    for t in &targets {
+        let audience = t.settings.audience.as_str();
+        if !tokens.contains_key(audience) {
+            tokens.insert(audience, app::fetch_shared_token(&t.settings, env).await?);
+        }
+    }
+    let tokens: Vec<Option<crate::token::IdToken>> = targets
+        .iter()
+        .map(|t| tokens[t.settings.audience.as_str()].clone())
+        .collect();
     let env = Arc::new(env.clone());
     let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
     let targets: Vec<Arc<Resolved>> = targets.into_iter().map(Arc::new).collect();
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, t) in targets.iter().enumerate() {
-        let (t, env, limit, token) = (t.clone(), env.clone(), limit.clone(), token.clone());
+    for ((i, t), token) in targets.iter().enumerate().zip(tokens) {
+        let (t, env, limit) = (t.clone(), env.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             (i, app::obtain_with(&t.settings, &env, token).await)

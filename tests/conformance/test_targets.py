@@ -408,3 +408,35 @@ def test_concurrency_bound(frun):
     assert len(list(r.tmp.glob("t*.env"))) == 10
     print(f"\n[figures] 10 targets, default concurrency: {base:.2f}s without STS latency, "
           f"{slow:.2f}s with 0.5 s (+{added:.2f}s), max {r.sts.max_inflight} in flight")
+
+
+def test_one_token_per_audience(frun):
+    """Targets in aws and aws-cn each get a token minted for their partition's audience
+    (sts.amazonaws.com, sts.amazonaws.com.cn): one fetch per distinct audience, still one
+    when all agree (issue 10, bug 4)."""
+    r = frun
+    require_targets(r)
+    cn_role = f"arn:aws-cn:iam::{ACCOUNT}:role/deploy-cn"
+    cfg = r.write("targets.yml", f"""\
+targets:
+  global:
+    role_arn: {DEPLOY_ROLE_ARN}
+  global2:
+    role_arn: {STAGING_ROLE_ARN}
+  china:
+    role_arn: {cn_role}
+""")
+    before = len(r.issuer.requests())
+    start = r.sts.mark()
+    r.run(["assume", "--config", str(cfg)])
+    fetched = r.issuer.requests()[before:]
+    assert sorted(x["audience"] for x in fetched) == ["sts.amazonaws.com", "sts.amazonaws.com.cn"], fetched
+    calls = {x["role_arn"]: x for x in r.sts.calls("AssumeRoleWithWebIdentity", since=start)}
+    assert calls[DEPLOY_ROLE_ARN]["aud"] == "sts.amazonaws.com"
+    assert calls[STAGING_ROLE_ARN]["aud"] == "sts.amazonaws.com"
+    assert calls[cn_role]["aud"] == "sts.amazonaws.com.cn"
+    # An explicit --audience is one audience for all: one fetch.
+    before = len(r.issuer.requests())
+    r.run(["assume", "--config", str(cfg), "--audience", "my-aud"])
+    fetched = r.issuer.requests()[before:]
+    assert [x["audience"] for x in fetched] == ["my-aud"], fetched
