@@ -261,6 +261,7 @@ impl Settings {
             )));
         }
         let policy = policy(opts)?;
+        let policy_text = policy.as_ref().map(|p| p.text.clone());
         if let Some(id) = &opts.external_id {
             validate_external_id(id)?;
         }
@@ -280,6 +281,8 @@ impl Settings {
                 session_name: session_name.clone(),
                 external_id: opts.external_id.clone(),
                 duration: opts.duration,
+                policy: policy_text.clone(),
+                policy_arns: opts.policy_arns.clone(),
             }),
             None => None,
             Some(chain_role) => {
@@ -301,6 +304,8 @@ impl Settings {
                     session_name,
                     external_id: opts.external_id.clone(),
                     duration: opts.duration.min(3600),
+                    policy: policy_text.clone(),
+                    policy_arns: opts.policy_arns.clone(),
                 })
             }
         };
@@ -342,10 +347,15 @@ impl Settings {
                 request: WebIdentityRequest {
                     role: role.clone(),
                     session_name,
-                    // The first hop only has to live long enough to chain.
+                    // The first hop only has to live long enough to chain, and its session
+                    // policies would only get in the way of chaining: they go on the last hop.
                     duration: if chain.is_some() { 900 } else { opts.duration },
-                    policy: policy.as_ref().map(|p| p.text.clone()),
-                    policy_arns: opts.policy_arns.clone(),
+                    policy: if chain.is_some() { None } else { policy_text },
+                    policy_arns: if chain.is_some() {
+                        Vec::new()
+                    } else {
+                        opts.policy_arns.clone()
+                    },
                 },
             }
         };
@@ -459,7 +469,11 @@ impl Settings {
             Some(p) => push("--policy", p.text.clone()),
             None => {}
         }
-        for a in &request.policy_arns {
+        let policy_arns = match &self.chain {
+            Some(c) => &c.policy_arns,
+            None => &request.policy_arns,
+        };
+        for a in policy_arns {
             push("--policy-arn", a.clone());
         }
         if !self.allowed_accounts.is_empty() {
@@ -521,8 +535,8 @@ impl Settings {
         }
         if let Some(c) = &self.chain {
             d.push(format!(
-                "chain role={} external_id={:?} duration={}",
-                c.role.arn, c.external_id, c.duration
+                "chain role={} external_id={:?} duration={} policy={:?} policy_arns={:?}",
+                c.role.arn, c.external_id, c.duration, c.policy, c.policy_arns
             ));
         }
         d.join("\n")

@@ -41,6 +41,9 @@ pub struct ChainRequest {
     pub session_name: String,
     pub external_id: Option<String>,
     pub duration: i32,
+    /// Session policies: on the last hop, since they scope the credentials handed out.
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
 }
 
 /// How one failed attempt is treated.
@@ -401,6 +404,8 @@ pub async fn assume_chained(
             .role_session_name(&req.session_name)
             .set_external_id(req.external_id.clone())
             .duration_seconds(req.duration)
+            .set_policy(req.policy.clone())
+            .set_policy_arns(policy_arns(&req.policy_arns))
             .send()
             .await
             .map_err(|e| classify(&e))?;

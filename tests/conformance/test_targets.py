@@ -440,3 +440,31 @@ targets:
     r.run(["assume", "--config", str(cfg), "--audience", "my-aud"])
     fetched = r.issuer.requests()[before:]
     assert [x["audience"] for x in fetched] == ["my-aud"], fetched
+
+
+def test_session_policy_limits_the_final_credentials(frun):
+    """--policy/--policy-arn scope the credentials the user gets: with --chain-role-arn they go
+    on the chained AssumeRole (the first hop only has to be able to chain), and with
+    --role-chaining on its AssumeRole instead of being dropped."""
+    r = frun
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'
+    managed = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    start = r.sts.mark()
+    p = r.run(["assume", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/first", "--chain-role-arn",
+               CHAIN_ROLE_ARN, "--policy", policy, "--policy-arn", managed, "--output", "json"])
+    calls = r.sts.calls(since=start)
+    first = [x for x in calls if x["action"] == "AssumeRoleWithWebIdentity"]
+    chained = [x for x in calls if x["action"] == "AssumeRole"]
+    assert len(first) == 1 and len(chained) == 1, calls
+    assert chained[0]["policy"] == policy and chained[0]["policy_arns"] == [managed], chained
+    assert first[0]["policy"] is None and first[0]["policy_arns"] == [], first
+
+    keys = json.loads(p.stdout)
+    start = r.sts.mark()
+    r.run(["assume", "--role-chaining", "--role-arn", CHAIN_ROLE_ARN, "--policy", policy,
+           "--policy-arn", managed, "--output", "json"],
+          env={"AWS_ACCESS_KEY_ID": keys["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
+               "AWS_SESSION_TOKEN": keys["SessionToken"]})
+    chained = r.sts.calls("AssumeRole", since=start)
+    assert len(chained) == 1 and chained[0]["policy"] == policy, chained
+    assert chained[0]["policy_arns"] == [managed], chained
