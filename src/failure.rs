@@ -47,6 +47,27 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         self.kind as u8
     }
+
+    /// A command-line error from clap, in the one error form: its message on one line, the
+    /// usage line and where to read more as hints.
+    pub fn from_clap(e: &clap::Error) -> Failure {
+        let text = e.render().to_string();
+        let mut message = Vec::new();
+        let mut hints = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(usage) = line.strip_prefix("Usage: ") {
+                hints.push(format!("usage: {usage}"));
+            } else if line.starts_with("For more information") {
+                hints.push(line.replace("try '--help'", "run with --help"));
+            } else if hints.is_empty() {
+                message.push(line.strip_prefix("error: ").unwrap_or(line));
+            } else {
+                hints.push(line.to_string());
+            }
+        }
+        let message = message.join(" ");
+        Failure::usage(message).hints(hints)
+    }
 }
 
 impl fmt::Display for Failure {
@@ -80,5 +101,23 @@ mod tests {
             "aws-oidc: error: no ID token found\n  hint: declare it:\n          id_tokens:\n  hint: or use --token-env\n"
         );
         assert_eq!(f.exit_code(), 3);
+    }
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[arg(long)]
+            need: String,
+        }
+        let e = Cli::try_parse_from(["x"]).unwrap_err();
+        let f = Failure::from_clap(&e);
+        assert_eq!(f.kind, Kind::Usage);
+        assert_eq!(
+            f.message,
+            "the following required arguments were not provided: --need <NEED>"
+        );
+        assert_eq!(f.hints[0], "usage: x --need <NEED>");
     }
 }

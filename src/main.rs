@@ -31,14 +31,20 @@ mod url;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command, Common};
 use crate::failure::{Failure, Kind};
 use crate::output::Plan;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match <Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp
+            | clap::error::ErrorKind::DisplayVersion
+            | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => return fail(&Failure::from_clap(&e)),
+        },
+    };
     let common = match &cli.command {
         Command::Assume(a) => &a.common,
         Command::Exec(e) => &e.common,

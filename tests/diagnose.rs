@@ -600,3 +600,40 @@ fn access_denied_when_the_local_policy_allows_says_the_real_one_differs() {
         run.describe()
     );
 }
+
+#[test]
+fn command_line_errors_use_the_one_error_form() {
+    let env = TestEnv::new();
+    let run = env.run(&["explain"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.starts_with(
+            "aws-oidc: error: the following required arguments were not provided: --trust-policy <FILE|->\n"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.hints()
+            .contains("usage: aws-oidc explain --trust-policy <file|->"),
+        "{}",
+        run.describe()
+    );
+    let run = env.run(&["assume", "--duration", "5"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.starts_with(
+            "aws-oidc: error: invalid value '5' for '--duration <SECONDS>': 5 is not in 900..=43200\n"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stdout.is_empty());
+    // Help and version still go to stdout with exit 0.
+    let run = env.run(&["explain", "--help"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(run.stdout.contains("--trust-policy"));
+    let run = env.run(&["--version"], &[]);
+    assert_eq!(run.code, Some(0));
+    assert!(run.stdout.starts_with("aws-oidc "));
+}
