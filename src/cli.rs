@@ -473,7 +473,22 @@ mod tests {
 
     #[test]
     fn duration_range() {
-        assert!(Cli::try_parse_from(["aws-oidc", "assume", "--duration", "899"]).is_err());
-        assert!(Cli::try_parse_from(["aws-oidc", "assume", "--duration", "43201"]).is_err());
+        let duration = |d: &str| {
+            Cli::try_parse_from(["aws-oidc", "assume", "--duration", d]).map(|c| match c.command {
+                Command::Assume(a) => a.common.duration,
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(duration("900").unwrap(), 900);
+        assert_eq!(duration("43200").unwrap(), 43200);
+        let e = duration("899").unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(e.to_string().contains("900..=43200"), "{e}");
+        assert!(duration("43201").is_err());
+        let Command::Assume(a) = Cli::try_parse_from(["aws-oidc", "assume"]).unwrap().command
+        else {
+            unreachable!()
+        };
+        assert_eq!(a.common.duration, DEFAULT_DURATION);
     }
 }

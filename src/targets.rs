@@ -493,13 +493,13 @@ mod tests {
         );
         let e = resolve(&args(&["--config", &path]), &env()).err().unwrap();
         assert!(
-            e.message.contains("regoin") && e.message.contains('4'),
+            e.message.contains("regoin") && e.message.contains("line 4 column"),
             "{}",
             e.message
         );
         let (_d, path) = write("targets:\n  a:\n    duration: soon\n");
         let e = resolve(&args(&["--config", &path]), &env()).err().unwrap();
-        assert!(e.message.contains('3'), "{}", e.message);
+        assert!(e.message.contains("line 3 column"), "{}", e.message);
     }
 
     #[test]
