@@ -178,6 +178,115 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    fn chmod(p: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_directory_others_can_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        for mode in [0o777, 0o770, 0o1777, 0o722] {
+            let dir = tmp.path().join(format!("c{mode:o}"));
+            std::fs::create_dir(&dir).unwrap();
+            chmod(&dir, mode);
+            let err = Cache::open(dir.clone()).expect_err("a directory others can write");
+            let msg = err.to_string();
+            assert!(msg.contains(&dir.display().to_string()), "{msg}");
+            assert!(msg.contains("writable"), "{msg}");
+        }
+        // Readable by others is fine (the files in it are 0600).
+        let dir = tmp.path().join("c755");
+        std::fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o755);
+        Cache::open(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_directory_owned_by_someone_else() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("theirs");
+        std::fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o700);
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let msg = Cache::open(dir.clone())
+            .expect_err("someone else's directory")
+            .to_string();
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(msg.contains("owned by uid 65534"), "{msg}");
+        // Nor a directory created below it for us (it could be swapped).
+        let below = dir.join("sub");
+        assert!(Cache::open(below.clone()).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn creates_missing_parents_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        chmod(tmp.path(), 0o1777); // like /tmp: a sticky parent others can write is fine
+        let dir = tmp.path().join("a").join("b").join("c");
+        let cache = Cache::open(dir.clone()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for d in [tmp.path().join("a"), tmp.path().join("a/b"), dir] {
+            assert_eq!(
+                std::fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        drop(cache);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn does_not_follow_a_symlinked_lock_or_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path().join("c")).unwrap();
+        let k = key("role=x");
+        let target = tmp.path().join("created-through-the-link");
+        std::os::unix::fs::symlink(&target, cache.dir().join(format!("{k}.lock"))).unwrap();
+        let err = cache
+            .lock(&k, Instant::now())
+            .err()
+            .expect("a symlinked lock");
+        assert!(err.to_string().contains(".lock"), "{err}");
+        assert!(!target.exists(), "the lock followed the symlink");
+
+        // An entry that is a symlink to a well-formed entry elsewhere is not read.
+        let elsewhere = Cache::open(tmp.path().join("elsewhere")).unwrap();
+        elsewhere.store(&k, &assumed(now_secs() + 600)).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(&k), cache.path(&k)).unwrap();
+        assert!(
+            cache.fresh(&k, 300).is_none(),
+            "the entry followed the symlink"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ignores_an_entry_owned_by_someone_else() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path().join("c")).unwrap();
+        let k = key("role=x");
+        cache.store(&k, &assumed(now_secs() + 600)).unwrap();
+        assert!(cache.fresh(&k, 300).is_some());
+        std::os::unix::fs::chown(cache.path(&k), Some(65534), None).unwrap();
+        assert!(
+            cache.fresh(&k, 300).is_none(),
+            "served an entry someone else owns"
+        );
+    }
+
     #[test]
     fn keys_differ_and_are_hex() {
         assert_ne!(key("a"), key("b"));
