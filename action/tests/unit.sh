@@ -4,7 +4,8 @@
 #     verification (good, tampered, missing, duplicate, malformed, CRLF, "*name"),
 #     platform/asset names, version resolution, the download -> verify -> unpack ->
 #     cache path against a local HTTP server, the 404 -> build-from-source fallback
-#     (with a stand-in cargo), and AWS_OIDC_BINARY;
+#     (with a stand-in cargo), planted tool-cache entries (release and source build:
+#     never run), and AWS_OIDC_BINARY;
 #   * action/main.sh: how each input maps to aws-oidc flags (with a stand-in binary that
 #     records its arguments) and which inputs stop the step.
 #
@@ -165,16 +166,21 @@ out="$(run_install AO_VERSION=$ver 2>&1)"; rc=$?
 eq "install: downloads and verifies (exit 0)" "$rc" 0
 contains "install: says the hash matched" "$out" "SHA-256 of $asset matches action/checksums.txt"
 bin="$(printf '%s\n' "$out" | tail -n 1)"
-eq "install: binary lands in the tool cache" "$bin" "$work/cache/aws-oidc/$ver/$arch/$exe"
+case "$bin" in
+  "$work/tmp/aws-oidc-bin."*/"$exe") ok "install: binary unpacked into a directory of this run (RUNNER_TEMP)" ;;
+  *) bad "install: binary unpacked into a directory of this run (RUNNER_TEMP)" "$bin" ;;
+esac
+check "install: the verified archive is kept in the tool cache" test -f "$work/cache/aws-oidc/$ver/$arch/$asset"
 check "install: cache is sealed (.complete)" test -f "$work/cache/aws-oidc/$ver/$arch.complete"
 eq "install: installed binary runs" "$("$bin" --version)" "aws-oidc 0.0.0-unit --version"
 requests_before="$(grep -c "GET /$ver/" "$work/http.log")"
 out="$(run_install AO_VERSION=$ver 2>&1)"
 contains "install: second run uses the cache" "$out" "using cached aws-oidc $ver"
 eq "install: second run downloads nothing" "$(grep -c "GET /$ver/" "$work/http.log")" "$requests_before"
-printf 'echo evil\n' >>"$bin"
+printf 'x' >>"$work/cache/aws-oidc/$ver/$arch/$asset"
 out="$(run_install AO_VERSION=$ver 2>&1)"
-contains "install: a modified cached binary is reinstalled" "$out" "changed since it was installed"
+contains "install: a modified cached archive is discarded" "$out" "does not match action/checksums.txt: discarding it"
+bin="$(printf '%s\n' "$out" | tail -n 1)"
 eq "install: reinstalled binary is the released one" "$("$bin" --version)" "aws-oidc 0.0.0-unit --version"
 
 # A job on a persistent self-hosted runner can write the tool cache: it replaces what the
@@ -237,11 +243,11 @@ eq "install: source build runs" "$("$bin")" built-from-source
 : >"$work/cargo.calls"
 out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=v7.7.7 2>&1)"
 contains "install: a version not in checksums.txt builds from source" "$out" "lists no $(ao_asset_name v7.7.7 "$target"): building from source"
-contains "install: ... using the cached source build" "$out" "using cached source build source-"
+contains "install: ... using this job's source build" "$out" "using this job's source build source-"
 eq "install: ... without running cargo again" "$(cat "$work/cargo.calls")" ""
 printf '\n// changed\n' >>"$work/action/src/main.rs"
 out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=source 2>&1)"
-lacks "install: changed source is rebuilt" "$out" "using cached source build"
+lacks "install: changed source is rebuilt" "$out" "source build source-"
 eq "install: ... with cargo" "$(grep -c -- '--locked' "$work/cargo.calls")" 1
 mkdir -p "$work/nocargo"
 for t in bash env find sort tr head mkdir rm mv chmod cat dirname uname sed grep ls sha256sum shasum perl openssl; do
