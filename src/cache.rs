@@ -303,8 +303,7 @@ impl Cache {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let f = open_own_file(&path, &mut options)
-            .map_err(|e| io::Error::new(e.kind(), format!("cache lock: {e}")))?;
+        let f = open_own_file(&path, &mut options)?;
         loop {
             match f.try_lock() {
                 Ok(()) => return Ok(Lock { _file: f }),

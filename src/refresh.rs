@@ -52,7 +52,7 @@ impl Provider {
         }
         let fresh = match &self.cache {
             None => self.obtain().await?,
-            Some((cache, key)) => match self.cached(cache, key) {
+            Some((cache, key)) => match self.cached(cache, key, true) {
                 Some(a) => a,
                 None => {
                     let deadline = Instant::now() + self.settings.timeout;
@@ -60,7 +60,7 @@ impl Provider {
                         Failure::new(Kind::Transient, format!("credentials cache: {e}"))
                     })?;
                     // Another process may have refreshed while we waited.
-                    match self.cached(cache, key) {
+                    match self.cached(cache, key, false) {
                         Some(a) => a,
                         None => {
                             let a = self.obtain().await?;
@@ -80,11 +80,13 @@ impl Provider {
         Ok(fresh)
     }
 
-    /// The cache's entry for this request, if it is fresh and answers this request.
-    fn cached(&self, cache: &Cache, key: &str) -> Option<Assumed> {
+    /// The cache's entry for this request, if it is fresh and answers this request (saying
+    /// why not, when `warn`, if an entry is there but answers another).
+    fn cached(&self, cache: &Cache, key: &str, warn: bool) -> Option<Assumed> {
         let a = cache.fresh(key, self.margin)?;
         match mismatch(&self.settings, &a) {
             None => Some(a),
+            Some(_) if !warn => None,
             Some(why) => {
                 tracing::warn!(
                     "discarding the cached credentials in {}: {why}; getting fresh ones",
