@@ -316,18 +316,21 @@ ao_unpack() {
 # CHECKSUMS (the list at the action's ref, never a hash kept in the cache), unpacked for this
 # run; prints the binary's path. An entry that does not verify is discarded.
 ao_cached_release() {
-  local dir="$1" asset="$2" checksums="$3" exe="$4" bin
+  local dir="$1" asset="$2" checksums="$3" exe="$4" copy bin
   [ -f "$dir.complete" ] && [ -f "$dir/$asset" ] || return 1
-  if ! ao_verify "$dir/$asset" "$asset" "$checksums"; then
+  # Verify and unpack a copy of this run's: the cache could change in between.
+  copy="$(ao_run_dir)" || return 1
+  if ! cp "$dir/$asset" "$copy/$asset" || ! ao_verify "$copy/$asset" "$asset" "$checksums"; then
     ao_log "cached $dir/$asset does not match action/checksums.txt: discarding it and installing again"
-    rm -rf "$dir" "$dir.complete"
+    rm -rf "$dir" "$dir.complete" "$copy"
     return 1
   fi
-  bin="$(ao_unpack "$dir/$asset" "$exe")" || {
+  bin="$(ao_unpack "$copy/$asset" "$exe")" || {
     ao_log "could not unpack the cached $asset: installing again"
-    rm -rf "$dir" "$dir.complete"
+    rm -rf "$dir" "$dir.complete" "$copy"
     return 1
   }
+  rm -rf "$copy"
   printf '%s' "$bin"
 }
 
