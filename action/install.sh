@@ -9,15 +9,22 @@
 # Order, first that applies:
 #   1. $AWS_OIDC_BINARY: that file, nothing installed (self-hosted, air-gapped, tests);
 #   2. the version to use (the `version` input, else the action's own ref when it is a
-#      release tag, else the newest version in action/checksums.txt) is in the tool cache
-#      ($RUNNER_TOOL_CACHE/aws-oidc/<version>/<arch>) and still has the hash recorded there;
-#   3. the release asset aws-oidc-<version>-<target>.tar.gz (.zip on Windows) is listed in
-#      action/checksums.txt: downloaded from the release (or $AWS_OIDC_DOWNLOAD_URL, a
+#      release tag, else the newest version in action/checksums.txt) has its release asset
+#      aws-oidc-<version>-<target>.tar.gz (.zip on Windows) listed in action/checksums.txt,
+#      and the tool cache ($RUNNER_TOOL_CACHE/aws-oidc/<version>/<arch>/<asset>) holds that
+#      asset with that SHA-256: it is unpacked into a directory of this run;
+#   3. otherwise the asset is downloaded from the release (or $AWS_OIDC_DOWNLOAD_URL, a
 #      mirror laid out as <url>/<version>/<asset>), its SHA-256 checked against that list
-#      (a mismatch is fatal, never a reason to fall back), unpacked into the tool cache;
+#      (a mismatch is fatal, never a reason to fall back), unpacked into a directory of this
+#      run, and the verified archive kept in the tool cache;
 #   4. otherwise (no asset listed for this version/platform, the release has no such
-#      asset, or `version: source`): `cargo install --locked --path <action dir>` into the
-#      tool cache under a key derived from the source files.
+#      asset, or `version: source`): `cargo install --locked --path <action dir>` into
+#      $RUNNER_TEMP (kept for this job only, under a key derived from the source files).
+#
+# The tool cache is writable by every job of a persistent self-hosted runner, so nothing
+# in it vouches for itself: what runs is always unpacked from an archive whose hash is in
+# action/checksums.txt at the action's ref, and a source build is never reused by another
+# job (nothing outside the cache could vouch for it; a rebuild is the price).
 #
 # Environment (set by action.yml): AO_VERSION (input), AO_ACTION_REF, AO_ACTION_REPOSITORY,
 # AO_RUNNER_OS, AO_RUNNER_ARCH, plus GITHUB_ACTION_PATH, RUNNER_TOOL_CACHE, RUNNER_TEMP,
@@ -279,8 +286,8 @@ ao_extract() { # ARCHIVE DIR
   esac
 }
 
-# Cache layout: <root>/aws-oidc/<version>/<arch>/{aws-oidc[.exe],aws-oidc.sha256}
-# and <root>/aws-oidc/<version>/<arch>.complete (actions/tool-cache convention).
+# Cache layout: <root>/aws-oidc/<version>/<arch>/<asset> (the release archive, as
+# downloaded) and <root>/aws-oidc/<version>/<arch>.complete (actions/tool-cache convention).
 ao_cache_root() {
   local root="${RUNNER_TOOL_CACHE:-}"
   if [ -z "$root" ]; then
@@ -289,17 +296,42 @@ ao_cache_root() {
   printf '%s/aws-oidc' "$(ao_unix_path "$root")"
 }
 
-ao_cached_binary() { # DIR EXE -> path when complete and unmodified
-  local dir="$1" exe="$2" want got
-  [ -f "$dir.complete" ] && [ -f "$dir/$exe" ] && [ -f "$dir/aws-oidc.sha256" ] || return 1
-  want="$(tr -d ' \r\n' <"$dir/aws-oidc.sha256")"
-  got="$(ao_sha256 "$dir/$exe")" || return 1
-  [ "$want" = "$got" ] || { ao_log "cached $dir/$exe changed since it was installed; reinstalling"; return 1; }
-  printf '%s' "$dir/$exe"
+# A fresh directory of this run (under RUNNER_TEMP, which the runner empties for every job).
+ao_run_dir() {
+  mktemp -d "$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/aws-oidc-bin.XXXXXX"
 }
 
-ao_seal_cache() { # DIR EXE
-  ao_sha256 "$1/$2" >"$1/aws-oidc.sha256" && : >"$1.complete"
+# ao_unpack ARCHIVE EXE: unpack into a fresh directory of this run; prints the binary's path.
+ao_unpack() {
+  local archive="$1" exe="$2" out bin
+  out="$(ao_run_dir)" || return 1
+  ao_extract "$archive" "$out" || { rm -rf "$out"; return 1; }
+  bin="$(find "$out" -type f -name "$exe" | head -n 1)"
+  [ -n "$bin" ] || { rm -rf "$out"; return 1; }
+  chmod 0755 "$bin"
+  printf '%s' "$bin"
+}
+
+# ao_cached_release DIR ASSET CHECKSUMS EXE: the cached archive, re-verified against
+# CHECKSUMS (the list at the action's ref, never a hash kept in the cache), unpacked for this
+# run; prints the binary's path. An entry that does not verify is discarded.
+ao_cached_release() {
+  local dir="$1" asset="$2" checksums="$3" exe="$4" copy bin
+  [ -f "$dir.complete" ] && [ -f "$dir/$asset" ] || return 1
+  # Verify and unpack a copy of this run's: the cache could change in between.
+  copy="$(ao_run_dir)" || return 1
+  if ! cp "$dir/$asset" "$copy/$asset" || ! ao_verify "$copy/$asset" "$asset" "$checksums"; then
+    ao_log "cached $dir/$asset does not match action/checksums.txt: discarding it and installing again"
+    rm -rf "$dir" "$dir.complete" "$copy"
+    return 1
+  fi
+  bin="$(ao_unpack "$copy/$asset" "$exe")" || {
+    ao_log "could not unpack the cached $asset: installing again"
+    rm -rf "$dir" "$dir.complete" "$copy"
+    return 1
+  }
+  rm -rf "$copy"
+  printf '%s' "$bin"
 }
 
 ao_source_key() { # ACTION_DIR
@@ -333,7 +365,7 @@ ao_build_from_source() { # ACTION_DIR CACHE_DIR EXE
     ao_die "cargo install --locked --path $src failed"
   mv "$dir/.root/bin/$exe" "$dir/$exe"
   rm -rf "$dir/.root" "$dir/.target"
-  ao_seal_cache "$dir" "$exe"
+  : >"$dir.complete"
   AO_BIN="$dir/$exe"
 }
 
@@ -375,15 +407,14 @@ ao_install() {
 
   if [ "$version" != source ]; then
     dir="$root/$version/$arch"
-    if bin="$(ao_cached_binary "$dir" "$exe")"; then
-      ao_log "using cached aws-oidc $version ($bin)"
-      AO_BIN="$bin"
-      return 0
-    fi
     asset="$(ao_asset_name "$version" "$target")"
     if ! ao_expected_sha256 "$checksums" "$asset" >/dev/null; then
       ao_log "action/checksums.txt at this ref (${ref:-local}) lists no $asset: building from source"
       version=source
+    elif bin="$(ao_cached_release "$dir" "$asset" "$checksums" "$exe")"; then
+      ao_log "using cached aws-oidc $version ($dir/$asset, SHA-256 matches action/checksums.txt)"
+      AO_BIN="$bin"
+      return 0
     fi
   fi
 
@@ -415,27 +446,32 @@ ao_install() {
         ao_die "checksum verification failed for $asset: refusing to run it (its SHA-256 must match the one in action/checksums.txt)"
       fi
       ao_log "SHA-256 of $asset matches action/checksums.txt"
-      ao_extract "$tmp/$asset" "$tmp/x" || { rm -rf "$tmp"; ao_die "could not unpack $asset"; }
-      bin="$(find "$tmp/x" -type f -name "$exe" | head -n 1)"
-      [ -n "$bin" ] || { rm -rf "$tmp"; ao_die "$asset holds no $exe"; }
+      bin="$(ao_unpack "$tmp/$asset" "$exe")" || { rm -rf "$tmp"; ao_die "could not unpack $asset, or it holds no $exe"; }
+      # Keep the verified archive (not the binary): every later run re-verifies it.
       rm -rf "$dir" "$dir.complete"
-      mkdir -p "$dir"
-      mv "$bin" "$dir/$exe"
-      chmod 0755 "$dir/$exe"
+      if mkdir -p "$dir" && mv "$tmp/$asset" "$dir/$asset" && : >"$dir.complete"; then
+        ao_log "installed aws-oidc $version ($bin); archive cached in $dir"
+      else
+        ao_log "could not cache $asset in $dir (continuing)"
+      fi
       rm -rf "$tmp"
-      ao_seal_cache "$dir" "$exe"
-      ao_log "installed aws-oidc $version in $dir"
-      AO_BIN="$dir/$exe"
+      AO_BIN="$bin"
       return 0
     fi
   fi
 
+  # A source build is kept for this job only (RUNNER_TEMP): nothing outside a shared cache
+  # could vouch for it, so another job's build is never run. Outside a runner: no reuse.
   key="$(ao_source_key "$action_dir")"
-  dir="$root/$key/${arch:-unknown}"
-  if bin="$(ao_cached_binary "$dir" "$exe")"; then
-    ao_log "using cached source build $key ($bin)"
-    AO_BIN="$bin"
-    return 0
+  if [ -n "${RUNNER_TEMP:-}" ]; then
+    dir="$(ao_unix_path "$RUNNER_TEMP")/aws-oidc-source/$key/${arch:-unknown}"
+    if [ -f "$dir.complete" ] && [ -f "$dir/$exe" ] && [ -x "$dir/$exe" ]; then
+      ao_log "using this job's source build $key ($dir/$exe)"
+      AO_BIN="$dir/$exe"
+      return 0
+    fi
+  else
+    dir="$(ao_run_dir)/$key"
   fi
   ao_build_from_source "$action_dir" "$dir" "$exe"
 }

@@ -4,8 +4,16 @@
 //! come out), mode 0600 in a 0700 directory, replaced atomically. A lock file
 //! next to it serialises refreshes, so that twenty processes asking at once
 //! cause one STS call: the first refreshes, the others wait and read its result.
+//!
+//! What the cache trusts (SECURITY.md, "The credentials cache"): only a directory that is
+//! the user's own and that nobody else can write (checked on every open, for the cache
+//! directory and for every parent created for it; parents that already exist, such as a
+//! sticky /tmp, are not the cache's business); entries and locks are opened without
+//! following symbolic links and must be regular files of the user's. What an entry says is
+//! re-checked against the request by the caller (`refresh`).
 
 use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,6 +27,41 @@ use crate::secret::Secret;
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+}
+
+/// Why a cache directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Someone else could put files in it: it is not used at all.
+    #[error(
+        "refusing the cache directory {dir}: {why}, so another user could plant credentials or links in it"
+    )]
+    Untrusted {
+        dir: PathBuf,
+        why: String,
+        /// The user could fix it with chmod (it is theirs).
+        ours: bool,
+    },
+    #[error("cannot use the cache directory {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CacheError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            CacheError::Untrusted { dir, ours: true, .. } => format!(
+                "make it private (chmod 700 {}), or pick another --cache-dir (AWS_OIDC_CACHE_DIR), or pass --no-cache",
+                dir.display()
+            ),
+            CacheError::Untrusted { .. } => "it belongs to someone else: pick another --cache-dir (AWS_OIDC_CACHE_DIR) of your own, or pass --no-cache (do not chown it: whoever made it may have left files in it)".into(),
+            CacheError::Io { .. } => "fix the path or its permissions, pick another --cache-dir, or pass --no-cache".into(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -52,9 +95,149 @@ pub fn key(description: &str) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Creates the directories missing on the way to `dir`, 0700, and returns them (top first).
+/// One that appears meanwhile (someone else made it) is returned too: it gets checked.
+fn create_missing(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    for d in &missing {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        match builder.create(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(missing)
+}
+
+/// `dir` is a directory of the user's that nobody else can write.
+#[cfg(unix)]
+fn check_private_dir(dir: &Path) -> Result<(), CacheError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let untrusted = |why: String, ours: bool| CacheError::Untrusted {
+        dir: dir.to_path_buf(),
+        why,
+        ours,
+    };
+    let io = |source| CacheError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    // A symbolic link is only as trustworthy as whoever can re-point it.
+    let link = std::fs::symlink_metadata(dir).map_err(io)?;
+    if link.file_type().is_symlink() && link.uid() != me && link.uid() != 0 {
+        return Err(untrusted(
+            format!("it is a symbolic link owned by uid {}", link.uid()),
+            false,
+        ));
+    }
+    let m = std::fs::metadata(dir).map_err(io)?;
+    if !m.is_dir() {
+        return Err(io(io::Error::other("not a directory")));
+    }
+    if m.uid() != me {
+        return Err(untrusted(
+            format!("it is owned by uid {}, not by you (uid {me})", m.uid()),
+            false,
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(untrusted(
+            format!(
+                "it is writable by {} (mode {:04o})",
+                if m.mode() & 0o002 != 0 {
+                    "all users"
+                } else {
+                    "its group"
+                },
+                m.mode() & 0o7777
+            ),
+            true,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(dir: &Path) -> Result<(), CacheError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(CacheError::Io {
+            dir: dir.to_path_buf(),
+            source: io::Error::other("not a directory"),
+        }),
+        Err(source) => Err(CacheError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Opens a cache file without following a symbolic link at its name (nor blocking on a
+/// FIFO), and makes sure it is a regular file of the user's.
+fn open_own_file(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
+    }
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return io::Error::other(format!(
+                "{} is a symbolic link; refusing to follow it",
+                path.display()
+            ));
+        }
+        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    })?;
+    let m = file.metadata()?;
+    if !m.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if m.uid() != me {
+            return Err(io::Error::other(format!(
+                "{} is owned by uid {}, not by you",
+                path.display(),
+                m.uid()
+            )));
+        }
+    }
+    Ok(file)
+}
+
 impl Cache {
-    pub fn open(dir: PathBuf) -> std::io::Result<Cache> {
-        file::ensure_private_dir(&dir)?;
+    /// Opens (creating it, 0700, if need be) a cache directory the user owns and only the
+    /// user can write; refuses any other.
+    pub fn open(dir: PathBuf) -> Result<Cache, CacheError> {
+        let created = create_missing(&dir).map_err(|source| CacheError::Io {
+            dir: dir.clone(),
+            source,
+        })?;
+        for d in created.iter().filter(|d| **d != dir) {
+            check_private_dir(d)?;
+        }
+        check_private_dir(&dir)?;
         Ok(Cache { dir })
     }
 
@@ -64,7 +247,16 @@ impl Cache {
 
     /// Cached credentials with more than `margin` seconds left, if any.
     pub fn fresh(&self, key: &str, margin: i64) -> Option<Assumed> {
-        let text = std::fs::read_to_string(self.path(key)).ok()?;
+        let path = self.path(key);
+        let mut text = String::new();
+        match open_own_file(&path, OpenOptions::new().read(true)) {
+            Ok(mut f) => f.read_to_string(&mut text).ok()?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!("ignoring the cache entry: {e}");
+                return None;
+            }
+        };
         let e: Entry = serde_json::from_str(&text).ok()?;
         if e.version != 1 || e.expiration.saturating_sub(now_secs()) <= margin {
             return None;
@@ -111,7 +303,7 @@ impl Cache {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let f = options.open(&path)?;
+        let f = open_own_file(&path, &mut options)?;
         loop {
             match f.try_lock() {
                 Ok(()) => return Ok(Lock { _file: f }),
@@ -176,6 +368,112 @@ mod tests {
             assert_eq!(mode(&cache.path(&k)), 0o600);
             assert_eq!(mode(cache.dir()), 0o700);
         }
+    }
+
+    #[cfg(unix)]
+    fn chmod(p: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_directory_others_can_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        for mode in [0o777, 0o770, 0o1777, 0o722] {
+            let dir = tmp.path().join(format!("c{mode:o}"));
+            std::fs::create_dir(&dir).unwrap();
+            chmod(&dir, mode);
+            let err = Cache::open(dir.clone()).expect_err("a directory others can write");
+            let msg = err.to_string();
+            assert!(msg.contains(&dir.display().to_string()), "{msg}");
+            assert!(msg.contains("writable"), "{msg}");
+        }
+        // Readable by others is fine (the files in it are 0600).
+        let dir = tmp.path().join("c755");
+        std::fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o755);
+        Cache::open(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_directory_owned_by_someone_else() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("theirs");
+        std::fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o700);
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let msg = Cache::open(dir.clone())
+            .expect_err("someone else's directory")
+            .to_string();
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(msg.contains("owned by uid 65534"), "{msg}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn creates_missing_parents_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        chmod(tmp.path(), 0o1777); // like /tmp: a sticky parent others can write is fine
+        let dir = tmp.path().join("a").join("b").join("c");
+        let cache = Cache::open(dir.clone()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for d in [tmp.path().join("a"), tmp.path().join("a/b"), dir] {
+            assert_eq!(
+                std::fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        drop(cache);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn does_not_follow_a_symlinked_lock_or_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path().join("c")).unwrap();
+        let k = key("role=x");
+        let target = tmp.path().join("created-through-the-link");
+        std::os::unix::fs::symlink(&target, cache.dir().join(format!("{k}.lock"))).unwrap();
+        let err = cache
+            .lock(&k, Instant::now())
+            .err()
+            .expect("a symlinked lock");
+        assert!(err.to_string().contains(".lock"), "{err}");
+        assert!(!target.exists(), "the lock followed the symlink");
+
+        // An entry that is a symlink to a well-formed entry elsewhere is not read.
+        let elsewhere = Cache::open(tmp.path().join("elsewhere")).unwrap();
+        elsewhere.store(&k, &assumed(now_secs() + 600)).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(&k), cache.path(&k)).unwrap();
+        assert!(
+            cache.fresh(&k, 300).is_none(),
+            "the entry followed the symlink"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ignores_an_entry_owned_by_someone_else() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path().join("c")).unwrap();
+        let k = key("role=x");
+        cache.store(&k, &assumed(now_secs() + 600)).unwrap();
+        assert!(cache.fresh(&k, 300).is_some());
+        std::os::unix::fs::chown(cache.path(&k), Some(65534), None).unwrap();
+        assert!(
+            cache.fresh(&k, 300).is_none(),
+            "served an entry someone else owns"
+        );
     }
 
     #[test]

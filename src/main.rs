@@ -116,12 +116,10 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
                     .ok_or_else(|| {
                         Failure::usage("no cache directory: set --cache-dir or AWS_OIDC_CACHE_DIR (or pass --no-cache)")
                     })?;
-                Some(cache::Cache::open(dir.clone()).map_err(|e| {
-                    Failure::new(
-                        Kind::Output,
-                        format!("cannot use the cache directory {}: {e}", dir.display()),
-                    )
-                })?)
+                Some(
+                    cache::Cache::open(dir)
+                        .map_err(|e| Failure::new(Kind::Output, e.to_string()).hint(e.hint()))?,
+                )
             };
             let margin = std::time::Duration::from_secs(args.refresh_margin);
             let provider = refresh::Provider::new(settings, env.clone(), cache, margin);

@@ -52,7 +52,7 @@ impl Provider {
         }
         let fresh = match &self.cache {
             None => self.obtain().await?,
-            Some((cache, key)) => match cache.fresh(key, self.margin) {
+            Some((cache, key)) => match self.cached(cache, key, true) {
                 Some(a) => a,
                 None => {
                     let deadline = Instant::now() + self.settings.timeout;
@@ -60,7 +60,7 @@ impl Provider {
                         Failure::new(Kind::Transient, format!("credentials cache: {e}"))
                     })?;
                     // Another process may have refreshed while we waited.
-                    match cache.fresh(key, self.margin) {
+                    match self.cached(cache, key, false) {
                         Some(a) => a,
                         None => {
                             let a = self.obtain().await?;
@@ -80,8 +80,184 @@ impl Provider {
         Ok(fresh)
     }
 
+    /// The cache's entry for this request, if it is fresh and answers this request (saying
+    /// why not, when `warn`, if an entry is there but answers another).
+    fn cached(&self, cache: &Cache, key: &str, warn: bool) -> Option<Assumed> {
+        let a = cache.fresh(key, self.margin)?;
+        match mismatch(&self.settings, &a) {
+            None => Some(a),
+            Some(_) if !warn => None,
+            Some(why) => {
+                tracing::warn!(
+                    "discarding the cached credentials in {}: {why}; getting fresh ones",
+                    cache.dir().display()
+                );
+                None
+            }
+        }
+    }
+
     async fn obtain(&self) -> Result<Assumed, Failure> {
         tracing::info!("getting fresh credentials");
         Ok(app::obtain(&self.settings, &self.env).await?.assumed)
+    }
+}
+
+/// Why cached credentials do not answer this request (another role or account than asked
+/// for, or an account outside `--allowed-account-ids`), if they do not. The cache key
+/// already separates requests; this holds whatever is in the file to the same checks as
+/// credentials fresh from STS.
+fn mismatch(s: &Settings, a: &Assumed) -> Option<String> {
+    let want = s.chain.as_ref().map_or(&s.role, |c| &c.role);
+    // arn:<partition>:sts::<account>:assumed-role/<role name>/<session>
+    let prefix = format!(
+        "arn:{}:sts::{}:assumed-role/",
+        want.partition.name(),
+        want.account_id
+    );
+    let role_name = a
+        .assumed_role_arn
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(name, _session)| name);
+    // IAM role names are unique regardless of case, and STS answers with the role's own.
+    if a.account_id != want.account_id
+        || !role_name.is_some_and(|n| n.eq_ignore_ascii_case(&want.name))
+        || a.chained != s.chain.is_some()
+    {
+        return Some(format!(
+            "they are for {} (account {}), not for {}",
+            a.assumed_role_arn, a.account_id, want.arn
+        ));
+    }
+    if !s.allowed_accounts.is_empty() && !s.allowed_accounts.contains(&a.account_id) {
+        return Some(format!(
+            "account {} is not in --allowed-account-ids ({})",
+            a.account_id,
+            s.allowed_accounts.join(",")
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::secret::Secret;
+
+    fn settings(args: &[&str]) -> Settings {
+        let mut argv = vec!["aws-oidc", "credential-process"];
+        argv.extend_from_slice(args);
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        let crate::cli::Command::CredentialProcess(c) = cli.command else {
+            unreachable!()
+        };
+        let env = BTreeMap::from([("AWS_ID_TOKEN".to_string(), "a.b.c".to_string())]);
+        Settings::resolve(&c.common, &env).unwrap()
+    }
+
+    fn assumed(arn: &str, account: &str, chained: bool) -> Assumed {
+        Assumed {
+            credentials: Credentials {
+                access_key_id: "ASIA1".into(),
+                secret_access_key: Secret::new("s"),
+                session_token: Secret::new("t"),
+                expiration: now_secs() + 3600,
+            },
+            assumed_role_arn: arn.into(),
+            account_id: account.into(),
+            region: "us-east-1".into(),
+            chained,
+        }
+    }
+
+    #[test]
+    fn cached_credentials_must_answer_the_request() {
+        let plain = settings(&[
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/ci/deploy",
+            "--allowed-account-ids",
+            "123456789012",
+        ]);
+        let ok = assumed(
+            "arn:aws:sts::123456789012:assumed-role/Deploy/s",
+            "123456789012",
+            false,
+        );
+        assert_eq!(mismatch(&plain, &ok), None);
+        for (arn, account, chained) in [
+            (
+                "arn:aws:sts::999999999999:assumed-role/deploy/s",
+                "999999999999",
+                false,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/deploy/s",
+                "999999999999",
+                false,
+            ),
+            (
+                "arn:aws:sts::999999999999:assumed-role/deploy/s",
+                "123456789012",
+                false,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/other/s",
+                "123456789012",
+                false,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/deploy-x/s",
+                "123456789012",
+                false,
+            ),
+            (
+                "arn:aws-cn:sts::123456789012:assumed-role/deploy/s",
+                "123456789012",
+                false,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/deploy",
+                "123456789012",
+                false,
+            ),
+            (
+                "arn:aws:iam::123456789012:role/deploy",
+                "123456789012",
+                false,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/deploy/s",
+                "123456789012",
+                true,
+            ),
+        ] {
+            let why = mismatch(&plain, &assumed(arn, account, chained));
+            assert!(why.is_some(), "{arn} {account} {chained} accepted");
+        }
+
+        let chain = settings(&[
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/deploy",
+            "--chain-role-arn",
+            "arn:aws:iam::210987654321:role/target",
+        ]);
+        let target = assumed(
+            "arn:aws:sts::210987654321:assumed-role/target/s",
+            "210987654321",
+            true,
+        );
+        assert_eq!(mismatch(&chain, &target), None);
+        assert!(
+            mismatch(&chain, &ok).is_some(),
+            "the first hop served for a chain"
+        );
+
+        // The allow-list is re-checked too (an entry for the role itself, outside it).
+        let mut narrowed = settings(&["--role-arn", "arn:aws:iam::123456789012:role/deploy"]);
+        narrowed.allowed_accounts = vec!["111111111111".into()];
+        let why = mismatch(&narrowed, &ok).unwrap();
+        assert!(why.contains("--allowed-account-ids"), "{why}");
     }
 }

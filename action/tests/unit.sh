@@ -4,7 +4,8 @@
 #     verification (good, tampered, missing, duplicate, malformed, CRLF, "*name"),
 #     platform/asset names, version resolution, the download -> verify -> unpack ->
 #     cache path against a local HTTP server, the 404 -> build-from-source fallback
-#     (with a stand-in cargo), and AWS_OIDC_BINARY;
+#     (with a stand-in cargo), planted tool-cache entries (release and source build:
+#     never run), and AWS_OIDC_BINARY;
 #   * action/main.sh: how each input maps to aws-oidc flags (with a stand-in binary that
 #     records its arguments) and which inputs stop the step.
 #
@@ -165,17 +166,53 @@ out="$(run_install AO_VERSION=$ver 2>&1)"; rc=$?
 eq "install: downloads and verifies (exit 0)" "$rc" 0
 contains "install: says the hash matched" "$out" "SHA-256 of $asset matches action/checksums.txt"
 bin="$(printf '%s\n' "$out" | tail -n 1)"
-eq "install: binary lands in the tool cache" "$bin" "$work/cache/aws-oidc/$ver/$arch/$exe"
+case "$bin" in
+  "$work/tmp/aws-oidc-bin."*/"$exe") ok "install: binary unpacked into a directory of this run (RUNNER_TEMP)" ;;
+  *) bad "install: binary unpacked into a directory of this run (RUNNER_TEMP)" "$bin" ;;
+esac
+check "install: the verified archive is kept in the tool cache" test -f "$work/cache/aws-oidc/$ver/$arch/$asset"
 check "install: cache is sealed (.complete)" test -f "$work/cache/aws-oidc/$ver/$arch.complete"
 eq "install: installed binary runs" "$("$bin" --version)" "aws-oidc 0.0.0-unit --version"
 requests_before="$(grep -c "GET /$ver/" "$work/http.log")"
 out="$(run_install AO_VERSION=$ver 2>&1)"
 contains "install: second run uses the cache" "$out" "using cached aws-oidc $ver"
 eq "install: second run downloads nothing" "$(grep -c "GET /$ver/" "$work/http.log")" "$requests_before"
-printf 'echo evil\n' >>"$bin"
+printf 'x' >>"$work/cache/aws-oidc/$ver/$arch/$asset"
 out="$(run_install AO_VERSION=$ver 2>&1)"
-contains "install: a modified cached binary is reinstalled" "$out" "changed since it was installed"
+contains "install: a modified cached archive is discarded" "$out" "does not match action/checksums.txt: discarding it"
+bin="$(printf '%s\n' "$out" | tail -n 1)"
 eq "install: reinstalled binary is the released one" "$("$bin" --version)" "aws-oidc 0.0.0-unit --version"
+
+# A job on a persistent self-hosted runner can write the tool cache: it replaces what the
+# cache holds for $ver (binary, archive, recorded hash) with its own, consistently.
+mkdir -p "$work/evil/aws-oidc-$ver-$target"
+printf '#!/bin/sh\necho planted\n' >"$work/evil/aws-oidc-$ver-$target/$exe"
+chmod +x "$work/evil/aws-oidc-$ver-$target/$exe"
+(cd "$work/evil" && tar -czf "$work/evil.tar.gz" "aws-oidc-$ver-$target")
+plant() { # DIR: every file in DIR becomes the planted one, hashes recomputed
+  local f
+  for f in "$1"/* "$1"/.[!.]*; do
+    [ -f "$f" ] || continue
+    case "$f" in
+      *.tar.gz) cp "$work/evil.tar.gz" "$f" ;;
+      *.sha256) ;;
+      *) cp "$work/evil/aws-oidc-$ver-$target/$exe" "$f" ;;
+    esac
+  done
+  for f in "$1"/*.sha256; do
+    [ -f "$f" ] && ao_sha256 "$1/$exe" >"$f"
+  done
+  return 0
+}
+plant "$work/cache/aws-oidc/$ver/$arch"
+out="$(run_install AO_VERSION=$ver 2>&1)"; rc=$?
+bin="$(printf '%s\n' "$out" | tail -n 1)"
+eq "planted release entry: install still succeeds" "$rc" 0
+eq "planted release entry: the binary run is the released one" "$("$bin" --version 2>&1)" "aws-oidc 0.0.0-unit --version"
+contains "planted release entry: discarded, with a log line" "$out" "does not match action/checksums.txt"
+out="$(run_install AO_VERSION=$ver 2>&1)"
+contains "planted release entry: re-installed, then used from the cache" "$out" "using cached aws-oidc $ver"
+eq "planted release entry: ... still the released one" "$("$(printf '%s\n' "$out" | tail -n 1)" --version 2>&1)" "aws-oidc 0.0.0-unit --version"
 
 out="$(run_install AO_VERSION=v0.0.0-bad 2>&1)"; rc=$?
 check_fails "install: checksum mismatch stops the step" test "$rc" = 0
@@ -206,11 +243,11 @@ eq "install: source build runs" "$("$bin")" built-from-source
 : >"$work/cargo.calls"
 out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=v7.7.7 2>&1)"
 contains "install: a version not in checksums.txt builds from source" "$out" "lists no $(ao_asset_name v7.7.7 "$target"): building from source"
-contains "install: ... using the cached source build" "$out" "using cached source build source-"
+contains "install: ... using this job's source build" "$out" "using this job's source build source-"
 eq "install: ... without running cargo again" "$(cat "$work/cargo.calls")" ""
 printf '\n// changed\n' >>"$work/action/src/main.rs"
 out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=source 2>&1)"
-lacks "install: changed source is rebuilt" "$out" "using cached source build"
+lacks "install: changed source is rebuilt" "$out" "source build source-"
 eq "install: ... with cargo" "$(grep -c -- '--locked' "$work/cargo.calls")" 1
 mkdir -p "$work/nocargo"
 for t in bash env find sort tr head mkdir rm mv chmod cat dirname uname sed grep ls sha256sum shasum perl openssl; do
@@ -220,6 +257,22 @@ printf '\n// changed again\n' >>"$work/action/src/main.rs"
 out="$(run_install PATH="$work/nocargo" AO_VERSION=source 2>&1)"; rc=$?
 check_fails "install: no asset and no cargo fails" test "$rc" = 0
 contains "install: ... saying what to do" "$out" "cargo is not installed to build aws-oidc from source"
+
+# A source build is not trusted across jobs: job 1 builds; someone plants their binary in
+# the tool cache (wherever a build could be kept outside the job); job 2 must not run it.
+mkdir -p "$work/job1" "$work/job2"
+: >"$work/cargo.calls"
+out="$(run_install PATH="$work/fakebin:$PATH" RUNNER_TEMP="$work/job1" AO_VERSION=source 2>&1)"; rc=$?
+eq "planted source build: job 1 builds (exit 0)" "$rc" 0
+for d in "$work/cache/aws-oidc"/source-*/*/; do
+  [ -d "$d" ] && plant "${d%/}"
+done
+: >"$work/cargo.calls"
+out="$(run_install PATH="$work/fakebin:$PATH" RUNNER_TEMP="$work/job2" AO_VERSION=source 2>&1)"; rc=$?
+bin="$(printf '%s\n' "$out" | tail -n 1)"
+eq "planted source build: job 2 succeeds" "$rc" 0
+eq "planted source build: job 2 does not run the planted binary" "$("$bin" 2>&1)" built-from-source
+eq "planted source build: job 2 builds again" "$(grep -c -- '--locked' "$work/cargo.calls")" 1
 
 out="$(env AWS_OIDC_BINARY="$work/abc" bash "$repo/action/install.sh" install 2>&1)"; rc=$?
 check_fails "install: non-executable AWS_OIDC_BINARY fails" test "$rc" = 0
