@@ -479,7 +479,24 @@ mod tests {
     #[test]
     fn keys_differ_and_are_hex() {
         assert_ne!(key("a"), key("b"));
-        assert_eq!(key("a").len(), 64);
+        assert_eq!(key("a"), key("a"));
+        for k in [
+            key("a"),
+            key(""),
+            key("v1 role=arn:aws:iam::123456789012:role/r"),
+        ] {
+            assert_eq!(k.len(), 64, "{k}");
+            assert!(
+                k.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{k}"
+            );
+        }
+        // SHA-256 of "abc" (FIPS 180-2 test vector): the key is the digest, not something else.
+        assert_eq!(
+            key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
