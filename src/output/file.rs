@@ -168,4 +168,24 @@ mod tests {
         assert!(stage(&dest, b"x").is_err());
         assert!(!dir.path().join("elsewhere").exists());
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_renames_over_a_fifo_or_device() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        crate::output::tests::mkfifo(&fifo);
+        let err = stage(&fifo, b"x").err().expect("a fifo is not a file");
+        assert!(err.to_string().contains("not a file"), "{err}");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        if let Some(null) = crate::output::tests::private_null(dir.path()) {
+            assert!(stage(&null, b"x").is_err());
+            assert!(crate::output::tests::is_char_device(&null));
+        }
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2 - usize::from(!dir.path().join("null").exists())
+        );
+    }
 }

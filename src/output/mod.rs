@@ -792,6 +792,228 @@ mod tests {
         assert!(!good.exists());
     }
 
+    /// A private character device like /dev/null (never the real one); `None`, with the
+    /// reason printed, where mknod is not allowed (it needs root).
+    #[cfg(unix)]
+    pub(crate) fn private_null(dir: &Path) -> Option<PathBuf> {
+        let p = dir.join("null");
+        let status = std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&p)
+            .args(["c", "1", "3"])
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(p),
+            other => {
+                eprintln!(
+                    "skipped: mknod {} failed ({other:?}); it needs root",
+                    p.display()
+                );
+                None
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn mkfifo(p: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {}", p.display());
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn is_char_device(p: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+    }
+
+    #[cfg(unix)]
+    fn is_fifo(p: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_fifo())
+    }
+
+    const STREAM_FORMATS: [&str; 5] = ["env", "sh", "fish", "powershell", "json"];
+
+    fn profile_env(config: &Path, creds: &Path) -> BTreeMap<String, String> {
+        [
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                creds.display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        ]
+        .into()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stream_outputs_write_through_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        for f in STREAM_FORMATS {
+            let targets = vec![format!("{f}={}", null.display()).parse().unwrap()];
+            let plan = Plan::render(
+                &targets,
+                &assumed(),
+                &BTreeMap::new(),
+                &RenderOptions::default(),
+            )
+            .unwrap();
+            plan.apply().unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(is_char_device(&null), "{f} replaced the device");
+        }
+        let mut plan = Plan::default();
+        plan.add_console_url(
+            &UrlDest::File(null.clone()),
+            &Secret::new("https://signin.aws.amazon.com/federation?x"),
+            &assumed(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        plan.apply().unwrap();
+        assert!(is_char_device(&null), "the console URL replaced the device");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stream_outputs_write_through_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in STREAM_FORMATS {
+            let fifo = dir.path().join(format!("fifo-{f}"));
+            mkfifo(&fifo);
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = fifo.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(std::fs::read_to_string(reader));
+            });
+            let targets = vec![format!("{f}={}", fifo.display()).parse().unwrap()];
+            let plan = Plan::render(
+                &targets,
+                &assumed(),
+                &BTreeMap::new(),
+                &RenderOptions::default(),
+            )
+            .unwrap();
+            plan.apply().unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(is_fifo(&fifo), "{f} replaced the fifo by a file");
+            let got = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the reader got nothing")
+                .unwrap();
+            assert!(got.contains("ASIAEXAMPLE"), "{f}: {got:?}");
+            assert!(got.contains("FwoGZX=="), "{f}: {got:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn profile_files_that_are_devices_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        let file = dir.path().join("file");
+        let refreshable = RenderOptions {
+            refreshable: Some("aws-oidc credential-process --role-arn x".into()),
+            ..Default::default()
+        };
+        for (config, creds, var) in [
+            (&null, &file, "AWS_CONFIG_FILE"),
+            (&file, &null, "AWS_SHARED_CREDENTIALS_FILE"),
+        ] {
+            for opts in [&RenderOptions::default(), &refreshable] {
+                let err = Plan::render(
+                    &["profile=x".parse().unwrap()],
+                    &assumed(),
+                    &profile_env(config, creds),
+                    opts,
+                )
+                .err()
+                .expect("a device as profile file must be refused");
+                let msg = err.to_string();
+                assert!(matches!(err, OutputError::Usage(_)), "{msg}");
+                assert!(
+                    msg.contains(&format!("{var} is {}, not a file", null.display())),
+                    "{msg}"
+                );
+                assert!(msg.contains("profile x"), "{msg}");
+                assert!(is_char_device(&null));
+                assert!(!file.exists());
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn web_identity_token_file_must_be_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        let opts = RenderOptions {
+            web_identity: Some(WebIdentity {
+                role_arn: "arn:aws:iam::123456789012:role/deploy".into(),
+                session_name: "s".into(),
+                token_file: null.clone(),
+                token: Secret::new("eyJ.eyJ.sig"),
+            }),
+            ..Default::default()
+        };
+        let targets: Vec<Target> = vec![
+            "web-identity".parse().unwrap(),
+            format!("env={}", dir.path().join("aws.env").display())
+                .parse()
+                .unwrap(),
+        ];
+        let result =
+            Plan::render(&targets, &assumed(), &BTreeMap::new(), &opts).and_then(|p| p.apply());
+        let msg = result.err().expect("a device as token file").to_string();
+        assert!(msg.contains("not a file"), "{msg}");
+        assert!(is_char_device(&null));
+        assert!(!dir.path().join("aws.env").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn other_special_destinations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let sock = dir.path().join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        for (path, what) in [(&sub, "a directory"), (&sock, "a socket")] {
+            for f in STREAM_FORMATS {
+                let targets = vec![format!("{f}={}", path.display()).parse().unwrap()];
+                let result = Plan::render(
+                    &targets,
+                    &assumed(),
+                    &BTreeMap::new(),
+                    &RenderOptions::default(),
+                )
+                .and_then(|p| p.apply());
+                let msg = result.err().expect("refused").to_string();
+                assert!(
+                    msg.contains(&format!("is {what}, not a file")),
+                    "{f}: {msg}"
+                );
+            }
+        }
+        assert!(sub.is_dir());
+        use std::os::unix::fs::FileTypeExt;
+        assert!(
+            std::fs::symlink_metadata(&sock)
+                .unwrap()
+                .file_type()
+                .is_socket()
+        );
+    }
+
     #[test]
     fn github_outputs_only_with_credentials_and_masked_account() {
         let dir = tempfile::tempdir().unwrap();
