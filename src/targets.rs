@@ -320,6 +320,13 @@ pub async fn run(
     args: &AssumeArgs,
     env: &BTreeMap<String, String>,
 ) -> Result<u8, Failure> {
+    for t in &targets {
+        output::check_destinations(&t.outputs, env, None).map_err(|e| {
+            let mut f = crate::output_failure(e);
+            f.message = format!("target {}: {}", t.name, f.message);
+            f
+        })?;
+    }
     let token = app::fetch_shared_token(&targets[0].settings, env).await?;
     let env = Arc::new(env.clone());
     let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));

@@ -18,6 +18,15 @@ pub struct Staged {
 impl Staged {
     /// Renames the temporary file over the target.
     pub fn commit(mut self) -> io::Result<()> {
+        if let Ok(k @ (DestKind::Stream(_) | DestKind::Other(_) | DestKind::Symlink)) =
+            fs::symlink_metadata(&self.dest).map(|m| classify(m.file_type()))
+        {
+            return Err(io::Error::other(format!(
+                "{} became {}; refusing to replace it",
+                self.dest.display(),
+                k.describe()
+            )));
+        }
         fs::rename(&self.tmp, &self.dest)?;
         self.done = true;
         Ok(())
@@ -36,14 +45,110 @@ impl Drop for Staged {
     }
 }
 
-/// Writes `content` to a private temporary file next to `dest`.
-/// Refuses a symlink at `dest`: a link could point the secrets somewhere else.
-pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
-    if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+/// What a destination path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestKind {
+    Absent,
+    Regular,
+    /// A character device or a fifo (`/dev/stderr`, a named pipe, bash's `>(…)`), directly or
+    /// through symbolic links: written straight through, never replaced.
+    Stream(&'static str),
+    /// A symbolic link to anything else.
+    Symlink,
+    /// A directory, socket or block device.
+    Other(&'static str),
+}
+
+impl DestKind {
+    /// "a directory", "a fifo"… for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DestKind::Absent => "missing",
+            DestKind::Regular => "a file",
+            DestKind::Stream(k) | DestKind::Other(k) => k,
+            DestKind::Symlink => "a symbolic link",
+        }
+    }
+}
+
+fn classify(ft: fs::FileType) -> DestKind {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_char_device() {
+            return DestKind::Stream("a character device");
+        }
+        if ft.is_fifo() {
+            return DestKind::Stream("a fifo");
+        }
+        if ft.is_socket() {
+            return DestKind::Other("a socket");
+        }
+        if ft.is_block_device() {
+            return DestKind::Other("a block device");
+        }
+    }
+    if ft.is_file() {
+        DestKind::Regular
+    } else if ft.is_dir() {
+        DestKind::Other("a directory")
+    } else if ft.is_symlink() {
+        DestKind::Symlink
+    } else {
+        DestKind::Other("not a regular file")
+    }
+}
+
+/// What `path` names now (a link is followed only to find a device or fifo behind it).
+pub fn dest_kind(path: &Path) -> io::Result<DestKind> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DestKind::Absent),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(match fs::metadata(path).map(|m| classify(m.file_type())) {
+            Ok(k @ DestKind::Stream(_)) => k,
+            _ => DestKind::Symlink,
+        });
+    }
+    Ok(classify(meta.file_type()))
+}
+
+/// Writes `content` into the device or fifo at `path` as it is: no new file, no rename, no
+/// truncation (a fifo blocks until its reader opens it).
+pub fn write_through(path: &Path, content: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    if !matches!(classify(file.metadata()?.file_type()), DestKind::Stream(_)) {
         return Err(io::Error::other(format!(
-            "{} is a symbolic link; refusing to write credentials through it",
-            dest.display()
+            "{} changed while being written: it is no longer a device or fifo",
+            path.display()
         )));
+    }
+    file.write_all(content)?;
+    file.flush()
+}
+
+/// Writes `content` to a private temporary file next to `dest`.
+/// Refuses a symlink at `dest`: a link could point the secrets somewhere else; and anything
+/// else that is not a regular file (a device, a fifo, a directory): renaming a file over it
+/// would replace it.
+pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
+    match fs::symlink_metadata(dest).map(|m| classify(m.file_type())) {
+        Ok(DestKind::Symlink) => {
+            return Err(io::Error::other(format!(
+                "{} is a symbolic link; refusing to write credentials through it",
+                dest.display()
+            )));
+        }
+        Ok(k @ (DestKind::Stream(_) | DestKind::Other(_))) => {
+            return Err(io::Error::other(format!(
+                "{} is {}, not a file; refusing to replace it",
+                dest.display(),
+                k.describe()
+            )));
+        }
+        _ => {}
     }
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -176,7 +281,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
         crate::output::tests::mkfifo(&fifo);
-        let err = stage(&fifo, b"x").err().expect("a fifo is not a file");
+        let err = stage(&fifo, b"x").expect_err("a fifo is not a file");
         assert!(err.to_string().contains("not a file"), "{err}");
         assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
         if let Some(null) = crate::output::tests::private_null(dir.path()) {

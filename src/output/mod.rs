@@ -239,10 +239,146 @@ pub fn validate(targets: &[Target]) -> Result<(), OutputError> {
 #[derive(Default)]
 pub struct Plan {
     stdout: String,
-    files: Vec<(PathBuf, String)>,
+    files: Vec<FileOut>,
     appends: Vec<(PathBuf, String)>,
     /// What was written where, for the summary line.
     pub written: Vec<String>,
+}
+
+/// One whole file the plan writes.
+struct FileOut {
+    path: PathBuf,
+    content: String,
+    /// A stream output (env, sh, json, the console URL…) takes a device or fifo as its
+    /// destination and writes straight through it; profiles and the token file, which are
+    /// read back later, need a regular file.
+    use_: Use,
+}
+
+/// How a destination is used, for [`check_file`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Stream,
+    File,
+    TokenFile,
+}
+
+/// Why `path` cannot be written as `use_`, if it cannot: a device or fifo suits a stream
+/// only; a link, a directory, a socket or a block device suit nothing.
+fn refusal(path: &Path, kind: file::DestKind, use_: Use) -> Option<String> {
+    use file::DestKind;
+    match (kind, use_) {
+        (DestKind::Absent | DestKind::Regular, _) | (DestKind::Stream(_), Use::Stream) => None,
+        (DestKind::Symlink, _) => Some(format!(
+            "{} is a symbolic link; refusing to write credentials through it",
+            path.display()
+        )),
+        (DestKind::Stream(_), Use::TokenFile) => Some(format!(
+            "{} is {}, not a file: SDKs re-read the web-identity token file, so it must be a regular file",
+            path.display(),
+            kind.describe()
+        )),
+        (DestKind::Stream(_), Use::File) | (DestKind::Other(_), _) => Some(format!(
+            "{} is {}, not a file",
+            path.display(),
+            kind.describe()
+        )),
+    }
+}
+
+/// Refuses a destination that cannot take `use_` (a path that cannot even be looked at is
+/// left to the write, which reports why).
+fn check_file(path: &Path, use_: Use) -> Result<(), OutputError> {
+    let Ok(kind) = file::dest_kind(path) else {
+        return Ok(());
+    };
+    match refusal(path, kind, use_) {
+        Some(why) => Err(OutputError::Usage(why)),
+        None => Ok(()),
+    }
+}
+
+/// The credentials and config files a profile goes to, checked: each must be a regular file
+/// (or not exist yet), since it is read, merged and replaced.
+fn profile_files(name: &str, env: &BTreeMap<String, String>) -> Result<[PathBuf; 2], OutputError> {
+    let mut out = Vec::new();
+    for (var, default) in [
+        ("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        ("AWS_CONFIG_FILE", "config"),
+    ] {
+        let (path, from_var) = match env.get(var) {
+            Some(p) => (PathBuf::from(p), true),
+            None => (home(env)?.join(".aws").join(default), false),
+        };
+        let kind = file::dest_kind(&path).unwrap_or(file::DestKind::Absent);
+        if !matches!(kind, file::DestKind::Absent | file::DestKind::Regular) {
+            let what = match kind {
+                file::DestKind::Symlink => {
+                    "a symbolic link (credentials are not written through links)"
+                }
+                k => k.describe(),
+            };
+            return Err(OutputError::Usage(if from_var {
+                format!(
+                    "{var} is {}, not a file ({what}): point it at a file to write profile {name}",
+                    path.display()
+                )
+            } else {
+                format!(
+                    "{} is {what}, not a file: set {var} to a file to write profile {name}",
+                    path.display()
+                )
+            }));
+        }
+        out.push(path);
+    }
+    Ok([out[0].clone(), out[1].clone()])
+}
+
+/// The web-identity token file: as given, else in the runner's temp dir, else the current
+/// directory; always absolute, since SDKs read it from wherever they run.
+pub fn token_file_path(given: Option<PathBuf>, env: &BTreeMap<String, String>) -> PathBuf {
+    let path = given.unwrap_or_else(|| {
+        env.get("RUNNER_TEMP")
+            .map(|d| PathBuf::from(d).join("aws-oidc-web-identity-token"))
+            .unwrap_or_else(|| PathBuf::from("aws-oidc-web-identity-token"))
+    });
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
+    }
+}
+
+/// Checks, before anything is fetched, that every destination can take its output: a profile
+/// needs regular files, a stream output a file, a device or a fifo (nothing is written here).
+pub fn check_destinations(
+    targets: &[Target],
+    env: &BTreeMap<String, String>,
+    url: Option<&UrlDest>,
+) -> Result<(), OutputError> {
+    for t in targets {
+        match &t.format {
+            Format::Profile(name) => {
+                profile_files(name, env)?;
+            }
+            Format::WebIdentity => {
+                check_file(&token_file_path(t.path.clone(), env), Use::TokenFile)?;
+            }
+            Format::GitHub | Format::GitHubOutputs => {}
+            _ => {
+                if let Some(p) = &t.path {
+                    check_file(p, Use::Stream)?;
+                }
+            }
+        }
+    }
+    if let Some(UrlDest::File(p)) = url {
+        check_file(p, Use::Stream)?;
+    }
+    Ok(())
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -335,11 +471,15 @@ impl Plan {
                     let w = opts.web_identity.as_ref().ok_or_else(|| {
                         OutputError::Usage("web-identity needs the ID token".into())
                     })?;
+                    check_file(&w.token_file, Use::TokenFile)?;
                     plan.written
                         .push(format!("ID token to {}", w.token_file.display()));
                     // Exactly the token: SDKs send the file's bytes verbatim.
-                    plan.files
-                        .push((w.token_file.clone(), w.token.expose().to_string()));
+                    plan.files.push(FileOut {
+                        path: w.token_file.clone(),
+                        content: w.token.expose().to_string(),
+                        use_: Use::TokenFile,
+                    });
                     continue;
                 }
             };
@@ -349,8 +489,13 @@ impl Plan {
                     plan.written.push(format!("{label} on stdout"));
                 }
                 Some(path) => {
+                    check_file(path, Use::Stream)?;
                     plan.written.push(format!("{label} to {}", path.display()));
-                    plan.files.push((path.clone(), content));
+                    plan.files.push(FileOut {
+                        path: path.clone(),
+                        content,
+                        use_: Use::Stream,
+                    });
                 }
             }
         }
@@ -423,21 +568,14 @@ impl Plan {
         opts: &RenderOptions,
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
-        let credentials_path = match env.get("AWS_SHARED_CREDENTIALS_FILE") {
-            Some(p) => PathBuf::from(p),
-            None => home(env)?.join(".aws").join("credentials"),
-        };
-        let config_path = match env.get("AWS_CONFIG_FILE") {
-            Some(p) => PathBuf::from(p),
-            None => home(env)?.join(".aws").join("config"),
-        };
+        let [credentials_path, config_path] = profile_files(name, env)?;
         // A file this plan already rewrites is read from the plan, not the disk.
         let pending = |p: &Path| {
             self.files
                 .iter()
                 .rev()
-                .find(|(q, _)| q == p)
-                .map(|(_, c)| c.clone())
+                .find(|f| f.path == p)
+                .map(|f| f.content.clone())
         };
         let read = |p: &Path| match pending(p).map_or_else(|| std::fs::read_to_string(p), Ok) {
             Ok(s) => Ok(s),
@@ -534,8 +672,16 @@ impl Plan {
             credentials_path.display(),
             config_path.display()
         ));
-        self.files.push((credentials_path, creds));
-        self.files.push((config_path, config));
+        self.files.push(FileOut {
+            path: credentials_path,
+            content: creds,
+            use_: Use::File,
+        });
+        self.files.push(FileOut {
+            path: config_path,
+            content: config,
+            use_: Use::File,
+        });
         Ok(())
     }
 
@@ -554,7 +700,12 @@ impl Plan {
                 self.written.push("console URL on stdout".into());
             }
             UrlDest::File(path) => {
-                self.files.push((path.clone(), line));
+                check_file(path, Use::Stream)?;
+                self.files.push(FileOut {
+                    path: path.clone(),
+                    content: line,
+                    use_: Use::Stream,
+                });
                 self.written
                     .push(format!("console URL to {}", path.display()));
             }
@@ -578,29 +729,43 @@ impl Plan {
         Ok(())
     }
 
-    /// Writes: stdout first (GitHub's masks must precede any use), then every
-    /// file staged and, only when all staged, renamed into place; appends last.
+    /// Writes: every file staged first; then stdout (GitHub's masks must precede any use)
+    /// and the devices and fifos named as stream outputs; then, only when all is staged,
+    /// the files renamed into place; appends last.
     pub fn apply(self) -> Result<Vec<String>, OutputError> {
         let mut staged = Vec::new();
+        let mut through = Vec::new();
         // Only the last content of a file counts (it holds every earlier update).
-        let last: Vec<&(PathBuf, String)> = self
+        let last: Vec<&FileOut> = self
             .files
             .iter()
             .enumerate()
-            .filter(|(i, (p, _))| !self.files[i + 1..].iter().any(|(q, _)| q == p))
+            .filter(|(i, f)| !self.files[i + 1..].iter().any(|g| g.path == f.path))
             .map(|(_, f)| f)
             .collect();
-        for (path, content) in last {
+        for f in last {
+            let path = &f.path;
+            let kind = file::dest_kind(path).map_err(io_err(path))?;
+            if let Some(why) = refusal(path, kind, f.use_) {
+                return Err(OutputError::Usage(why));
+            }
+            if matches!(kind, file::DestKind::Stream(_)) {
+                through.push(f);
+                continue;
+            }
             if let Some(dir) = path.parent() {
                 file::ensure_private_dir(dir).map_err(io_err(dir))?;
             }
-            staged.push(file::stage(path, content.as_bytes()).map_err(io_err(path))?);
+            staged.push(file::stage(path, f.content.as_bytes()).map_err(io_err(path))?);
         }
         if !self.stdout.is_empty() {
             let mut out = std::io::stdout().lock();
             out.write_all(self.stdout.as_bytes())
                 .and_then(|_| out.flush())
                 .map_err(io_err(Path::new("<stdout>")))?;
+        }
+        for f in through {
+            file::write_through(&f.path, f.content.as_bytes()).map_err(io_err(&f.path))?;
         }
         for s in staged {
             let dest = s.dest().to_path_buf();
@@ -973,7 +1138,7 @@ mod tests {
         ];
         let result =
             Plan::render(&targets, &assumed(), &BTreeMap::new(), &opts).and_then(|p| p.apply());
-        let msg = result.err().expect("a device as token file").to_string();
+        let msg = result.expect_err("a device as token file").to_string();
         assert!(msg.contains("not a file"), "{msg}");
         assert!(is_char_device(&null));
         assert!(!dir.path().join("aws.env").exists());
@@ -997,7 +1162,7 @@ mod tests {
                     &RenderOptions::default(),
                 )
                 .and_then(|p| p.apply());
-                let msg = result.err().expect("refused").to_string();
+                let msg = result.expect_err("refused").to_string();
                 assert!(
                     msg.contains(&format!("is {what}, not a file")),
                     "{f}: {msg}"
