@@ -149,3 +149,67 @@ fn secrets_of(jwt: &Jwt, creds: &Creds) -> Vec<String> {
     v.extend(creds.secrets());
     v
 }
+
+/// Twelve runs at once, each writing its own profile into the same two files: every profile
+/// survives (the read-merge-replace of each file is serialized by a lock).
+#[test]
+fn parallel_profile_writes_keep_every_profile() {
+    let env = TestEnv::new();
+    let creds = Creds::canary();
+    let sts = FakeServer::start(vec![Step::awwi_ok(&creds)]);
+    let jwt = mint_jwt(gitlab_claims());
+    let config = env.dir.path().join("aws").join("config");
+    let credentials = env.dir.path().join("aws").join("credentials");
+    std::fs::create_dir(env.dir.path().join("aws")).unwrap();
+    std::fs::write(&config, "[profile mine]\nregion = eu-west-1\n").unwrap();
+    let n = 12;
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let args = assume(&sts, &jwt, &[&format!("profile=p{i}")], &[]);
+                let (env, jwt, config, credentials) = (&env, &jwt, &config, &credentials);
+                s.spawn(move || {
+                    run(
+                        env,
+                        &args,
+                        jwt,
+                        &[
+                            ("AWS_CONFIG_FILE", &config.display().to_string()),
+                            (
+                                "AWS_SHARED_CREDENTIALS_FILE",
+                                &credentials.display().to_string(),
+                            ),
+                        ],
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &runs {
+        assert_eq!(r.code, Some(0), "{}", r.describe());
+    }
+    let config_text = std::fs::read_to_string(&config).unwrap();
+    let credentials_text = std::fs::read_to_string(&credentials).unwrap();
+    assert!(config_text.contains("[profile mine]\n"), "{config_text}");
+    for i in 0..n {
+        assert!(
+            config_text.contains(&format!("[profile p{i}]\n")),
+            "profile p{i} lost from config:\n{config_text}"
+        );
+        assert!(
+            credentials_text.contains(&format!("[p{i}]\n")),
+            "profile p{i} lost from credentials:\n{credentials_text}"
+        );
+    }
+    assert_eq!(
+        config_text.matches("[profile ").count(),
+        n + 1,
+        "{config_text}"
+    );
+    assert_eq!(
+        credentials_text.matches('[').count(),
+        n,
+        "{credentials_text}"
+    );
+}
