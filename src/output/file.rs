@@ -225,6 +225,63 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// An exclusive lock on `<file>.lock` beside a shared file, held until dropped: the
+/// read-merge-replace of that file by concurrent runs then happens one run at a time.
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs::File,
+}
+
+/// Takes the lock of `path` (creating `<path>.lock`, mode 0600, never through a symbolic
+/// link), waiting at most `wait` for another holder.
+pub fn lock(path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
+    let mut name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{} is not a file path", path.display())))?
+        .to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
+        );
+    }
+    let file = options.open(&lock_path).map_err(|e| {
+        if fs::symlink_metadata(&lock_path).is_ok_and(|m| m.file_type().is_symlink()) {
+            io::Error::other(format!(
+                "{} is a symbolic link; refusing to use it as a lock",
+                lock_path.display()
+            ))
+        } else {
+            io::Error::new(e.kind(), format!("{}: {e}", lock_path.display()))
+        }
+    })?;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held the lock {} for over {} s",
+                        lock_path.display(),
+                        wait.as_secs_f32()
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// Appends `content` in one write (for runner-owned files such as `GITHUB_ENV`).
 pub fn append(path: &Path, content: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().append(true).create(true).open(path)?;
@@ -292,5 +349,40 @@ mod tests {
             fs::read_dir(dir.path()).unwrap().count(),
             2 - usize::from(!dir.path().join("null").exists())
         );
+    }
+
+    #[test]
+    fn lock_waits_then_times_out_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("config");
+        let held = lock(&dest, std::time::Duration::from_secs(1)).unwrap();
+        let start = std::time::Instant::now();
+        let err = lock(&dest, std::time::Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("config.lock"), "{err}");
+        assert!(start.elapsed() >= std::time::Duration::from_millis(200));
+        drop(held);
+        lock(&dest, std::time::Duration::from_millis(200)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("config.lock"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_refuses_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("config");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("config.lock"))
+            .unwrap();
+        let err = lock(&dest, std::time::Duration::from_millis(100)).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!dir.path().join("elsewhere").exists());
     }
 }

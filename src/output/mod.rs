@@ -240,6 +240,8 @@ pub fn validate(targets: &[Target]) -> Result<(), OutputError> {
 pub struct Plan {
     stdout: String,
     files: Vec<FileOut>,
+    /// Profile updates: applied at [`Plan::apply`] to each file as it is then, under its lock.
+    edits: Vec<IniEdit>,
     appends: Vec<(PathBuf, String)>,
     /// What was written where, for the summary line.
     pub written: Vec<String>,
@@ -254,6 +256,33 @@ struct FileOut {
     /// read back later, need a regular file.
     use_: Use,
 }
+
+/// One profile's keys in one shared INI file: `remove` dropped from `[section]`, then
+/// `set` written into it. (No `Debug`: the values are credentials.)
+struct IniEdit {
+    path: PathBuf,
+    section: String,
+    remove: Vec<&'static str>,
+    set: Vec<(&'static str, String)>,
+}
+
+impl IniEdit {
+    fn apply_to(&self, text: &str) -> String {
+        let text = if self.remove.is_empty() {
+            text.to_string()
+        } else {
+            profile::remove(text, &self.section, &self.remove)
+        };
+        if self.set.is_empty() {
+            return text;
+        }
+        let pairs: Vec<(&str, &str)> = self.set.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        profile::update(&text, &self.section, &pairs)
+    }
+}
+
+/// How long a run waits for another to finish rewriting a shared profile file.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How a destination is used, for [`check_file`].
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -427,6 +456,7 @@ impl Plan {
             self.files.len(),
             self.appends.len(),
             self.written.len(),
+            self.edits.len(),
         );
         let result = self.render_targets(targets, a, env, opts, gh, &vars);
         if result.is_err() {
@@ -434,6 +464,7 @@ impl Plan {
             self.files.truncate(before.1);
             self.appends.truncate(before.2);
             self.written.truncate(before.3);
+            self.edits.truncate(before.4);
         }
         result
     }
@@ -569,19 +600,6 @@ impl Plan {
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
         let [credentials_path, config_path] = profile_files(name, env)?;
-        // A file this plan already rewrites is read from the plan, not the disk.
-        let pending = |p: &Path| {
-            self.files
-                .iter()
-                .rev()
-                .find(|f| f.path == p)
-                .map(|f| f.content.clone())
-        };
-        let read = |p: &Path| match pending(p).map_or_else(|| std::fs::read_to_string(p), Ok) {
-            Ok(s) => Ok(s),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(io_err(p)(e)),
-        };
         let expiration = c.expiration_rfc3339();
         let key_names = [
             "aws_access_key_id",
@@ -589,69 +607,53 @@ impl Plan {
             "aws_session_token",
             "aws_credential_expiration",
         ];
-        let existing_creds = read(&credentials_path)?;
         let section = if name == "default" {
             "default".to_string()
         } else {
             format!("profile {name}")
         };
-        let existing_config = read(&config_path)?;
-        let (creds, config) = if let Some(w) = &opts.web_identity {
-            let token_file = w.token_file.display().to_string();
-            (
-                profile::remove(&existing_creds, name, &key_names),
-                profile::update(
-                    &profile::remove(&existing_config, &section, &["credential_process"]),
-                    &section,
-                    &[
-                        ("region", &a.region),
-                        ("role_arn", &w.role_arn),
-                        ("web_identity_token_file", &token_file),
-                        ("role_session_name", &w.session_name),
-                    ],
-                ),
-            )
-        } else if let Some(command) = &opts.refreshable {
-            (
-                profile::remove(&existing_creds, name, &key_names),
-                profile::update(
-                    &profile::remove(
-                        &existing_config,
-                        &section,
-                        &["role_arn", "web_identity_token_file", "role_session_name"],
-                    ),
-                    &section,
-                    &[("region", &a.region), ("credential_process", command)],
-                ),
-            )
-        } else {
-            (
-                profile::update(
-                    &existing_creds,
-                    name,
-                    &[
-                        (key_names[0], &c.access_key_id),
-                        (key_names[1], c.secret_access_key.expose()),
-                        (key_names[2], c.session_token.expose()),
-                        (key_names[3], &expiration),
-                    ],
-                ),
-                profile::update(
-                    &profile::remove(
-                        &existing_config,
-                        &section,
-                        &[
-                            "credential_process",
-                            "role_arn",
+        let region = ("region", a.region.clone());
+        let (creds_remove, creds_set, config_remove, config_set) =
+            if let Some(w) = &opts.web_identity {
+                (
+                    key_names.to_vec(),
+                    vec![],
+                    vec!["credential_process"],
+                    vec![
+                        region,
+                        ("role_arn", w.role_arn.clone()),
+                        (
                             "web_identity_token_file",
-                            "role_session_name",
-                        ],
-                    ),
-                    &section,
-                    &[("region", &a.region)],
-                ),
-            )
-        };
+                            w.token_file.display().to_string(),
+                        ),
+                        ("role_session_name", w.session_name.clone()),
+                    ],
+                )
+            } else if let Some(command) = &opts.refreshable {
+                (
+                    key_names.to_vec(),
+                    vec![],
+                    vec!["role_arn", "web_identity_token_file", "role_session_name"],
+                    vec![region, ("credential_process", command.clone())],
+                )
+            } else {
+                (
+                    vec![],
+                    vec![
+                        (key_names[0], c.access_key_id.clone()),
+                        (key_names[1], c.secret_access_key.expose().to_string()),
+                        (key_names[2], c.session_token.expose().to_string()),
+                        (key_names[3], expiration),
+                    ],
+                    vec![
+                        "credential_process",
+                        "role_arn",
+                        "web_identity_token_file",
+                        "role_session_name",
+                    ],
+                    vec![region],
+                )
+            };
         if [
             c.access_key_id.as_str(),
             c.secret_access_key.expose(),
@@ -667,20 +669,30 @@ impl Plan {
                 why: "a value holds a line break, which an INI line cannot carry",
             }));
         }
+        // The files are read now only to report an unreadable one before anything is written;
+        // the update itself reads them again under their locks.
+        for p in [&credentials_path, &config_path] {
+            match std::fs::read(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(p)(e)),
+                _ => {}
+            }
+        }
         self.written.push(format!(
             "profile {name} to {} and {}",
             credentials_path.display(),
             config_path.display()
         ));
-        self.files.push(FileOut {
+        self.edits.push(IniEdit {
             path: credentials_path,
-            content: creds,
-            use_: Use::File,
+            section: name.to_string(),
+            remove: creds_remove,
+            set: creds_set,
         });
-        self.files.push(FileOut {
+        self.edits.push(IniEdit {
             path: config_path,
-            content: config,
-            use_: Use::File,
+            section,
+            remove: config_remove,
+            set: config_set,
         });
         Ok(())
     }
@@ -758,6 +770,36 @@ impl Plan {
             }
             staged.push(file::stage(path, f.content.as_bytes()).map_err(io_err(path))?);
         }
+        // Shared profile files: locked in path order (two runs writing both files cannot
+        // deadlock), read as they are now, updated, staged; unlocked once renamed.
+        let mut by_path: BTreeMap<&Path, Vec<&IniEdit>> = BTreeMap::new();
+        for e in &self.edits {
+            by_path.entry(&e.path).or_default().push(e);
+        }
+        let mut locks = Vec::new();
+        for (path, edits) in by_path {
+            if self.files.iter().any(|f| f.path == path) {
+                return Err(OutputError::Usage(format!(
+                    "{} is both a profile file and an output; give the output another path",
+                    path.display()
+                )));
+            }
+            if let Some(dir) = path.parent() {
+                file::ensure_private_dir(dir).map_err(io_err(dir))?;
+            }
+            locks.push(file::lock(path, LOCK_WAIT).map_err(io_err(path))?);
+            let kind = file::dest_kind(path).map_err(io_err(path))?;
+            if let Some(why) = refusal(path, kind, Use::File) {
+                return Err(OutputError::Usage(why));
+            }
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(io_err(path)(e)),
+            };
+            let text = edits.iter().fold(text, |t, e| e.apply_to(&t));
+            staged.push(file::stage(path, text.as_bytes()).map_err(io_err(path))?);
+        }
         if !self.stdout.is_empty() {
             let mut out = std::io::stdout().lock();
             out.write_all(self.stdout.as_bytes())
@@ -771,6 +813,7 @@ impl Plan {
             let dest = s.dest().to_path_buf();
             s.commit().map_err(io_err(&dest))?;
         }
+        drop(locks);
         for (path, content) in &self.appends {
             file::append(path, content.as_bytes()).map_err(io_err(path))?;
         }
