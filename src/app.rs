@@ -799,6 +799,29 @@ mod tests {
     const TOKEN: (&str, &str) = ("AWS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln");
 
     #[test]
+    fn summary_escapes_control_characters() {
+        let a = Assumed {
+            credentials: crate::credentials::Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: crate::secret::Secret::new("s"),
+                session_token: crate::secret::Secret::new("t"),
+                expiration: now_secs() + 3600,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s\n\u{1b}[31mx".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            chained: false,
+        };
+        let line = summary(&a, &["ID token to /tmp/a\n[profile evil]\r".into()]);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains(r"assumed-role/r/s\n\u{1b}[31mx"), "{line}");
+        assert!(
+            line.contains(r"ID token to /tmp/a\n[profile evil]\r"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn defaults() {
         let s = settings(
             &["--role-arn", "arn:aws:iam::123456789012:role/r"],

