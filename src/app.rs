@@ -774,7 +774,16 @@ pub fn summary(a: &Assumed, written: &[String]) -> String {
         line.push_str("; wrote ");
         line.push_str(&written.join(", "));
     }
-    line
+    // A role ARN or a path may hold anything; the line stays one line, and a terminal's.
+    line.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

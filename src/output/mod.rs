@@ -267,14 +267,14 @@ struct IniEdit {
 }
 
 impl IniEdit {
-    fn apply_to(&self, text: &str) -> String {
+    fn apply_to(&self, text: &str) -> Result<String, shell::Unrepresentable> {
         let text = if self.remove.is_empty() {
             text.to_string()
         } else {
             profile::remove(text, &self.section, &self.remove)
         };
         if self.set.is_empty() {
-            return text;
+            return Ok(text);
         }
         let pairs: Vec<(&str, &str)> = self.set.iter().map(|(k, v)| (*k, v.as_str())).collect();
         profile::update(&text, &self.section, &pairs)
@@ -394,7 +394,20 @@ pub fn check_destinations(
                 profile_files(name, env)?;
             }
             Format::WebIdentity => {
-                check_file(&token_file_path(t.path.clone(), env), Use::TokenFile)?;
+                let path = token_file_path(t.path.clone(), env);
+                check_file(&path, Use::TokenFile)?;
+                if let Some(Format::Profile(name)) = targets
+                    .iter()
+                    .map(|t| &t.format)
+                    .find(|f| matches!(f, Format::Profile(_)))
+                {
+                    // The path goes into the profile as web_identity_token_file.
+                    profile::check(
+                        || format!("web_identity_token_file of profile {name}"),
+                        &path.display().to_string(),
+                    )
+                    .map_err(|e| OutputError::Usage(e.to_string()))?;
+                }
             }
             Format::GitHub | Format::GitHubOutputs => {}
             _ => {
@@ -654,21 +667,6 @@ impl Plan {
                     vec![region],
                 )
             };
-        if [
-            c.access_key_id.as_str(),
-            c.secret_access_key.expose(),
-            c.session_token.expose(),
-            &a.region,
-        ]
-        .iter()
-        .chain(opts.refreshable.as_deref().iter())
-        .any(|v| v.contains(['\n', '\r', '\0']))
-        {
-            return Err(OutputError::Unrepresentable(shell::Unrepresentable {
-                name: format!("profile {name}"),
-                why: "a value holds a line break, which an INI line cannot carry",
-            }));
-        }
         // The files are read now only to report an unreadable one before anything is written;
         // the update itself reads them again under their locks.
         for p in [&credentials_path, &config_path] {
@@ -682,18 +680,26 @@ impl Plan {
             credentials_path.display(),
             config_path.display()
         ));
-        self.edits.push(IniEdit {
-            path: credentials_path,
-            section: name.to_string(),
-            remove: creds_remove,
-            set: creds_set,
-        });
-        self.edits.push(IniEdit {
-            path: config_path,
-            section,
-            remove: config_remove,
-            set: config_set,
-        });
+        let edits = [
+            IniEdit {
+                path: credentials_path,
+                section: name.to_string(),
+                remove: creds_remove,
+                set: creds_set,
+            },
+            IniEdit {
+                path: config_path,
+                section,
+                remove: config_remove,
+                set: config_set,
+            },
+        ];
+        // Every value is checked now, before anything is written (the real update, at
+        // apply, runs the same check).
+        for e in &edits {
+            e.apply_to("")?;
+        }
+        self.edits.extend(edits);
         Ok(())
     }
 
@@ -797,7 +803,7 @@ impl Plan {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
                 Err(e) => return Err(io_err(path)(e)),
             };
-            let text = edits.iter().fold(text, |t, e| e.apply_to(&t));
+            let text = edits.iter().try_fold(text, |t, e| e.apply_to(&t))?;
             staged.push(file::stage(path, text.as_bytes()).map_err(io_err(path))?);
         }
         if !self.stdout.is_empty() {

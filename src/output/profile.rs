@@ -1,9 +1,38 @@
 //! Updating one profile in the AWS shared credentials and config files while
 //! keeping every other profile, key and comment as it was.
 
+use super::shell::Unrepresentable;
+
+/// The one check for everything written into a profile file (section names, keys, values):
+/// no control character nor Unicode line separator. A line break would end the line, and
+/// what follows would be read as a key or a section of its own (say `[profile evil]` with a
+/// `credential_process` of someone else's choice).
+pub fn check(what: impl FnOnce() -> String, text: &str) -> Result<(), Unrepresentable> {
+    if text
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(Unrepresentable {
+            name: what(),
+            why: "it holds a control character (such as a line break), which a profile file cannot carry",
+        });
+    }
+    Ok(())
+}
+
 /// Sets `pairs` in `[section]` of an INI text: replaces existing keys in place,
 /// adds missing ones at the end of the section, adds the section if absent.
-pub fn update(text: &str, section: &str, pairs: &[(&str, &str)]) -> String {
+/// Every section name, key and value goes through [`check`] first.
+pub fn update(
+    text: &str,
+    section: &str,
+    pairs: &[(&str, &str)],
+) -> Result<String, Unrepresentable> {
+    check(|| "a profile section name".into(), section)?;
+    for (key, value) in pairs {
+        check(|| format!("a key name in [{section}]"), key)?;
+        check(|| format!("{key} in [{section}]"), value)?;
+    }
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let header_name = |line: &str| -> Option<String> {
         let t = line.trim();
@@ -22,7 +51,7 @@ pub fn update(text: &str, section: &str, pairs: &[(&str, &str)]) -> String {
         }
         lines.push(format!("[{section}]"));
         lines.extend(pairs.iter().map(|(k, v)| format!("{k} = {v}")));
-        return lines.join("\n") + "\n";
+        return Ok(lines.join("\n") + "\n");
     };
     let mut end = lines[start + 1..]
         .iter()
@@ -46,7 +75,7 @@ pub fn update(text: &str, section: &str, pairs: &[(&str, &str)]) -> String {
             }
         }
     }
-    lines.join("\n") + "\n"
+    Ok(lines.join("\n") + "\n")
 }
 
 /// Removes `keys` from `[section]` (comments and other keys stay); the text is
@@ -82,7 +111,7 @@ mod tests {
 
     #[test]
     fn adds_a_new_section_keeping_the_rest() {
-        let out = update(EXISTING, "ci", &[("a", "1"), ("b", "2")]);
+        let out = update(EXISTING, "ci", &[("a", "1"), ("b", "2")]).unwrap();
         assert_eq!(out, format!("{EXISTING}\n[ci]\na = 1\nb = 2\n"));
     }
 
@@ -92,7 +121,8 @@ mod tests {
             EXISTING,
             "default",
             &[("aws_access_key_id", "NEW"), ("aws_session_token", "T")],
-        );
+        )
+        .unwrap();
         assert_eq!(
             out,
             "# my creds\n[default]\naws_access_key_id = NEW\naws_session_token = T\n\n[other]\n; keep me\naws_access_key_id = O\nregion=eu-west-1\n"
@@ -105,7 +135,8 @@ mod tests {
             "[ profile  ci ]\nregion = us-east-1\noutput = json\n",
             "profile ci",
             &[("region", "eu-central-1")],
-        );
+        )
+        .unwrap();
         assert_eq!(
             out,
             "[ profile  ci ]\nregion = eu-central-1\noutput = json\n"
@@ -114,12 +145,12 @@ mod tests {
 
     #[test]
     fn empty_file() {
-        assert_eq!(update("", "x", &[("k", "v")]), "[x]\nk = v\n");
+        assert_eq!(update("", "x", &[("k", "v")]).unwrap(), "[x]\nk = v\n");
     }
 
     #[test]
     fn commented_key_is_not_replaced() {
-        let out = update("[x]\n# k = old\n", "x", &[("k", "v")]);
+        let out = update("[x]\n# k = old\n", "x", &[("k", "v")]).unwrap();
         assert_eq!(out, "[x]\n# k = old\nk = v\n");
     }
 
@@ -132,5 +163,24 @@ mod tests {
         );
         assert_eq!(remove(text, "zz", &["k"]), text);
         assert_eq!(remove("", "a", &["k"]), "");
+    }
+
+    #[test]
+    fn control_characters_are_refused_everywhere() {
+        for (section, key, value) in [
+            ("ci", "k", "v\n[evil]"),
+            ("ci", "k", "v\r"),
+            ("ci", "k", "v\u{0}"),
+            ("ci", "k", "v\u{7f}"),
+            ("ci", "k\nx", "v"),
+            ("ci]\n[evil", "k", "v"),
+        ] {
+            let err = update("", section, &[(key, value)]).expect_err(value);
+            assert!(err.to_string().contains("control character"), "{err}");
+        }
+        assert_eq!(
+            update("", "ci", &[("k", "a b=c")]).unwrap(),
+            "[ci]\nk = a b=c\n"
+        );
     }
 }
