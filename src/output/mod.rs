@@ -1280,6 +1280,46 @@ mod tests {
         }
     }
 
+    /// A BOM before the first section, or a section written twice, must not leave old keys
+    /// that a reader would take over the new ones.
+    #[test]
+    fn profile_with_bom_or_repeated_section_keeps_no_stale_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        let env = profile_env(&config, &creds);
+        for (before, ci_headers) in [
+            ("\u{feff}[ci]\naws_session_token = STALE\n", 1),
+            (
+                "[ci]\naws_session_token = STALE\n\n[ci]\naws_session_token = STALE\nmine = 1\n",
+                2,
+            ),
+        ] {
+            std::fs::write(&creds, before).unwrap();
+            Plan::render(
+                &["profile=ci".parse().unwrap()],
+                &assumed(),
+                &env,
+                &RenderOptions::default(),
+            )
+            .unwrap()
+            .apply()
+            .unwrap();
+            let after = std::fs::read_to_string(&creds).unwrap();
+            assert!(!after.contains("STALE"), "{after}");
+            assert_eq!(after.matches("[ci]").count(), ci_headers, "{after}");
+            assert!(after.contains("aws_session_token = FwoGZX==\n"), "{after}");
+            assert_eq!(
+                after.starts_with('\u{feff}'),
+                before.starts_with('\u{feff}'),
+                "{after:?}"
+            );
+            if ci_headers == 2 {
+                assert!(after.ends_with("[ci]\nmine = 1\n"), "{after}");
+            }
+        }
+    }
+
     #[test]
     fn github_outputs_only_with_credentials_and_masked_account() {
         let dir = tempfile::tempdir().unwrap();

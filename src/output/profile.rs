@@ -183,4 +183,52 @@ mod tests {
             "[ci]\nk = a b=c\n"
         );
     }
+
+    #[test]
+    fn a_bom_belongs_to_the_first_line() {
+        let text = "\u{feff}[ci]\naws_access_key_id = OLD\nregion = x\n";
+        assert_eq!(
+            update(text, "ci", &[("aws_access_key_id", "NEW")]).unwrap(),
+            "\u{feff}[ci]\naws_access_key_id = NEW\nregion = x\n"
+        );
+        assert_eq!(
+            remove(text, "ci", &["aws_access_key_id"]),
+            "\u{feff}[ci]\nregion = x\n"
+        );
+        // A BOM before a key of no section does not hide the key either.
+        assert_eq!(
+            update("\u{feff}k = 1\n[ci]\nk = 2\n", "ci", &[("k", "3")]).unwrap(),
+            "\u{feff}k = 1\n[ci]\nk = 3\n"
+        );
+    }
+
+    #[test]
+    fn every_copy_of_a_repeated_section_is_updated() {
+        let text = "[ci]\na = OLD\n[other]\na = O\n[ci]\na = STALE\nb = keep\n[ ci ]\nc = STALE\n";
+        assert_eq!(
+            update(text, "ci", &[("a", "NEW"), ("c", "NEW")]).unwrap(),
+            "[ci]\na = NEW\nc = NEW\n[other]\na = O\n[ci]\nb = keep\n[ ci ]\n"
+        );
+        assert_eq!(
+            remove(text, "ci", &["a", "c"]),
+            "[ci]\n[other]\na = O\n[ci]\nb = keep\n[ ci ]\n"
+        );
+    }
+
+    #[test]
+    fn crlf_files_stay_crlf() {
+        let text = "# mine\r\n[ci]\r\na = 1\r\n\r\n[x]\r\nb = 2\r\n";
+        assert_eq!(
+            update(text, "ci", &[("a", "2"), ("c", "3")]).unwrap(),
+            "# mine\r\n[ci]\r\na = 2\r\nc = 3\r\n\r\n[x]\r\nb = 2\r\n"
+        );
+        assert_eq!(
+            update(text, "new", &[("k", "v")]).unwrap(),
+            "# mine\r\n[ci]\r\na = 1\r\n\r\n[x]\r\nb = 2\r\n\r\n[new]\r\nk = v\r\n"
+        );
+        assert_eq!(
+            remove(text, "x", &["b"]),
+            "# mine\r\n[ci]\r\na = 1\r\n\r\n[x]\r\n"
+        );
+    }
 }
