@@ -803,6 +803,18 @@ impl Plan {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
                 Err(e) => return Err(io_err(path)(e)),
             };
+            let mut warned = Vec::new();
+            for e in &edits {
+                let n = profile::sections(&text, &e.section);
+                if n > 1 && !warned.contains(&&e.section) {
+                    warned.push(&e.section);
+                    tracing::warn!(
+                        "{} has {n} [{}] sections: aws-oidc set its keys in the first and removed them from the others; merge them into one (the AWS CLI and boto3 refuse a file with a repeated section)",
+                        path.display(),
+                        e.section
+                    );
+                }
+            }
             let text = edits.iter().try_fold(text, |t, e| e.apply_to(&t))?;
             staged.push(file::stage(path, text.as_bytes()).map_err(io_err(path))?);
         }

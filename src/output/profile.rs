@@ -20,8 +20,64 @@ pub fn check(what: impl FnOnce() -> String, text: &str) -> Result<(), Unrepresen
     Ok(())
 }
 
+/// The line end a text uses: CRLF when its first line ends so, else LF (written back alike).
+fn line_end(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if text[..i].ends_with('\r') => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// A line as readers see it: without the byte order mark a file may start with (it stays
+/// in the output, as part of the first line) and without surrounding blanks.
+fn content(line: &str) -> &str {
+    line.strip_prefix('\u{feff}').unwrap_or(line).trim()
+}
+
+/// `[ profile  ci ]` -> `profile ci`.
+fn header_name(line: &str) -> Option<String> {
+    let inner = content(line).strip_prefix('[')?.strip_suffix(']')?;
+    Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The key of a `key = value` line (not of a comment).
+fn key_of(line: &str) -> Option<&str> {
+    let t = content(line);
+    if t.starts_with(['#', ';']) {
+        return None;
+    }
+    t.split_once('=').map(|(k, _)| k.trim())
+}
+
+/// How many `[section]` headers a text has (more than one: a reader may take either).
+pub fn sections(text: &str, section: &str) -> usize {
+    text.lines()
+        .filter(|l| header_name(l).as_deref() == Some(section))
+        .count()
+}
+
+/// Drops `keys` from every copy of `[section]` (but the first, with `skip_first`).
+fn strip_keys(lines: &mut Vec<String>, section: &str, keys: &[&str], skip_first: bool) {
+    let mut copies = 0;
+    let mut inside = false;
+    lines.retain(|line| {
+        if let Some(name) = header_name(line) {
+            inside = name == section;
+            copies += usize::from(inside);
+            return true;
+        }
+        let ours = inside
+            && !(skip_first && copies == 1)
+            && key_of(line).is_some_and(|k| keys.contains(&k));
+        !ours
+    });
+}
+
 /// Sets `pairs` in `[section]` of an INI text: replaces existing keys in place,
 /// adds missing ones at the end of the section, adds the section if absent.
+/// A section written more than once is set in its first copy and the keys are removed from
+/// the others, so that no reader (the SDKs that merge copies let the last one win) finds an
+/// old value. A BOM and CRLF line ends are kept.
 /// Every section name, key and value goes through [`check`] first.
 pub fn update(
     text: &str,
@@ -33,35 +89,37 @@ pub fn update(
         check(|| format!("a key name in [{section}]"), key)?;
         check(|| format!("{key} in [{section}]"), value)?;
     }
+    let eol = line_end(text);
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let header_name = |line: &str| -> Option<String> {
-        let t = line.trim();
-        let inner = t.strip_prefix('[')?.strip_suffix(']')?;
-        Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
-    };
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+    strip_keys(&mut lines, section, &keys, true);
     let start = lines
         .iter()
         .position(|l| header_name(l).as_deref() == Some(section));
     let Some(start) = start else {
-        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        let bom = if text.starts_with('\u{feff}') {
+            "\u{feff}"
+        } else {
+            ""
+        };
+        while lines.last().is_some_and(|l| content(l).is_empty()) {
             lines.pop();
         }
-        if !lines.is_empty() {
+        if lines.is_empty() {
+            lines.push(format!("{bom}[{section}]"));
+        } else {
             lines.push(String::new());
+            lines.push(format!("[{section}]"));
         }
-        lines.push(format!("[{section}]"));
         lines.extend(pairs.iter().map(|(k, v)| format!("{k} = {v}")));
-        return Ok(lines.join("\n") + "\n");
+        return Ok(lines.join(eol) + eol);
     };
     let mut end = lines[start + 1..]
         .iter()
         .position(|l| header_name(l).is_some())
         .map_or(lines.len(), |i| start + 1 + i);
     for (key, value) in pairs {
-        let existing = (start + 1..end).find(|&i| {
-            let t = lines[i].trim_start();
-            !t.starts_with(['#', ';']) && t.split_once('=').is_some_and(|(k, _)| k.trim() == *key)
-        });
+        let existing = (start + 1..end).find(|&i| key_of(&lines[i]) == Some(*key));
         match existing {
             Some(i) => lines[i] = format!("{key} = {value}"),
             None => {
@@ -75,31 +133,20 @@ pub fn update(
             }
         }
     }
-    Ok(lines.join("\n") + "\n")
+    Ok(lines.join(eol) + eol)
 }
 
-/// Removes `keys` from `[section]` (comments and other keys stay); the text is
-/// returned unchanged when the section or the keys are absent.
+/// Removes `keys` from every copy of `[section]` (comments and other keys stay); the text is
+/// returned unchanged when the section or the keys are absent. A BOM and CRLF line ends are
+/// kept.
 pub fn remove(text: &str, section: &str, keys: &[&str]) -> String {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(inner) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            inside = inner.split_whitespace().collect::<Vec<_>>().join(" ") == section;
-        } else if inside
-            && !t.starts_with(['#', ';'])
-            && t.split_once('=')
-                .is_some_and(|(k, _)| keys.contains(&k.trim()))
-        {
-            continue;
-        }
-        out.push(line);
-    }
-    if out.is_empty() {
+    let eol = line_end(text);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    strip_keys(&mut lines, section, keys, false);
+    if lines.is_empty() {
         String::new()
     } else {
-        out.join("\n") + "\n"
+        lines.join(eol) + eol
     }
 }
 
@@ -195,6 +242,10 @@ mod tests {
             remove(text, "ci", &["aws_access_key_id"]),
             "\u{feff}[ci]\nregion = x\n"
         );
+        assert_eq!(
+            update("\u{feff}\r\n", "ci", &[("k", "v")]).unwrap(),
+            "\u{feff}[ci]\r\nk = v\r\n"
+        );
         // A BOM before a key of no section does not hide the key either.
         assert_eq!(
             update("\u{feff}k = 1\n[ci]\nk = 2\n", "ci", &[("k", "3")]).unwrap(),
@@ -213,6 +264,9 @@ mod tests {
             remove(text, "ci", &["a", "c"]),
             "[ci]\n[other]\na = O\n[ci]\nb = keep\n[ ci ]\n"
         );
+        assert_eq!(sections(text, "ci"), 3);
+        assert_eq!(sections(text, "other"), 1);
+        assert_eq!(sections("\u{feff}[ci]\n", "ci"), 1);
     }
 
     #[test]
