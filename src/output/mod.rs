@@ -1106,6 +1106,45 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    /// `/dev/stderr` and bash's `>(…)` (`/dev/fd/63`) are links to a device or a pipe: written
+    /// through as well. A link to a regular file is still refused.
+    #[cfg(unix)]
+    #[test]
+    fn stream_outputs_write_through_a_link_to_a_device_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        let link = dir.path().join("stderr");
+        std::os::unix::fs::symlink(&null, &link).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "mine").unwrap();
+        let file_link = dir.path().join("file-link");
+        std::os::unix::fs::symlink(&file, &file_link).unwrap();
+        let render = |p: &Path| {
+            Plan::render(
+                &[format!("sh={}", p.display()).parse().unwrap()],
+                &assumed(),
+                &BTreeMap::new(),
+                &RenderOptions::default(),
+            )
+            .and_then(|p| p.apply())
+        };
+        render(&link).unwrap();
+        assert!(is_char_device(&null));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let msg = render(&file_link)
+            .expect_err("a link to a file")
+            .to_string();
+        assert!(msg.contains("symbolic link"), "{msg}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    }
+
     #[cfg(unix)]
     #[test]
     fn stream_outputs_write_through_a_fifo() {
