@@ -343,7 +343,7 @@ fn profile_files(name: &str, env: &BTreeMap<String, String>) -> Result<[PathBuf;
         if !matches!(kind, file::DestKind::Absent | file::DestKind::Regular) {
             let what = match kind {
                 file::DestKind::Symlink => {
-                    "a symbolic link (credentials are not written through links)"
+                    "a symbolic link, which credentials are not written through"
                 }
                 k => k.describe(),
             };
