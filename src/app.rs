@@ -856,7 +856,16 @@ pub fn summary(a: &Assumed, written: &[String]) -> String {
         line.push_str("; wrote ");
         line.push_str(&written.join(", "));
     }
-    line
+    // A role ARN or a path may hold anything; the line stays one line, and a terminal's.
+    line.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -879,6 +888,29 @@ mod tests {
     }
 
     const TOKEN: (&str, &str) = ("AWS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln");
+
+    #[test]
+    fn summary_escapes_control_characters() {
+        let a = Assumed {
+            credentials: crate::credentials::Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: crate::secret::Secret::new("s"),
+                session_token: crate::secret::Secret::new("t"),
+                expiration: now_secs() + 3600,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s\n\u{1b}[31mx".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            chained: false,
+        };
+        let line = summary(&a, &["ID token to /tmp/a\n[profile evil]\r".into()]);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains(r"assumed-role/r/s\n\u{1b}[31mx"), "{line}");
+        assert!(
+            line.contains(r"ID token to /tmp/a\n[profile evil]\r"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn defaults() {

@@ -2,7 +2,6 @@
 //! `--role-arn`, several), written to every output asked for, or to none.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use crate::app::{self, Settings, Start};
 use crate::cli::AssumeArgs;
@@ -79,6 +78,7 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
     if url_dest.is_some() {
         app::check_console(&settings, &args.console, env)?;
     }
+    output::check_destinations(&targets, env, url_dest.as_ref()).map_err(output_failure)?;
     let obtained = app::obtain(&settings, env).await?;
     let assumed = obtained.assumed;
     let mut opts = RenderOptions {
@@ -101,7 +101,7 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
         opts.web_identity = Some(WebIdentity {
             role_arn: settings.role.arn.clone(),
             session_name: request.session_name.clone(),
-            token_file: token_file_path(path, env),
+            token_file: output::token_file_path(path, env),
             token: token.raw().clone(),
         });
     }
@@ -120,21 +120,4 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
         eprintln!("{}", app::summary(&assumed, &written));
     }
     Ok(0)
-}
-
-/// The token file: as given, else in the runner's temp dir, else the current directory;
-/// always absolute, since SDKs read it from wherever they run.
-fn token_file_path(given: Option<PathBuf>, env: &BTreeMap<String, String>) -> PathBuf {
-    let path = given.unwrap_or_else(|| {
-        env.get("RUNNER_TEMP")
-            .map(|d| PathBuf::from(d).join("aws-oidc-web-identity-token"))
-            .unwrap_or_else(|| PathBuf::from("aws-oidc-web-identity-token"))
-    });
-    if path.is_absolute() {
-        path
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(&path))
-            .unwrap_or(path)
-    }
 }

@@ -93,6 +93,7 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
             let settings = app::Settings::resolve(&args.common, env)?;
             app::check_console(&settings, &args.console, env)?;
+            output::check_destinations(&[], env, Some(&dest)).map_err(output_failure)?;
             let assumed = app::obtain(&settings, env).await?.assumed;
             let url = app::console_url(&settings, &assumed, &args.console, env).await?;
             let mut plan = Plan::default();

@@ -320,6 +320,13 @@ pub async fn run(
     args: &AssumeArgs,
     env: &BTreeMap<String, String>,
 ) -> Result<u8, Failure> {
+    for t in &targets {
+        output::check_destinations(&t.outputs, env, None).map_err(|e| {
+            let mut f = crate::output_failure(e);
+            f.message = format!("target {}: {}", t.name, f.message);
+            f
+        })?;
+    }
     // One token per distinct audience (a target's default audience follows its partition):
     // one fetch when all agree.
     let mut tokens: BTreeMap<&str, Option<crate::token::IdToken>> = BTreeMap::new();

@@ -18,6 +18,15 @@ pub struct Staged {
 impl Staged {
     /// Renames the temporary file over the target.
     pub fn commit(mut self) -> io::Result<()> {
+        if let Ok(k @ (DestKind::Stream(_) | DestKind::Other(_) | DestKind::Symlink)) =
+            fs::symlink_metadata(&self.dest).map(|m| classify(m.file_type()))
+        {
+            return Err(io::Error::other(format!(
+                "{} became {}; refusing to replace it",
+                self.dest.display(),
+                k.describe()
+            )));
+        }
         fs::rename(&self.tmp, &self.dest)?;
         self.done = true;
         Ok(())
@@ -36,14 +45,110 @@ impl Drop for Staged {
     }
 }
 
-/// Writes `content` to a private temporary file next to `dest`.
-/// Refuses a symlink at `dest`: a link could point the secrets somewhere else.
-pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
-    if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+/// What a destination path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestKind {
+    Absent,
+    Regular,
+    /// A character device or a fifo (`/dev/stderr`, a named pipe, bash's `>(…)`), directly or
+    /// through symbolic links: written straight through, never replaced.
+    Stream(&'static str),
+    /// A symbolic link to anything else.
+    Symlink,
+    /// A directory, socket or block device.
+    Other(&'static str),
+}
+
+impl DestKind {
+    /// "a directory", "a fifo"… for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DestKind::Absent => "missing",
+            DestKind::Regular => "a file",
+            DestKind::Stream(k) | DestKind::Other(k) => k,
+            DestKind::Symlink => "a symbolic link",
+        }
+    }
+}
+
+fn classify(ft: fs::FileType) -> DestKind {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_char_device() {
+            return DestKind::Stream("a character device");
+        }
+        if ft.is_fifo() {
+            return DestKind::Stream("a fifo");
+        }
+        if ft.is_socket() {
+            return DestKind::Other("a socket");
+        }
+        if ft.is_block_device() {
+            return DestKind::Other("a block device");
+        }
+    }
+    if ft.is_file() {
+        DestKind::Regular
+    } else if ft.is_dir() {
+        DestKind::Other("a directory")
+    } else if ft.is_symlink() {
+        DestKind::Symlink
+    } else {
+        DestKind::Other("not a regular file")
+    }
+}
+
+/// What `path` names now (a link is followed only to find a device or fifo behind it).
+pub fn dest_kind(path: &Path) -> io::Result<DestKind> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DestKind::Absent),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(match fs::metadata(path).map(|m| classify(m.file_type())) {
+            Ok(k @ DestKind::Stream(_)) => k,
+            _ => DestKind::Symlink,
+        });
+    }
+    Ok(classify(meta.file_type()))
+}
+
+/// Writes `content` into the device or fifo at `path` as it is: no new file, no rename, no
+/// truncation (a fifo blocks until its reader opens it).
+pub fn write_through(path: &Path, content: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    if !matches!(classify(file.metadata()?.file_type()), DestKind::Stream(_)) {
         return Err(io::Error::other(format!(
-            "{} is a symbolic link; refusing to write credentials through it",
-            dest.display()
+            "{} changed while being written: it is no longer a device or fifo",
+            path.display()
         )));
+    }
+    file.write_all(content)?;
+    file.flush()
+}
+
+/// Writes `content` to a private temporary file next to `dest`.
+/// Refuses a symlink at `dest`: a link could point the secrets somewhere else; and anything
+/// else that is not a regular file (a device, a fifo, a directory): renaming a file over it
+/// would replace it.
+pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
+    match fs::symlink_metadata(dest).map(|m| classify(m.file_type())) {
+        Ok(DestKind::Symlink) => {
+            return Err(io::Error::other(format!(
+                "{} is a symbolic link; refusing to write credentials through it",
+                dest.display()
+            )));
+        }
+        Ok(k @ (DestKind::Stream(_) | DestKind::Other(_))) => {
+            return Err(io::Error::other(format!(
+                "{} is {}, not a file; refusing to replace it",
+                dest.display(),
+                k.describe()
+            )));
+        }
+        _ => {}
     }
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -120,6 +225,63 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// An exclusive lock on `<file>.lock` beside a shared file, held until dropped: the
+/// read-merge-replace of that file by concurrent runs then happens one run at a time.
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs::File,
+}
+
+/// Takes the lock of `path` (creating `<path>.lock`, mode 0600, never through a symbolic
+/// link), waiting at most `wait` for another holder.
+pub fn lock(path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
+    let mut name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{} is not a file path", path.display())))?
+        .to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
+        );
+    }
+    let file = options.open(&lock_path).map_err(|e| {
+        if fs::symlink_metadata(&lock_path).is_ok_and(|m| m.file_type().is_symlink()) {
+            io::Error::other(format!(
+                "{} is a symbolic link; refusing to use it as a lock",
+                lock_path.display()
+            ))
+        } else {
+            io::Error::new(e.kind(), format!("{}: {e}", lock_path.display()))
+        }
+    })?;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held the lock {} for over {} s",
+                        lock_path.display(),
+                        wait.as_secs_f32()
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// Appends `content` in one write (for runner-owned files such as `GITHUB_ENV`).
 pub fn append(path: &Path, content: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().append(true).create(true).open(path)?;
@@ -166,6 +328,61 @@ mod tests {
         let dest = dir.path().join("link");
         std::os::unix::fs::symlink(dir.path().join("elsewhere"), &dest).unwrap();
         assert!(stage(&dest, b"x").is_err());
+        assert!(!dir.path().join("elsewhere").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_renames_over_a_fifo_or_device() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        crate::output::tests::mkfifo(&fifo);
+        let err = stage(&fifo, b"x").expect_err("a fifo is not a file");
+        assert!(err.to_string().contains("not a file"), "{err}");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        if let Some(null) = crate::output::tests::private_null(dir.path()) {
+            assert!(stage(&null, b"x").is_err());
+            assert!(crate::output::tests::is_char_device(&null));
+        }
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2 - usize::from(!dir.path().join("null").exists())
+        );
+    }
+
+    #[test]
+    fn lock_waits_then_times_out_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("config");
+        let held = lock(&dest, std::time::Duration::from_secs(1)).unwrap();
+        let start = std::time::Instant::now();
+        let err = lock(&dest, std::time::Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("config.lock"), "{err}");
+        assert!(start.elapsed() >= std::time::Duration::from_millis(200));
+        drop(held);
+        lock(&dest, std::time::Duration::from_millis(200)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("config.lock"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_refuses_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("config");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("config.lock"))
+            .unwrap();
+        let err = lock(&dest, std::time::Duration::from_millis(100)).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(!dir.path().join("elsewhere").exists());
     }
 }

