@@ -159,6 +159,9 @@ where
             status: 0,
         },
         SdkError::DispatchFailure(_) => {
+            if let Some(too_large) = find_cause::<crate::http::TooLarge>(err) {
+                return Class::Transient(too_large.to_string());
+            }
             let detail = chain(err);
             if detail.to_ascii_lowercase().contains("certificate") {
                 Class::Tls(detail)
@@ -175,6 +178,20 @@ where
             status: 0,
         },
     }
+}
+
+/// The first error of type `T` among `err` and its causes.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// An error and its causes on one line.
