@@ -227,7 +227,7 @@ async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, Conso
             },
             Ok(resp) => ConsoleError::Status {
                 status: resp.status().as_u16(),
-                detail: String::new(),
+                detail: crate::http::redirect_note(resp.status().as_u16()).to_string(),
             },
             // reqwest's error text can hold the URL, which holds the credentials: strip it.
             Err(e) => ConsoleError::Unreachable {

@@ -119,7 +119,9 @@ fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
 }
 
 /// The client for token and federation endpoints, built once per process. A plain `http://`
-/// URL (a local endpoint) gets a client that never loads the trusted roots.
+/// URL (a local endpoint) gets a client that never loads the trusted roots. Redirects are
+/// not followed: neither endpoint redirects, and following one would send the request (the
+/// federation URL holds the credentials) to another host, with the URL in `Referer`.
 pub fn client(url: &str) -> Result<reqwest::Client, String> {
     static TLS: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     static PLAIN: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
@@ -129,6 +131,7 @@ pub fn client(url: &str) -> Result<reqwest::Client, String> {
                 reqwest::Client::builder()
                     .user_agent(USER_AGENT)
                     .connect_timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| describe(&e))
             })
@@ -145,6 +148,7 @@ fn build_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
         .tls_certs_only(certs)
         .build()
         .map_err(|e| describe(&e))
@@ -322,6 +326,15 @@ pub async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Bo
         read.extend_from_slice(&chunk);
     }
     Ok(read)
+}
+
+/// What a message adds after `HTTP <status>` for a redirect.
+pub fn redirect_note(status: u16) -> &'static str {
+    if (300..400).contains(&status) {
+        " (a redirect; redirects are not followed)"
+    } else {
+        ""
+    }
 }
 
 /// A one-line description of a reqwest error with its causes (URLs carry no secrets here).

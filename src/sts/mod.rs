@@ -113,6 +113,15 @@ pub fn classify_service(code: Option<&str>, message: &str, status: u16) -> Class
     // STS may quote the request in its message (`Value '<token>' at 'webIdentityToken'…`).
     let redacted = crate::secret::redact_jwts(message);
     let message = redacted.as_str();
+    if (300..400).contains(&status) {
+        return Class::Permanent {
+            code: format!("HTTP{status}"),
+            message: format!(
+                "STS answered with a redirect (HTTP {status}); redirects are not followed"
+            ),
+            status,
+        };
+    }
     match code {
         Some(code) if TRANSIENT_CODES.contains(&code) => {
             Class::Transient(format!("{code}: {message}"))

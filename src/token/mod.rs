@@ -440,7 +440,7 @@ mod github {
                     let status = resp.status().as_u16();
                     let err = TokenError::EndpointStatus {
                         status,
-                        detail: String::new(),
+                        detail: crate::http::redirect_note(status).to_string(),
                     };
                     if !(status >= 500 || status == 429) {
                         return Err(err);
