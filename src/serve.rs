@@ -20,8 +20,14 @@ use crate::secret::Secret;
 
 const MAX_REQUEST: usize = 16 * 1024;
 
-/// Serves credentials to CMD and returns CMD's exit status.
-pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<u8, Failure> {
+/// Serves credentials to CMD and returns CMD's exit status. `remove` names a variable
+/// to take out of CMD's environment (the ID token's).
+pub async fn run(
+    provider: Provider,
+    argv: &[OsString],
+    region: &str,
+    remove: Option<&str>,
+) -> Result<u8, Failure> {
     // Fail before starting CMD if no credentials can be had at all.
     provider.get().await?;
     let listener = TcpListener::bind(("127.0.0.1", 0))
@@ -49,7 +55,11 @@ pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<
             }
         })
     };
-    let mut cmd = tokio::process::Command::from(exec::base_command(argv));
+    let mut base = exec::base_command(argv);
+    if let Some(name) = remove {
+        base.env_remove(name);
+    }
+    let mut cmd = tokio::process::Command::from(base);
     cmd.env(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         format!("http://127.0.0.1:{port}/credentials"),
