@@ -70,6 +70,9 @@ impl ConsoleError {
             ConsoleError::Status { status: 400 | 401 | 403, .. } => vec![
                 "the federation endpoint refused the credentials: check --console-duration (900-43200) and that the role may sign in to the console".into(),
             ],
+            ConsoleError::Status { status: 300..=399, .. } => vec![
+                "the federation endpoint never redirects: check --federation-endpoint, and whether a proxy answers in its place (the request holds the credentials, so it is not sent on)".into(),
+            ],
             ConsoleError::Body | ConsoleError::TooLarge => vec!["is a proxy answering instead of the federation endpoint?".into()],
             _ => Vec::new(),
         }

@@ -81,6 +81,11 @@ fn token_endpoint_redirect_is_not_followed() {
         line.contains("302") && line.contains("redirects are not followed"),
         "{line}"
     );
+    assert!(
+        run.hints().contains("never redirects"),
+        "{}",
+        run.describe()
+    );
     env.assert_no_output(&run);
     assert_no_secrets(&run, &[&request_token], false);
 }
@@ -127,6 +132,11 @@ fn federation_redirect_is_not_followed() {
         line.contains("302") && line.contains("redirects are not followed"),
         "{line}"
     );
+    assert!(
+        run.hints().contains("never redirects"),
+        "{}",
+        run.describe()
+    );
     assert!(run.stdout.is_empty(), "{}", run.describe());
     let mut secrets = jwt.secrets();
     secrets.extend(creds.secrets());
@@ -151,6 +161,11 @@ fn sts_redirect_is_not_followed() {
     assert!(
         line.contains("302") && line.contains("redirects are not followed"),
         "{line}"
+    );
+    assert!(
+        run.hints().contains("never redirects"),
+        "{}",
+        run.describe()
     );
     env.assert_no_output(&run);
     assert_no_secrets(&run, &jwt.secrets(), false);

@@ -127,6 +127,9 @@ impl TokenError {
             | TokenError::EndpointUnreachable { .. } => vec![
                 "the token endpoint kept failing: check the runner's network, HTTPS_PROXY/NO_PROXY and the CI's status page; --timeout and --max-attempts allow longer waits".into(),
             ],
+            TokenError::EndpointStatus { status: 300..=399, .. } => vec![
+                "GitHub's token endpoint never redirects: check ACTIONS_ID_TOKEN_REQUEST_URL, and whether a proxy answers in its place (the request carries the request token, so it is not sent on)".into(),
+            ],
             TokenError::EndpointStatus { status: 404, .. } => vec![
                 "ACTIONS_ID_TOKEN_REQUEST_URL does not point at a token endpoint".into(),
             ],
