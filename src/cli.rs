@@ -214,6 +214,13 @@ pub struct ExecArgs {
     )]
     pub refresh_margin: u64,
 
+    /// Leave the ID token variable that was read (AWS_ID_TOKEN, GITLAB_OIDC_TOKEN, a *_ID_TOKEN,
+    /// the --token-env one…) in CMD's environment; by default it is removed, since CMD gets
+    /// credentials instead. GitHub's ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not the token and
+    /// are always left.
+    #[arg(long, env = "AWS_OIDC_KEEP_TOKEN_ENV")]
+    pub keep_token_env: bool,
+
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD", value_parser = clap::value_parser!(OsString))]
     pub command: Vec<OsString>,

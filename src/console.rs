@@ -38,6 +38,11 @@ pub enum ConsoleError {
     Status { status: u16, detail: String },
     #[error("the federation endpoint's answer is not JSON with a `SigninToken`")]
     Body,
+    #[error(
+        "the federation endpoint's answer is larger than {}; stopped reading",
+        crate::http::MAX_ANSWER_TEXT
+    )]
+    TooLarge,
     #[error("the federation endpoint could not be reached after {attempts} attempt(s): {last}")]
     Unreachable { attempts: u32, last: String },
     #[error("{0}")]
@@ -65,7 +70,10 @@ impl ConsoleError {
             ConsoleError::Status { status: 400 | 401 | 403, .. } => vec![
                 "the federation endpoint refused the credentials: check --console-duration (900-43200) and that the role may sign in to the console".into(),
             ],
-            ConsoleError::Body => vec!["is a proxy answering instead of the federation endpoint?".into()],
+            ConsoleError::Status { status: 300..=399, .. } => vec![
+                "the federation endpoint never redirects: check --federation-endpoint, and whether a proxy answers in its place (the request holds the credentials, so it is not sent on)".into(),
+            ],
+            ConsoleError::Body | ConsoleError::TooLarge => vec!["is a proxy answering instead of the federation endpoint?".into()],
             _ => Vec::new(),
         }
     }
@@ -202,9 +210,10 @@ async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, Conso
             .send()
             .await;
         let err = match result {
-            Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+            Ok(resp) if resp.status().is_success() => match crate::http::read_bounded(resp).await {
+                Err(crate::http::BodyError::TooLarge) => return Err(ConsoleError::TooLarge),
                 // A body cut off on the way is a network fault: try again.
-                Err(e) => ConsoleError::Unreachable {
+                Err(crate::http::BodyError::Read(e)) => ConsoleError::Unreachable {
                     attempts: attempt,
                     last: crate::http::describe(&e.without_url()),
                 },
@@ -221,7 +230,7 @@ async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, Conso
             },
             Ok(resp) => ConsoleError::Status {
                 status: resp.status().as_u16(),
-                detail: String::new(),
+                detail: crate::http::redirect_note(resp.status().as_u16()).to_string(),
             },
             // reqwest's error text can hold the URL, which holds the credentials: strip it.
             Err(e) => ConsoleError::Unreachable {

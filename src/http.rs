@@ -7,15 +7,32 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_sdk_sts::config::SharedHttpClient;
+use aws_sdk_sts::config::{HttpClient, SharedHttpClient};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::config_bag::ConfigBag;
 use base64::Engine;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 /// What to do when a server's certificate is not trusted.
 pub const TLS_HINT: &str = "if a proxy or a private CA signs this endpoint's certificate, point AWS_CA_BUNDLE at its PEM bundle (SSL_CERT_FILE replaces the whole trust store)";
+
+/// The most of an HTTP answer (STS, token endpoint, federation endpoint) that is read:
+/// real ones are a few KiB, so more is a broken or hostile endpoint, never read to its end.
+pub const MAX_ANSWER: usize = 1024 * 1024;
+/// [`MAX_ANSWER`] for messages.
+pub const MAX_ANSWER_TEXT: &str = "1 MiB";
 
 const USER_AGENT: &str = concat!("aws-oidc/", env!("CARGO_PKG_VERSION"));
 
@@ -102,7 +119,9 @@ fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
 }
 
 /// The client for token and federation endpoints, built once per process. A plain `http://`
-/// URL (a local endpoint) gets a client that never loads the trusted roots.
+/// URL (a local endpoint) gets a client that never loads the trusted roots. Redirects are
+/// not followed: neither endpoint redirects, and following one would send the request (the
+/// federation URL holds the credentials) to another host, with the URL in `Referer`.
 pub fn client(url: &str) -> Result<reqwest::Client, String> {
     static TLS: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     static PLAIN: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
@@ -112,6 +131,7 @@ pub fn client(url: &str) -> Result<reqwest::Client, String> {
                 reqwest::Client::builder()
                     .user_agent(USER_AGENT)
                     .connect_timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| describe(&e))
             })
@@ -128,6 +148,7 @@ fn build_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
         .tls_certs_only(certs)
         .build()
         .map_err(|e| describe(&e))
@@ -142,16 +163,18 @@ pub fn sts_client(endpoint: &str) -> Result<SharedHttpClient, String> {
         // A local or test endpoint: no TLS, so no roots to load.
         return Ok(PLAIN
             .get_or_init(|| {
-                aws_smithy_http_client::Builder::new().build_with_connector_fn(
-                    |settings, components| {
-                        let mut builder = aws_smithy_http_client::Connector::builder()
-                            .proxy_config(ProxyConfig::from_env());
-                        builder.set_connector_settings(settings.cloned());
-                        if let Some(components) = components {
-                            builder.set_sleep_impl(components.sleep_impl());
-                        }
-                        builder.build_http()
-                    },
+                bounded(
+                    aws_smithy_http_client::Builder::new().build_with_connector_fn(
+                        |settings, components| {
+                            let mut builder = aws_smithy_http_client::Connector::builder()
+                                .proxy_config(ProxyConfig::from_env());
+                            builder.set_connector_settings(settings.cloned());
+                            if let Some(components) = components {
+                                builder.set_sleep_impl(components.sleep_impl());
+                            }
+                            builder.build_http()
+                        },
+                    ),
                 )
             })
             .clone());
@@ -167,7 +190,7 @@ fn build_sts_client() -> Result<SharedHttpClient, String> {
         .with_trust_store(trust)
         .build()
         .map_err(|e| format!("TLS setup failed: {e}"))?;
-    Ok(
+    Ok(bounded(
         aws_smithy_http_client::Builder::new().build_with_connector_fn(
             move |settings, components| {
                 let mut builder = aws_smithy_http_client::Connector::builder()
@@ -181,7 +204,137 @@ fn build_sts_client() -> Result<SharedHttpClient, String> {
                 builder.build()
             },
         ),
-    )
+    ))
+}
+
+/// An answer larger than [`MAX_ANSWER`]: reading stopped there.
+#[derive(Debug, thiserror::Error)]
+#[error("the answer from STS at {origin} is larger than {MAX_ANSWER_TEXT}; stopped reading")]
+pub struct TooLarge {
+    /// `scheme://host:port` of the request (no path, no query).
+    pub origin: String,
+}
+
+/// `scheme://authority` of a URL.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}")
+}
+
+/// The SDK reads an answer's whole body before parsing it, without a limit: this client
+/// hands it bodies read up to [`MAX_ANSWER`] bytes, and fails past that.
+fn bounded(inner: SharedHttpClient) -> SharedHttpClient {
+    SharedHttpClient::new(Bounded(inner))
+}
+
+#[derive(Debug)]
+struct Bounded(SharedHttpClient);
+
+impl HttpClient for Bounded {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BoundedConnector(
+            self.0.http_connector(settings, components),
+        ))
+    }
+
+    fn validate_base_client_config(
+        &self,
+        components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.validate_base_client_config(components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct BoundedConnector(SharedHttpConnector);
+
+impl HttpConnector for BoundedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let origin = origin(request.uri());
+        let answer = self.0.call(request);
+        HttpConnectorFuture::new(async move {
+            let mut response = answer.await?;
+            let too_large = || {
+                ConnectorError::other(
+                    Box::new(TooLarge {
+                        origin: origin.clone(),
+                    }),
+                    None,
+                )
+            };
+            let declared = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > MAX_ANSWER as u64) {
+                return Err(too_large());
+            }
+            let mut body = ByteStream::new(response.take_body());
+            let mut read = Vec::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| ConnectorError::io(Box::new(e)))?;
+                if read.len() + chunk.len() > MAX_ANSWER {
+                    return Err(too_large());
+                }
+                read.extend_from_slice(&chunk);
+            }
+            *response.body_mut() = SdkBody::from(read);
+            Ok(response)
+        })
+    }
+}
+
+/// Why a body was not read: too large, or the connection failed on the way.
+pub enum BodyError {
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// Reads an answer's body up to [`MAX_ANSWER`] bytes.
+pub async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut read = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if read.len() + chunk.len() > MAX_ANSWER {
+            return Err(BodyError::TooLarge);
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(read)
+}
+
+/// What a message adds after `HTTP <status>` for a redirect.
+pub fn redirect_note(status: u16) -> &'static str {
+    if (300..400).contains(&status) {
+        " (a redirect; redirects are not followed)"
+    } else {
+        ""
+    }
 }
 
 /// A one-line description of a reqwest error with its causes (URLs carry no secrets here).

@@ -134,8 +134,9 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             let settings = app::Settings::resolve(&args.common, env)?;
             let region = settings.endpoint.region.clone();
             let margin = std::time::Duration::from_secs(args.refresh_margin);
+            let drop = token_variable(&settings, args.keep_token_env);
             let provider = refresh::Provider::new(settings, env.clone(), None, margin);
-            serve::run(provider, &args.command, &region).await
+            serve::run(provider, &args.command, &region, drop.as_deref()).await
         }
         Command::Exec(args) => {
             let settings = app::Settings::resolve(&args.common, env)?;
@@ -143,12 +144,28 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             if !args.common.quiet {
                 eprintln!("{}", app::summary(&assumed, &[]));
             }
-            let (code, err) = exec::run(exec::command(&args.command, &assumed));
+            let mut cmd = exec::command(&args.command, &assumed);
+            if let Some(name) = token_variable(&settings, args.keep_token_env) {
+                cmd.env_remove(name);
+            }
+            let (code, err) = exec::run(cmd);
             if let Some(err) = err {
                 eprintln!("aws-oidc: error: {err}");
             }
             Ok(code)
         }
+    }
+}
+
+/// The variable the ID token was read from, which exec removes from CMD's environment
+/// (a bearer credential CMD does not need) unless `--keep-token-env`.
+fn token_variable(settings: &app::Settings, keep: bool) -> Option<String> {
+    match &settings.start {
+        app::Start::WebIdentity {
+            source: token::Source::Env(name),
+            ..
+        } if !keep => Some(name.clone()),
+        _ => None,
     }
 }
 

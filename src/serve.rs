@@ -6,8 +6,9 @@
 //! from a [`Provider`], which refreshes them behind the scenes.
 
 use std::ffi::OsString;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,8 +21,14 @@ use crate::secret::Secret;
 
 const MAX_REQUEST: usize = 16 * 1024;
 
-/// Serves credentials to CMD and returns CMD's exit status.
-pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<u8, Failure> {
+/// Serves credentials to CMD and returns CMD's exit status. `remove` names a variable
+/// to take out of CMD's environment (the ID token's).
+pub async fn run(
+    provider: Provider,
+    argv: &[OsString],
+    region: &str,
+    remove: Option<&str>,
+) -> Result<u8, Failure> {
     // Fail before starting CMD if no credentials can be had at all.
     provider.get().await?;
     let listener = TcpListener::bind(("127.0.0.1", 0))
@@ -39,17 +46,23 @@ pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<
     let provider = Arc::new(provider);
     let server = {
         let (provider, token) = (provider.clone(), token.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
+        let listener = Arc::new(listener);
+        tokio::spawn(accept_loop(
+            move || {
+                let listener = listener.clone();
+                async move { listener.accept().await.map(|(stream, _)| stream) }
+            },
+            move |stream| {
                 let (provider, token) = (provider.clone(), token.clone());
-                tokio::spawn(async move { handle(stream, &provider, &token).await });
-            }
-        })
+                async move { handle(stream, &provider, &token).await }
+            },
+        ))
     };
-    let mut cmd = tokio::process::Command::from(exec::base_command(argv));
+    let mut base = exec::base_command(argv);
+    if let Some(name) = remove {
+        base.env_remove(name);
+    }
+    let mut cmd = tokio::process::Command::from(base);
     cmd.env(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         format!("http://127.0.0.1:{port}/credentials"),
@@ -78,6 +91,96 @@ pub async fn run(provider: Provider, argv: &[OsString], region: &str) -> Result<
     };
     server.abort();
     Ok(code)
+}
+
+/// Connections served at once; more wait in the listener's backlog until one ends.
+const MAX_CONNECTIONS: usize = 64;
+/// The pause after a failed `accept`, doubling from the first to the second.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+/// While `accept` keeps failing, how often that is logged again.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Accepts connections and hands each to `handle`, for ever: at most [`MAX_CONNECTIONS`] at
+/// once, and after a failed accept (out of file descriptors, typically: the pending
+/// connection stays queued, so trying again at once would spin) a pause of 10 ms doubling
+/// to 1 s. A run of failures is logged once, then every minute, and its end once.
+async fn accept_loop<C, A, AF, H, HF>(mut accept: A, mut handle: H)
+where
+    A: FnMut() -> AF,
+    AF: Future<Output = std::io::Result<C>>,
+    H: FnMut(C) -> HF,
+    HF: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut failures = Failures::default();
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        match accept().await {
+            Ok(conn) => {
+                failures.ended();
+                let served = handle(conn);
+                tokio::spawn(async move {
+                    served.await;
+                    drop(slot);
+                });
+            }
+            Err(e) => {
+                drop(slot);
+                let pause = failures.failed(&e);
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// Failed accepts: how many in the current run, the current pause, and when a failure was
+/// last logged (across runs, so that accepts flapping between failure and success while
+/// descriptors are scarce log once a minute, not once per run).
+#[derive(Default)]
+struct Failures {
+    count: u64,
+    pause: Duration,
+    logged_at: Option<Instant>,
+    run_logged: bool,
+}
+
+impl Failures {
+    /// Counts a failure, logs it if due, and returns the pause before the next accept.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.count += 1;
+        self.pause = if self.count == 1 {
+            ACCEPT_BACKOFF.0
+        } else {
+            (self.pause * 2).min(ACCEPT_BACKOFF.1)
+        };
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY)
+        {
+            tracing::warn!(
+                "credential endpoint: cannot accept a connection ({} in a row): {e}; retrying with backoff",
+                self.count
+            );
+            self.logged_at = Some(Instant::now());
+            self.run_logged = true;
+        }
+        self.pause
+    }
+
+    /// An accept worked: the end of a run of failures, if there was one (logged when its
+    /// start was).
+    fn ended(&mut self) {
+        if self.count > 0 && self.run_logged {
+            tracing::warn!(
+                "credential endpoint: accepting connections again after {} failure(s)",
+                self.count
+            );
+        }
+        self.count = 0;
+        self.run_logged = false;
+    }
 }
 
 /// The stop signals a CI runner sends, caught so that they can be passed on to CMD.
@@ -254,6 +357,64 @@ async fn respond(head: &str, provider: &Provider, token: &Secret) -> (u16, Strin
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// An accept that fails (EMFILE) while `failing` is set, and counts its calls.
+    fn acceptor(
+        failing: Arc<AtomicBool>,
+        calls: Arc<AtomicUsize>,
+    ) -> impl FnMut() -> std::future::Ready<std::io::Result<usize>> {
+        move || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(if failing.load(Ordering::SeqCst) {
+                Err(std::io::Error::from_raw_os_error(24))
+            } else {
+                Ok(n)
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn failing_accepts_back_off_then_recover() {
+        let failing = Arc::new(AtomicBool::new(true));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let s = served.clone();
+        let server = tokio::spawn(super::accept_loop(
+            acceptor(failing.clone(), calls.clone()),
+            move |_| {
+                s.fetch_add(1, Ordering::SeqCst);
+                async {}
+            },
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // 10, 20, 40 … 640 ms: about 7 tries in a second, not millions.
+        let tried = calls.load(Ordering::SeqCst);
+        assert!((3..=12).contains(&tried), "{tried} accepts in 1 s");
+        failing.store(false, Ordering::SeqCst);
+        let start = Instant::now();
+        while served.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(3) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(served.load(Ordering::SeqCst) > 0, "not serving again");
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn connections_are_capped() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let server = tokio::spawn(super::accept_loop(
+            acceptor(Arc::new(AtomicBool::new(false)), calls.clone()),
+            // Connections that never end.
+            |_| std::future::pending::<()>(),
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), super::MAX_CONNECTIONS);
+        server.abort();
+    }
+
     #[test]
     fn constant_time_compare() {
         assert!(super::same("abc", "abc"));

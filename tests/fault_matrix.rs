@@ -241,6 +241,13 @@ fn faults() -> Vec<Fault> {
             },
             xfail: None,
         },
+        Fault {
+            name: "endless chunked body",
+            at: Where::Sts,
+            class: Class::Transient,
+            step: |_| Step::endless("text/xml"),
+            xfail: None,
+        },
         // ---- GitHub token endpoint ----
         Fault {
             name: "HTTP 401",
@@ -304,6 +311,13 @@ fn faults() -> Vec<Fault> {
             at: Where::Token,
             class: Class::Hang,
             step: |_| Step::Hang,
+            xfail: None,
+        },
+        Fault {
+            name: "endless chunked body",
+            at: Where::Token,
+            class: Class::Permanent(3),
+            step: |_| Step::endless("application/json"),
             xfail: None,
         },
         // ---- federation endpoint (console only) ----
@@ -380,6 +394,13 @@ fn faults() -> Vec<Fault> {
             at: Where::Federation,
             class: Class::Permanent(4),
             step: |_| Step::json(200, r#"{"Error":"nope"}"#),
+            xfail: None,
+        },
+        Fault {
+            name: "endless chunked body",
+            at: Where::Federation,
+            class: Class::Permanent(4),
+            step: |_| Step::endless("application/json"),
             xfail: None,
         },
     ]

@@ -109,6 +109,9 @@ fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
         ],
         "MalformedPolicyDocument" => vec!["--policy must be a valid IAM policy JSON document of at most 2048 characters".into()],
         "PackedPolicyTooLarge" => vec!["the session policies are too large once packed: shorten --policy or pass fewer --policy-arn".into()],
+        code if code.starts_with("HTTP3") => vec![
+            "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the ID token, so it is not sent on)".into(),
+        ],
         _ => Vec::new(),
     }
 }

@@ -116,6 +116,15 @@ pub fn classify_service(code: Option<&str>, message: &str, status: u16) -> Class
     // STS may quote the request in its message (`Value '<token>' at 'webIdentityToken'…`).
     let redacted = crate::secret::redact_jwts(message);
     let message = redacted.as_str();
+    if (300..400).contains(&status) {
+        return Class::Permanent {
+            code: format!("HTTP{status}"),
+            message: format!(
+                "STS answered with a redirect (HTTP {status}); redirects are not followed"
+            ),
+            status,
+        };
+    }
     match code {
         Some(code) if TRANSIENT_CODES.contains(&code) => {
             Class::Transient(format!("{code}: {message}"))
@@ -144,8 +153,8 @@ pub fn classify_service(code: Option<&str>, message: &str, status: u16) -> Class
     }
 }
 
-/// Classifies any SDK error.
-pub fn classify<E>(err: &SdkError<E, aws_sdk_sts::config::http::HttpResponse>) -> Class
+/// Classifies any SDK error; `url` is the STS endpoint tried.
+pub fn classify<E>(err: &SdkError<E, aws_sdk_sts::config::http::HttpResponse>, url: &str) -> Class
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -161,10 +170,18 @@ where
             message: chain(err),
             status: 0,
         },
-        SdkError::DispatchFailure(_) => {
+        SdkError::DispatchFailure(d) => {
+            if let Some(too_large) = find_cause::<crate::http::TooLarge>(err) {
+                return Class::Transient(too_large.to_string());
+            }
             let detail = chain(err);
             if detail.to_ascii_lowercase().contains("certificate") {
                 Class::Tls(detail)
+            } else if d.is_io() || d.is_timeout() {
+                Class::Transient(format!(
+                    "cannot reach STS at {url}: {}",
+                    network_reason(err).unwrap_or(detail)
+                ))
             } else {
                 Class::Transient(format!("network error: {detail}"))
             }
@@ -178,6 +195,41 @@ where
             status: 0,
         },
     }
+}
+
+/// A short reason for a failed connection ("connection refused"), from the I/O error
+/// among the causes, when it is one of the usual ones.
+fn network_reason(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use std::io::ErrorKind::*;
+    let io = find_cause::<std::io::Error>(err)?;
+    matches!(
+        io.kind(),
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | TimedOut
+            | NetworkUnreachable
+            | HostUnreachable
+            | NetworkDown
+            | AddrNotAvailable
+            | BrokenPipe
+    )
+    .then(|| io.kind().to_string())
+}
+
+/// The first error of type `T` among `err` and its causes.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// An error and its causes on one line.
@@ -213,7 +265,7 @@ where
         let class = match tokio::time::timeout(limit, call()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(class)) => class,
-            Err(_) => Class::Transient(format!("no answer within {} s", limit.as_secs_f32())),
+            Err(_) => Class::Transient(format!("no answer within {:.1} s", limit.as_secs_f64())),
         };
         let last = match class {
             Class::Transient(last) => last,
@@ -377,7 +429,7 @@ pub async fn assume_web_identity(
             .set_policy_arns(policy_arns(&req.policy_arns))
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| classify(&e, &endpoint.url))?;
         convert(out.credentials(), out.assumed_role_user())
     })
     .await?;
@@ -408,7 +460,7 @@ pub async fn assume_chained(
             .set_policy_arns(policy_arns(&req.policy_arns))
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| classify(&e, &endpoint.url))?;
         convert(out.credentials(), out.assumed_role_user())
     })
     .await?;

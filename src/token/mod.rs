@@ -9,10 +9,18 @@ pub mod jwt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use tokio::io::AsyncReadExt;
+
 use crate::ci::Ci;
 use crate::retry::Budget;
 use crate::secret::Secret;
 pub use jwt::{IdToken, JwtError};
+
+/// The most read from a token file, command or variable: a token is at most
+/// [`jwt::MAX_TOKEN_LEN`] bytes, so anything past this (with room for blanks) is not one.
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
+/// [`MAX_SOURCE_BYTES`] for messages.
+const MAX_SOURCE_TEXT: &str = "64 KiB";
 
 /// A place to get the ID token from.
 #[derive(Clone, Debug)]
@@ -44,12 +52,22 @@ pub enum TokenError {
     EnvMissing(String),
     #[error("cannot read the token file {path}: {err}")]
     File { path: PathBuf, err: std::io::Error },
+    #[error(
+        "{from} holds more than {MAX_SOURCE_TEXT} (an ID token is at most {} bytes); stopped reading",
+        jwt::MAX_TOKEN_LEN
+    )]
+    TooLarge { from: String },
     #[error("the token command `{cmd}` {what}")]
     Command { cmd: String, what: String },
     #[error("the token endpoint answered HTTP {status}{detail}")]
     EndpointStatus { status: u16, detail: String },
     #[error("the token endpoint's answer is not JSON with a string `value`")]
     EndpointBody,
+    #[error(
+        "the token endpoint's answer is larger than {}; stopped reading",
+        crate::http::MAX_ANSWER_TEXT
+    )]
+    EndpointTooLarge,
     #[error("the token endpoint's TLS certificate is not trusted: {0}")]
     EndpointTls(String),
     #[error("the token endpoint could not be reached after {attempts} attempt(s): {last}")]
@@ -99,7 +117,7 @@ impl TokenError {
             TokenError::EndpointStatus { status: 401 | 403, .. } => vec![
                 "the request token was refused: it lasts about 6 hours from the job's start, and needs `permissions: id-token: write`".into(),
             ],
-            TokenError::EndpointBody => vec![
+            TokenError::EndpointBody | TokenError::EndpointTooLarge => vec![
                 "ACTIONS_ID_TOKEN_REQUEST_URL must be GitHub's token endpoint, which answers {\"value\": \"<jwt>\"}; is a proxy answering instead?".into(),
             ],
             TokenError::EndpointStatus {
@@ -109,6 +127,9 @@ impl TokenError {
             | TokenError::EndpointUnreachable { .. } => vec![
                 "the token endpoint kept failing: check the runner's network, HTTPS_PROXY/NO_PROXY and the CI's status page; --timeout and --max-attempts allow longer waits".into(),
             ],
+            TokenError::EndpointStatus { status: 300..=399, .. } => vec![
+                "GitHub's token endpoint never redirects: check ACTIONS_ID_TOKEN_REQUEST_URL, and whether a proxy answers in its place (the request carries the request token, so it is not sent on)".into(),
+            ],
             TokenError::EndpointStatus { status: 404, .. } => vec![
                 "ACTIONS_ID_TOKEN_REQUEST_URL does not point at a token endpoint".into(),
             ],
@@ -117,6 +138,9 @@ impl TokenError {
                 ..
             } => vec![
                 "the token is too old: fetch it closer to use, or use a source that can mint a fresh one".into(),
+            ],
+            TokenError::TooLarge { .. } => vec![
+                "the source must hold the raw JWT only: point --token-file at the token file, or make --token-command print just the token".into(),
             ],
             TokenError::Invalid { .. } => vec![
                 "the variable or file must hold the raw JWT (three base64url parts joined by dots)".into(),
@@ -226,19 +250,27 @@ impl Source {
         budget: &Budget,
     ) -> Result<IdToken, TokenError> {
         let raw = match self {
-            Source::Env(name) => env
-                .get(name)
-                .filter(|v| !v.trim().is_empty())
-                .cloned()
-                .map(Secret::new)
-                .ok_or_else(|| TokenError::EnvMissing(name.clone()))?,
-            Source::File(path) => tokio::fs::read_to_string(path)
-                .await
-                .map(Secret::new)
-                .map_err(|err| TokenError::File {
+            Source::Env(name) => {
+                let value = env
+                    .get(name)
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| TokenError::EnvMissing(name.clone()))?;
+                if value.len() > MAX_SOURCE_BYTES {
+                    return Err(TokenError::TooLarge {
+                        from: self.describe(),
+                    });
+                }
+                Secret::new(value.clone())
+            }
+            Source::File(path) => read_file(path).await.map_err(|err| match err {
+                None => TokenError::TooLarge {
+                    from: format!("the token file {}", path.display()),
+                },
+                Some(err) => TokenError::File {
                     path: path.clone(),
                     err,
-                })?,
+                },
+            })?,
             Source::Command(cmd) => run_command(shell(cmd), &command_label(cmd), budget).await?,
             Source::Buildkite => {
                 let mut c = tokio::process::Command::new("buildkite-agent");
@@ -254,6 +286,24 @@ impl Source {
             source,
         })
     }
+}
+
+/// Reads a token file up to [`MAX_SOURCE_BYTES`]: `Err(None)` when it holds more.
+async fn read_file(path: &std::path::Path) -> Result<Secret, Option<std::io::Error>> {
+    let file = tokio::fs::File::open(path).await?;
+    let mut read = Vec::new();
+    file.take(MAX_SOURCE_BYTES as u64 + 1)
+        .read_to_end(&mut read)
+        .await?;
+    if read.len() > MAX_SOURCE_BYTES {
+        return Err(None);
+    }
+    String::from_utf8(read).map(Secret::new).map_err(|_| {
+        Some(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text",
+        ))
+    })
 }
 
 fn shell(cmd: &str) -> tokio::process::Command {
@@ -294,17 +344,40 @@ async fn run_command(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true);
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .map_err(|e| fail(format!("could not start: {e}")))?;
-    let out = tokio::time::timeout(budget.remaining(), child.wait_with_output())
+    let Some(stdout) = child.stdout.take() else {
+        return Err(fail("could not start: no stdout".into()));
+    };
+    // Read at most one byte past the limit; on any early return the child is killed
+    // (kill_on_drop) and its pipe closed.
+    let run = async {
+        let mut read = Vec::new();
+        stdout
+            .take(MAX_SOURCE_BYTES as u64 + 1)
+            .read_to_end(&mut read)
+            .await
+            .map_err(|e| fail(format!("failed: {e}")))?;
+        if read.len() > MAX_SOURCE_BYTES {
+            return Err(fail(format!(
+                "printed more than {MAX_SOURCE_TEXT} (an ID token is at most {} bytes); stopped reading",
+                jwt::MAX_TOKEN_LEN
+            )));
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| fail(format!("failed: {e}")))?;
+        Ok((read, status))
+    };
+    let (stdout, status) = tokio::time::timeout(budget.remaining(), run)
         .await
-        .map_err(|_| fail("timed out".into()))?
-        .map_err(|e| fail(format!("failed: {e}")))?;
-    if !out.status.success() {
-        return Err(fail(format!("exited with {}", out.status)));
+        .map_err(|_| fail("timed out".into()))??;
+    if !status.success() {
+        return Err(fail(format!("exited with {status}")));
     }
-    String::from_utf8(out.stdout)
+    String::from_utf8(stdout)
         .map(Secret::new)
         .map_err(|_| fail("printed something that is not UTF-8".into()))
 }
@@ -345,27 +418,32 @@ mod github {
                 .send()
                 .await;
             let retryable = match result {
-                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
-                    // A body cut off on the way is a network fault: try again.
-                    Err(e) => TokenError::EndpointUnreachable {
-                        attempts: attempt,
-                        last: crate::http::describe(&e),
-                    },
-                    Ok(bytes) => {
-                        let body: serde_json::Value =
-                            serde_json::from_slice(&bytes).map_err(|_| TokenError::EndpointBody)?;
-                        return body
-                            .get("value")
-                            .and_then(|v| v.as_str())
-                            .map(Secret::new)
-                            .ok_or(TokenError::EndpointBody);
+                Ok(resp) if resp.status().is_success() => {
+                    match crate::http::read_bounded(resp).await {
+                        Err(crate::http::BodyError::TooLarge) => {
+                            return Err(TokenError::EndpointTooLarge);
+                        }
+                        // A body cut off on the way is a network fault: try again.
+                        Err(crate::http::BodyError::Read(e)) => TokenError::EndpointUnreachable {
+                            attempts: attempt,
+                            last: crate::http::describe(&e),
+                        },
+                        Ok(bytes) => {
+                            let body: serde_json::Value = serde_json::from_slice(&bytes)
+                                .map_err(|_| TokenError::EndpointBody)?;
+                            return body
+                                .get("value")
+                                .and_then(|v| v.as_str())
+                                .map(Secret::new)
+                                .ok_or(TokenError::EndpointBody);
+                        }
                     }
-                },
+                }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let err = TokenError::EndpointStatus {
                         status,
-                        detail: String::new(),
+                        detail: crate::http::redirect_note(status).to_string(),
                     };
                     if !(status >= 500 || status == 429) {
                         return Err(err);

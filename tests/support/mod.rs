@@ -325,6 +325,11 @@ pub enum Step {
     Hang,
     /// Wait `delay`, then do `then`.
     Slow { delay: Duration, then: Box<Step> },
+    /// Send status + headers, then a chunked body that never ends (until the client goes).
+    Endless {
+        status: u16,
+        headers: Vec<(String, String)>,
+    },
 }
 
 impl Step {
@@ -377,6 +382,13 @@ impl Step {
                 send,
             },
             other => panic!("truncate() needs Step::Respond, got {other:?}"),
+        }
+    }
+    /// `200`, `content_type`, then an endless chunked body.
+    pub fn endless(content_type: &str) -> Step {
+        Step::Endless {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
         }
     }
     pub fn slow(delay: Duration, then: Step) -> Step {
@@ -775,6 +787,22 @@ fn perform(stream: &mut TcpStream, step: &Step, st: &State) -> std::io::Result<b
                 return Ok(false);
             }
             perform(stream, then, st)
+        }
+        Step::Endless { status, headers } => {
+            let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(*status));
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes())?;
+            let mut chunk = format!("{:x}\r\n", 64 * 1024).into_bytes();
+            chunk.extend(std::iter::repeat_n(b'A', 64 * 1024));
+            chunk.extend_from_slice(b"\r\n");
+            // Until the client closes (a write error) or the server stops.
+            while !st.shutdown.load(Ordering::SeqCst) {
+                stream.write_all(&chunk)?;
+            }
+            Ok(false)
         }
     }
 }
