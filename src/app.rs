@@ -141,7 +141,7 @@ fn policy(opts: &Common) -> Result<Option<SessionPolicy>, Failure> {
     };
     let (text, file) = match p.strip_prefix('@') {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = read_policy_file(std::path::Path::new(path))
                 .map_err(|e| Failure::usage(format!("cannot read the policy file {path}: {e}")))?;
             (text, Some(absolute(std::path::Path::new(path))))
         }
@@ -153,6 +153,23 @@ fn policy(opts: &Common) -> Result<Option<SessionPolicy>, Failure> {
         text: compact_json(&text),
         file,
     }))
+}
+
+/// A session policy file, read up to 64 KiB (STS takes at most 2,048 packed characters): a
+/// device or an endless pipe named by mistake must not fill the memory.
+fn read_policy_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 64 * 1024;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(LIMIT + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > LIMIT {
+        return Err(std::io::Error::other(
+            "it holds more than 64 KiB, which is no session policy",
+        ));
+    }
+    Ok(text)
 }
 
 /// `path` made absolute against the current directory (no symlinks resolved): a path written
@@ -1428,6 +1445,32 @@ mod refresh_command {
             at("--policy"),
             format!("@{}", cwd.join("target/tmp-refresh-paths/p.json").display())
         );
+    }
+
+    #[test]
+    fn an_endless_policy_file_is_cut_off() {
+        let e = Settings::resolve(
+            &{
+                let crate::cli::Command::Assume(a) = crate::cli::Cli::try_parse_from([
+                    "aws-oidc",
+                    "assume",
+                    "--role-arn",
+                    "arn:aws:iam::123456789012:role/r",
+                    "--policy",
+                    "@/dev/zero",
+                ])
+                .unwrap()
+                .command
+                else {
+                    unreachable!()
+                };
+                a.common
+            },
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        assert!(e.message.contains("more than 64 KiB"), "{}", e.message);
     }
 
     #[test]
