@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::aws::credentials::{Assumed, Credentials, human_duration, now_secs, rfc3339};
+use crate::aws::partition::{Partition, RoleArn, is_valid_region};
 use crate::ci::{self, Ci};
 use crate::cli::{Common, DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS};
-use crate::credentials::{Assumed, Credentials, human_duration, now_secs, rfc3339};
 use crate::failure::{Failure, Kind};
-use crate::partition::{Partition, RoleArn, is_valid_region};
-use crate::retry::Budget;
+use crate::net::retry::Budget;
 use crate::secret::Secret;
 use crate::sts::{self, ChainRequest, Endpoint, StsError, WebIdentityRequest};
 use crate::token::{self, Explicit, Source, TokenError};
@@ -660,7 +660,7 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
         && code == "AccessDenied"
     {
         hints.extend(match &s.trust_policy {
-            Some(path) => crate::diagnose::access_denied_hints(
+            Some(path) => crate::policy::access_denied_hints(
                 path,
                 claims,
                 &s.role,
@@ -707,7 +707,7 @@ pub async fn obtain_with(
     token: Option<token::IdToken>,
 ) -> Result<Obtained, Failure> {
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-    let http = crate::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
+    let http = crate::net::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
     tracing::info!(
         "{}: STS endpoint {} ({})",
         s.ci.name(),
@@ -909,7 +909,7 @@ mod tests {
     #[test]
     fn summary_escapes_control_characters() {
         let a = Assumed {
-            credentials: crate::credentials::Credentials {
+            credentials: crate::aws::credentials::Credentials {
                 access_key_id: "ASIAEXAMPLE".into(),
                 secret_access_key: crate::secret::Secret::new("s"),
                 session_token: crate::secret::Secret::new("t"),
@@ -1229,7 +1229,7 @@ mod refresh_command {
         else {
             unreachable!()
         };
-        match crate::targets::resolve(&a, env).unwrap() {
+        match crate::commands::targets::resolve(&a, env).unwrap() {
             Some(targets) => targets.into_iter().map(|t| t.settings).collect(),
             None => vec![Settings::resolve(&a.common, env).unwrap()],
         }

@@ -44,7 +44,7 @@ pub enum Command {
     /// Print credential_process JSON, cached and refreshed (for `credential_process =` in an AWS profile).
     CredentialProcess(CredentialProcessArgs),
     #[command(flatten)]
-    Diagnose(crate::diagnose::Diagnose),
+    Diagnose(crate::commands::diagnose::Diagnose),
 }
 
 #[derive(Clone, Debug, Args)]

@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 
-use crate::credentials::{Assumed, Credentials};
-use crate::partition::Partition;
-use crate::retry::Budget;
+use crate::aws::credentials::{Assumed, Credentials};
+use crate::aws::partition::Partition;
+use crate::net::retry::Budget;
+use crate::net::url::encode;
 use crate::secret::Secret;
-use crate::url::encode;
 
 /// How to build the URL.
 #[derive(Clone, Debug, Default)]
@@ -40,7 +40,7 @@ pub enum ConsoleError {
     Body,
     #[error(
         "the federation endpoint's answer is larger than {}; stopped reading",
-        crate::http::MAX_ANSWER_TEXT
+        crate::net::http::MAX_ANSWER_TEXT
     )]
     TooLarge,
     #[error("the federation endpoint could not be reached after {attempts} attempt(s): {last}")]
@@ -199,7 +199,7 @@ pub fn login_url(
 
 /// Exchanges the credentials for a sign-in token, retrying transient failures.
 async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, ConsoleError> {
-    let client = crate::http::client(request.expose()).map_err(ConsoleError::Setup)?;
+    let client = crate::net::http::client(request.expose()).map_err(ConsoleError::Setup)?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -210,12 +210,14 @@ async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, Conso
             .send()
             .await;
         let err = match result {
-            Ok(resp) if resp.status().is_success() => match crate::http::read_bounded(resp).await {
-                Err(crate::http::BodyError::TooLarge) => return Err(ConsoleError::TooLarge),
+            Ok(resp) if resp.status().is_success() => match crate::net::http::read_bounded(resp)
+                .await
+            {
+                Err(crate::net::http::BodyError::TooLarge) => return Err(ConsoleError::TooLarge),
                 // A body cut off on the way is a network fault: try again.
-                Err(crate::http::BodyError::Read(e)) => ConsoleError::Unreachable {
+                Err(crate::net::http::BodyError::Read(e)) => ConsoleError::Unreachable {
                     attempts: attempt,
-                    last: crate::http::describe(&e.without_url()),
+                    last: crate::net::http::describe(&e.without_url()),
                 },
                 Ok(bytes) => {
                     let body: serde_json::Value =
@@ -230,12 +232,12 @@ async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, Conso
             },
             Ok(resp) => ConsoleError::Status {
                 status: resp.status().as_u16(),
-                detail: crate::http::redirect_note(resp.status().as_u16()).to_string(),
+                detail: crate::net::http::redirect_note(resp.status().as_u16()).to_string(),
             },
             // reqwest's error text can hold the URL, which holds the credentials: strip it.
             Err(e) => ConsoleError::Unreachable {
                 attempts: attempt,
-                last: crate::http::describe(&e.without_url()),
+                last: crate::net::http::describe(&e.without_url()),
             },
         };
         if !err.is_transient() {

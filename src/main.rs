@@ -7,26 +7,21 @@
 #![forbid(unsafe_code)]
 
 mod app;
-mod assume;
-mod cache;
+mod aws;
 mod ci;
 mod cli;
+mod commands;
 mod console;
-mod credentials;
-mod diagnose;
-mod exec;
 mod failure;
-mod http;
+mod fs;
+mod net;
 mod output;
-mod partition;
+mod policy;
+mod process;
 mod refresh;
-mod retry;
 mod secret;
-mod serve;
 mod sts;
-mod targets;
 mod token;
-mod url;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -54,7 +49,7 @@ fn main() -> ExitCode {
             let Command::Diagnose(d) = cli.command else {
                 unreachable!()
             };
-            return diagnose::main(d);
+            return commands::diagnose::main(d);
         }
     };
     logging(common);
@@ -88,7 +83,7 @@ fn fail(f: &Failure) -> ExitCode {
 async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
     match command {
         Command::Diagnose(_) => unreachable!("diagnosis commands are run by diagnose::main"),
-        Command::Assume(args) => assume::run(args, env).await,
+        Command::Assume(args) => commands::assume::run(args, env).await,
         Command::Console(args) => {
             let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
             let settings = app::Settings::resolve(&args.common, env)?;
@@ -113,12 +108,12 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
                 let dir = args
                     .cache_dir
                     .clone()
-                    .or_else(|| cache::default_dir(env))
+                    .or_else(|| crate::refresh::cache::default_dir(env))
                     .ok_or_else(|| {
                         Failure::usage("no cache directory: set --cache-dir or AWS_OIDC_CACHE_DIR (or pass --no-cache)")
                     })?;
                 Some(
-                    cache::Cache::open(dir)
+                    crate::refresh::cache::Cache::open(dir)
                         .map_err(|e| Failure::new(Kind::Output, e.to_string()).hint(e.hint()))?,
                 )
             };
@@ -136,7 +131,7 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             let margin = std::time::Duration::from_secs(args.refresh_margin);
             let drop = token_variable(&settings, args.keep_token_env);
             let provider = refresh::Provider::new(settings, env.clone(), None, margin);
-            serve::run(provider, &args.command, &region, drop.as_deref()).await
+            crate::refresh::serve::run(provider, &args.command, &region, drop.as_deref()).await
         }
         Command::Exec(args) => {
             let settings = app::Settings::resolve(&args.common, env)?;
@@ -144,11 +139,11 @@ async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Fai
             if !args.common.quiet {
                 eprintln!("{}", app::summary(&assumed, &[]));
             }
-            let mut cmd = exec::command(&args.command, &assumed);
+            let mut cmd = crate::process::command(&args.command, &assumed);
             if let Some(name) = token_variable(&settings, args.keep_token_env) {
                 cmd.env_remove(name);
             }
-            let (code, err) = exec::run(cmd);
+            let (code, err) = crate::process::run(cmd);
             if let Some(err) = err {
                 eprintln!("aws-oidc: error: {err}");
             }

@@ -2,7 +2,6 @@
 //! everything in memory first, stages every file, and only then commits them,
 //! so that a failure leaves no new or partial file behind.
 
-pub mod file;
 pub mod github;
 pub mod profile;
 pub mod shell;
@@ -14,7 +13,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::credentials::Assumed;
+use crate::aws::credentials::Assumed;
 
 /// An output format.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -294,8 +293,8 @@ enum Use {
 
 /// Why `path` cannot be written as `use_`, if it cannot: a device or fifo suits a stream
 /// only; a link, a directory, a socket or a block device suit nothing.
-fn refusal(path: &Path, kind: file::DestKind, use_: Use) -> Option<String> {
-    use file::DestKind;
+fn refusal(path: &Path, kind: crate::fs::DestKind, use_: Use) -> Option<String> {
+    use crate::fs::DestKind;
     match (kind, use_) {
         (DestKind::Absent | DestKind::Regular, _) | (DestKind::Stream(_), Use::Stream) => None,
         (DestKind::Symlink, _) => Some(format!(
@@ -318,7 +317,7 @@ fn refusal(path: &Path, kind: file::DestKind, use_: Use) -> Option<String> {
 /// Refuses a destination that cannot take `use_` (a path that cannot even be looked at is
 /// left to the write, which reports why).
 fn check_file(path: &Path, use_: Use) -> Result<(), OutputError> {
-    let Ok(kind) = file::dest_kind(path) else {
+    let Ok(kind) = crate::fs::dest_kind(path) else {
         return Ok(());
     };
     match refusal(path, kind, use_) {
@@ -339,10 +338,13 @@ fn profile_files(name: &str, env: &BTreeMap<String, String>) -> Result<[PathBuf;
             Some(p) => (PathBuf::from(p), true),
             None => (home(env)?.join(".aws").join(default), false),
         };
-        let kind = file::dest_kind(&path).unwrap_or(file::DestKind::Absent);
-        if !matches!(kind, file::DestKind::Absent | file::DestKind::Regular) {
+        let kind = crate::fs::dest_kind(&path).unwrap_or(crate::fs::DestKind::Absent);
+        if !matches!(
+            kind,
+            crate::fs::DestKind::Absent | crate::fs::DestKind::Regular
+        ) {
             let what = match kind {
-                file::DestKind::Symlink => {
+                crate::fs::DestKind::Symlink => {
                     "a symbolic link, which credentials are not written through"
                 }
                 k => k.describe(),
@@ -763,18 +765,18 @@ impl Plan {
             .collect();
         for f in last {
             let path = &f.path;
-            let kind = file::dest_kind(path).map_err(io_err(path))?;
+            let kind = crate::fs::dest_kind(path).map_err(io_err(path))?;
             if let Some(why) = refusal(path, kind, f.use_) {
                 return Err(OutputError::Usage(why));
             }
-            if matches!(kind, file::DestKind::Stream(_)) {
+            if matches!(kind, crate::fs::DestKind::Stream(_)) {
                 through.push(f);
                 continue;
             }
             if let Some(dir) = path.parent() {
-                file::ensure_private_dir(dir).map_err(io_err(dir))?;
+                crate::fs::ensure_private_dir(dir).map_err(io_err(dir))?;
             }
-            staged.push(file::stage(path, f.content.as_bytes()).map_err(io_err(path))?);
+            staged.push(crate::fs::stage(path, f.content.as_bytes()).map_err(io_err(path))?);
         }
         // Shared profile files: locked in path order (two runs writing both files cannot
         // deadlock), read as they are now, updated, staged; unlocked once renamed.
@@ -791,10 +793,10 @@ impl Plan {
                 )));
             }
             if let Some(dir) = path.parent() {
-                file::ensure_private_dir(dir).map_err(io_err(dir))?;
+                crate::fs::ensure_private_dir(dir).map_err(io_err(dir))?;
             }
-            locks.push(file::lock(path, LOCK_WAIT).map_err(io_err(path))?);
-            let kind = file::dest_kind(path).map_err(io_err(path))?;
+            locks.push(crate::fs::lock(path, LOCK_WAIT).map_err(io_err(path))?);
+            let kind = crate::fs::dest_kind(path).map_err(io_err(path))?;
             if let Some(why) = refusal(path, kind, Use::File) {
                 return Err(OutputError::Usage(why));
             }
@@ -816,7 +818,7 @@ impl Plan {
                 }
             }
             let text = edits.iter().try_fold(text, |t, e| e.apply_to(&t))?;
-            staged.push(file::stage(path, text.as_bytes()).map_err(io_err(path))?);
+            staged.push(crate::fs::stage(path, text.as_bytes()).map_err(io_err(path))?);
         }
         if !self.stdout.is_empty() {
             let mut out = std::io::stdout().lock();
@@ -825,7 +827,7 @@ impl Plan {
                 .map_err(io_err(Path::new("<stdout>")))?;
         }
         for f in through {
-            file::write_through(&f.path, f.content.as_bytes()).map_err(io_err(&f.path))?;
+            crate::fs::write_through(&f.path, f.content.as_bytes()).map_err(io_err(&f.path))?;
         }
         for s in staged {
             let dest = s.dest().to_path_buf();
@@ -833,16 +835,16 @@ impl Plan {
         }
         drop(locks);
         for (path, content) in &self.appends {
-            file::append(path, content.as_bytes()).map_err(io_err(path))?;
+            crate::fs::append(path, content.as_bytes()).map_err(io_err(path))?;
         }
         Ok(self.written)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::credentials::Credentials;
+    use crate::aws::credentials::Credentials;
     use crate::secret::Secret;
 
     fn assumed() -> Assumed {

@@ -2,7 +2,7 @@
 //! names the values involved (the token's claims, the role, the provider).
 
 use super::StsError;
-use crate::partition::RoleArn;
+use crate::aws::partition::RoleArn;
 use crate::token::jwt::Claims;
 
 /// What the hints may mention.
@@ -29,7 +29,7 @@ pub fn hints(err: &StsError, ctx: &Context) -> Vec<String> {
             format!("the ID token expired before STS saw it ({})", ctx.claims.summary()),
             "mint the token right before aws-oidc runs; GitHub and Buildkite tokens live about 5 minutes".into(),
         ],
-        StsError::Tls { .. } => vec![crate::http::TLS_HINT.into()],
+        StsError::Tls { .. } => vec![crate::net::http::TLS_HINT.into()],
         StsError::Exhausted { .. } => vec![
             "STS or the network kept failing: check connectivity to the STS endpoint, HTTPS_PROXY/NO_PROXY, and the AWS Health Dashboard".into(),
             "raise --timeout or --max-attempts to wait longer".into(),
@@ -38,7 +38,7 @@ pub fn hints(err: &StsError, ctx: &Context) -> Vec<String> {
 }
 
 fn provider_arn(ctx: &Context) -> String {
-    crate::partition::provider_arn(
+    crate::aws::partition::provider_arn(
         ctx.role.partition,
         &ctx.role.account_id,
         &ctx.claims.provider().unwrap_or_else(|| "<issuer>".into()),

@@ -11,9 +11,9 @@ use aws_sdk_sts::config::{Region, SharedHttpClient};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 
-use crate::credentials::{Assumed, Credentials};
-use crate::partition::{RoleArn, account_of_arn};
-use crate::retry::Budget;
+use crate::aws::credentials::{Assumed, Credentials};
+use crate::aws::partition::{RoleArn, account_of_arn};
+use crate::net::retry::Budget;
 use crate::secret::Secret;
 use crate::token::IdToken;
 
@@ -171,7 +171,7 @@ where
             status: 0,
         },
         SdkError::DispatchFailure(d) => {
-            if let Some(too_large) = find_cause::<crate::http::TooLarge>(err) {
+            if let Some(too_large) = find_cause::<crate::net::http::TooLarge>(err) {
                 return Class::Transient(too_large.to_string());
             }
             let detail = chain(err);
@@ -353,7 +353,7 @@ fn convert(
     if c.access_key_id().is_empty()
         || c.secret_access_key().is_empty()
         || c.session_token().is_empty()
-        || c.expiration().secs() <= crate::credentials::now_secs()
+        || c.expiration().secs() <= crate::aws::credentials::now_secs()
         || arn.is_empty()
     {
         return Err(incomplete());

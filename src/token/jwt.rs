@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::credentials::{human_duration, rfc3339};
+use crate::aws::credentials::{human_duration, rfc3339};
 use crate::secret::Secret;
 
 /// STS's limit on `WebIdentityToken`.
@@ -146,11 +146,11 @@ impl Claims {
     }
 
     /// The issuer as IAM names the provider and its condition keys
-    /// ([`crate::partition::provider_of_issuer`]).
+    /// ([`crate::aws::partition::provider_of_issuer`]).
     pub fn provider(&self) -> Option<String> {
         self.iss
             .as_deref()
-            .map(crate::partition::provider_of_issuer)
+            .map(crate::aws::partition::provider_of_issuer)
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncReadExt;
 
 use crate::ci::Ci;
-use crate::retry::Budget;
+use crate::net::retry::Budget;
 use crate::secret::Secret;
 pub use jwt::{IdToken, JwtError};
 
@@ -65,7 +65,7 @@ pub enum TokenError {
     EndpointBody,
     #[error(
         "the token endpoint's answer is larger than {}; stopped reading",
-        crate::http::MAX_ANSWER_TEXT
+        crate::net::http::MAX_ANSWER_TEXT
     )]
     EndpointTooLarge,
     #[error("the token endpoint's TLS certificate is not trusted: {0}")]
@@ -113,7 +113,7 @@ impl TokenError {
                 "pull requests from forks never get one".into(),
             ],
             TokenError::Ambiguous(_) => vec!["choose one with --token-env NAME".into()],
-            TokenError::EndpointTls(_) => vec![crate::http::TLS_HINT.into()],
+            TokenError::EndpointTls(_) => vec![crate::net::http::TLS_HINT.into()],
             TokenError::EndpointStatus { status: 401 | 403, .. } => vec![
                 "the request token was refused: it lasts about 6 hours from the job's start, and needs `permissions: id-token: write`".into(),
             ],
@@ -389,7 +389,7 @@ mod github {
     /// Appends `audience=<aud>` to the request URL, which normally has a query already.
     pub fn request_url(url: &str, audience: &str) -> String {
         let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}audience={}", crate::url::encode(audience))
+        format!("{url}{sep}audience={}", crate::net::url::encode(audience))
     }
 
     pub async fn fetch(
@@ -398,10 +398,11 @@ mod github {
         audience: &str,
         budget: &Budget,
     ) -> Result<Secret, TokenError> {
-        let client = crate::http::client(url).map_err(|e| TokenError::EndpointUnreachable {
-            attempts: 0,
-            last: e,
-        })?;
+        let client =
+            crate::net::http::client(url).map_err(|e| TokenError::EndpointUnreachable {
+                attempts: 0,
+                last: e,
+            })?;
         let full = request_url(url, audience);
         let mut attempt = 0;
         loop {
@@ -419,15 +420,17 @@ mod github {
                 .await;
             let retryable = match result {
                 Ok(resp) if resp.status().is_success() => {
-                    match crate::http::read_bounded(resp).await {
-                        Err(crate::http::BodyError::TooLarge) => {
+                    match crate::net::http::read_bounded(resp).await {
+                        Err(crate::net::http::BodyError::TooLarge) => {
                             return Err(TokenError::EndpointTooLarge);
                         }
                         // A body cut off on the way is a network fault: try again.
-                        Err(crate::http::BodyError::Read(e)) => TokenError::EndpointUnreachable {
-                            attempts: attempt,
-                            last: crate::http::describe(&e),
-                        },
+                        Err(crate::net::http::BodyError::Read(e)) => {
+                            TokenError::EndpointUnreachable {
+                                attempts: attempt,
+                                last: crate::net::http::describe(&e),
+                            }
+                        }
                         Ok(bytes) => {
                             let body: serde_json::Value = serde_json::from_slice(&bytes)
                                 .map_err(|_| TokenError::EndpointBody)?;
@@ -443,7 +446,7 @@ mod github {
                     let status = resp.status().as_u16();
                     let err = TokenError::EndpointStatus {
                         status,
-                        detail: crate::http::redirect_note(status).to_string(),
+                        detail: crate::net::http::redirect_note(status).to_string(),
                     };
                     if !(status >= 500 || status == 429) {
                         return Err(err);
@@ -451,7 +454,7 @@ mod github {
                     err
                 }
                 Err(e) => {
-                    let last = crate::http::describe(&e);
+                    let last = crate::net::http::describe(&e);
                     if last.to_ascii_lowercase().contains("certificate") {
                         return Err(TokenError::EndpointTls(last));
                     }

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::keys::{Context, TAGS_CLAIM};
+use crate::aws::credentials::{human_duration, rfc3339};
 use crate::ci::Ci;
-use crate::credentials::{human_duration, rfc3339};
 use crate::token::IdToken;
 use crate::token::jwt::EXP_SKEW_SECS;
 
@@ -66,7 +66,7 @@ fn display(v: &Value) -> String {
 impl Report<'_> {
     fn provider_arn(&self, ctx: &Context) -> Option<String> {
         ctx.provider.as_ref().map(|p| {
-            crate::partition::provider_arn(
+            crate::aws::partition::provider_arn(
                 &self.partition,
                 self.account.as_deref().unwrap_or("<account-id>"),
                 p,

@@ -3,15 +3,18 @@
 //! than the margin is left. Shared by `credential-process` (through the
 //! on-disk cache, across processes) and `exec --serve` (in memory).
 
+pub mod cache;
+pub mod serve;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
 use crate::app::{self, Settings};
-use crate::cache::Cache;
-use crate::credentials::{Assumed, now_secs};
+use crate::aws::credentials::{Assumed, now_secs};
 use crate::failure::{Failure, Kind};
+use crate::refresh::cache::Cache;
 
 pub struct Provider {
     settings: Settings,
@@ -29,7 +32,7 @@ impl Provider {
         margin: Duration,
     ) -> Provider {
         let cache = cache.map(|c| {
-            let key = crate::cache::key(&settings.cache_description());
+            let key = crate::refresh::cache::key(&settings.cache_description());
             (c, key)
         });
         Provider {
@@ -143,7 +146,7 @@ fn mismatch(s: &Settings, a: &Assumed) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Credentials;
+    use crate::aws::credentials::Credentials;
     use crate::secret::Secret;
 
     fn settings(args: &[&str]) -> Settings {

@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use crate::credentials::Assumed;
+use crate::aws::credentials::Assumed;
 use crate::output::variables;
 
 /// Variables that would make SDKs pick other credentials than ours.

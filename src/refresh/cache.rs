@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::credentials::{Assumed, Credentials, now_secs};
-use crate::output::file;
+use crate::aws::credentials::{Assumed, Credentials, now_secs};
+use crate::fs;
 use crate::secret::Secret;
 
 /// A cache directory.
@@ -290,7 +290,7 @@ impl Cache {
             chained: a.chained,
         };
         let text = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-        file::stage(&self.path(key), &text)?.commit()
+        fs::stage(&self.path(key), &text)?.commit()
     }
 
     /// Takes the refresh lock for `key`, waiting until `deadline` at most.

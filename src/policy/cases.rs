@@ -6,12 +6,12 @@
 
 use serde_json::{Value, json};
 
-use super::args::TrustPolicyArgs;
+use super::document::{self as policy, Tri, Verdict};
 use super::explain::{self, Explanation, Scope};
 use super::generate;
 use super::keys::{Context, Lookup, TAGS_CLAIM};
-use super::policy::{self, Tri, Verdict};
-use crate::partition::Partition;
+use crate::aws::partition::Partition;
+use crate::commands::diagnose_args::TrustPolicyArgs;
 use crate::token::IdToken;
 use crate::token::jwt::{Claims, fake_jwt};
 

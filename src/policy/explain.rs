@@ -4,12 +4,12 @@
 
 use serde_json::{Value, json};
 
-use super::keys::{self, Context, Lookup, TAGS_CLAIM};
-use super::policy::{
-    self, ActionSpec, Base, ConditionOutcome, Effect, Evaluation, Policy, PrincipalSpec, Request,
-    SetOp, StatementOutcome, Tri, Verdict, glob, has_wildcard, json_list,
+use super::document::{
+    self as policy, ActionSpec, Base, ConditionOutcome, Effect, Evaluation, Policy, PrincipalSpec,
+    Request, SetOp, StatementOutcome, Tri, Verdict, glob, has_wildcard, json_list,
 };
-use crate::partition::Partition;
+use super::keys::{self, Context, Lookup, TAGS_CLAIM};
+use crate::aws::partition::Partition;
 use crate::token::jwt::Claims;
 
 pub const ASSUME: &str = "sts:AssumeRoleWithWebIdentity";
@@ -137,7 +137,7 @@ fn expected_provider_arn(policy: &Policy, provider: Option<&str>, scope: &Scope)
         .clone()
         .or_else(|| from_policy.map(|(_, a)| a))
         .unwrap_or_else(|| "<account-id>".into());
-    crate::partition::provider_arn(
+    crate::aws::partition::provider_arn(
         partition,
         &account,
         provider.unwrap_or("<issuer host/path>"),

@@ -14,8 +14,8 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::exec;
 use crate::failure::{Failure, Kind};
+use crate::process;
 use crate::refresh::Provider;
 use crate::secret::Secret;
 
@@ -58,7 +58,7 @@ pub async fn run(
             },
         ))
     };
-    let mut base = exec::base_command(argv);
+    let mut base = process::base_command(argv);
     if let Some(name) = remove {
         base.env_remove(name);
     }

@@ -10,11 +10,11 @@
 //! `organization:<org>:pipeline:<pipeline>:ref:<ref>:commit:<sha>:step:<key>`; Bitbucket
 //! `{<repository uuid>}:…`.
 
-use super::args::{CiKind, TrustPolicyArgs};
+use super::document::has_wildcard;
 use super::explain::{ASSUME, TAG_SESSION, breadth};
 use super::keys::{self, Context};
-use super::policy::has_wildcard;
-use crate::partition::Partition;
+use crate::aws::partition::Partition;
+use crate::commands::diagnose_args::{CiKind, TrustPolicyArgs};
 use crate::token::jwt::Claims;
 
 /// What a generated policy admits.
@@ -405,7 +405,7 @@ impl Trust {
     }
 
     pub fn provider_arn(&self, partition: Partition, account: &str) -> String {
-        crate::partition::provider_arn(partition, account, &self.provider())
+        crate::aws::partition::provider_arn(partition, account, &self.provider())
     }
 
     fn document(&self, partition: Partition, account: &str) -> J {

@@ -3,34 +3,25 @@
 //! against the token and says what to change; `assume --trust-policy FILE` appends that
 //! explanation to an `AccessDenied`. Tokens come from the same sources as `assume`.
 
-mod args;
-mod explain;
-mod generate;
-mod keys;
-mod policy;
-mod token_info;
-
-#[cfg(test)]
-mod cases;
-
-pub use args::Diagnose;
+pub use super::diagnose_args::Diagnose;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use args::{ExplainArgs, OutputFormat, TokenArgs, TokenCommandArgs, TrustPolicyArgs};
-use explain::Scope;
-use keys::Context;
-use policy::Verdict;
+use super::diagnose_args::{
+    ExplainArgs, OutputFormat, TokenArgs, TokenCommandArgs, TrustPolicyArgs,
+};
+use crate::policy::document::Verdict;
+use crate::policy::explain::{self, Scope};
+use crate::policy::keys::Context;
+use crate::policy::{document as policy, generate, report};
 
+use crate::aws::credentials::now_secs;
+use crate::aws::partition::{Partition, RoleArn};
 use crate::ci::Ci;
-use crate::credentials::now_secs;
 use crate::failure::{Failure, Kind};
-use crate::partition::{Partition, RoleArn};
-use crate::retry::Budget;
-use crate::token::jwt::Claims;
+use crate::net::retry::Budget;
 use crate::token::{self, Explicit, IdToken};
 
 /// Runs a diagnosis command; its own runtime and environment snapshot, like `main`'s.
@@ -122,7 +113,7 @@ async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> R
         return Ok(0);
     }
     let lookup = |k: &str| get(env, k).cloned();
-    let report = token_info::Report {
+    let report = report::Report {
         token: &token,
         source,
         ci: Ci::detect(&lookup),
@@ -285,33 +276,4 @@ fn stdout(text: &str) -> Result<(), Failure> {
                 format!("cannot write to stdout: {e}"),
             )
         })
-}
-
-/// Hint lines for an `AccessDenied` from STS: the local trust policy `path` explained for
-/// the token that was refused.
-pub fn access_denied_hints(
-    path: &Path,
-    claims: &Claims,
-    role: &RoleArn,
-    session_name: Option<&str>,
-) -> Vec<String> {
-    let shown = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => return vec![format!("cannot read --trust-policy {shown}: {e}")],
-    };
-    let policy = match policy::parse(&text) {
-        Ok(p) => p,
-        Err(e) => return vec![format!("--trust-policy {shown}: {e}")],
-    };
-    let mut ctx = Context::from_claims(claims);
-    if let Some(name) = session_name {
-        ctx = ctx.with("sts:RoleSessionName", vec![name.to_string()]);
-    }
-    let scope = Scope {
-        partition: Some(role.partition),
-        account: Some(role.account_id.clone()),
-    };
-    let x = explain::explain(&policy, claims, &ctx, &scope);
-    explain::hint_lines(&x, &shown, &role.name)
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::app::{self, Settings, Start};
+use crate::aws::credentials::{human_duration, now_secs};
 use crate::cli::AssumeArgs;
-use crate::credentials::{human_duration, now_secs};
 use crate::failure::Failure;
 use crate::output::{self, Format, Plan, RenderOptions, Target, WebIdentity};
 use crate::output_failure;
@@ -34,11 +34,11 @@ pub fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> 
 }
 
 pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
-    if let Some(many) = crate::targets::resolve(&args, env)? {
+    if let Some(many) = crate::commands::targets::resolve(&args, env)? {
         if args.console_url.is_some() {
             return Err(Failure::usage("--console-url takes a single role"));
         }
-        return crate::targets::run(many, &args, env).await;
+        return crate::commands::targets::run(many, &args, env).await;
     }
     let targets = default_outputs(args.outputs.clone(), env);
     output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
@@ -67,7 +67,7 @@ pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8,
         ));
     }
     let settings = Settings::resolve(&args.common, env)?;
-    let targets = crate::targets::substitute(&targets, &settings.role.name);
+    let targets = crate::commands::targets::substitute(&targets, &settings.role.name);
     if web_identity.is_some()
         && (settings.chain.is_some() || matches!(settings.start, Start::Environment(_)))
     {

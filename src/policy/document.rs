@@ -17,7 +17,7 @@
 use serde_json::{Map, Value};
 
 use super::keys::{Context, Lookup};
-use crate::partition::Partition;
+use crate::aws::partition::Partition;
 
 /// Why a document is not a policy aws-oidc can evaluate.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -1081,7 +1081,7 @@ mod tests {
         let doc = allow(json!({"StringEquals": {format!("{GH}:sub"): "x"}}));
         let wrapped = json!({"Role": {"RoleName": "r", "AssumeRolePolicyDocument": doc}});
         assert_eq!(parse(&wrapped.to_string()).unwrap().statements.len(), 1);
-        let encoded = crate::url::encode(&doc.to_string());
+        let encoded = crate::net::url::encode(&doc.to_string());
         let wrapped = json!({"Role": {"AssumeRolePolicyDocument": encoded}});
         assert_eq!(parse(&wrapped.to_string()).unwrap().statements.len(), 1);
     }
@@ -1166,7 +1166,7 @@ mod fuzz {
                 aud: vec!["sts.amazonaws.com".into()],
                 ..Default::default()
             };
-            let ctx = crate::diagnose::keys::Context::from_claims(&claims);
+            let ctx = crate::policy::keys::Context::from_claims(&claims);
             let request = Request {
                 action: "sts:AssumeRoleWithWebIdentity",
                 provider: Some("token.actions.githubusercontent.com"),

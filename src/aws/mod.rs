@@ -1,0 +1,4 @@
+//! AWS facts that need no call: partitions and their hosts, ARNs, credentials.
+
+pub mod credentials;
+pub mod partition;
