@@ -1,6 +1,5 @@
 //! Wiring the stages: options → token → STS (→ chained STS) → checks → credentials.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::aws::credentials::{Assumed, Credentials, human_duration, now_secs, rfc3339};
@@ -62,21 +61,12 @@ pub struct SessionPolicy {
     pub file: Option<std::path::PathBuf>,
 }
 
-/// A set, non-blank environment variable.
-pub fn get<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
-    env.get(key).filter(|v| !v.trim().is_empty())
-}
-
 /// Resolves the region: option, then AWS_REGION / AWS_DEFAULT_REGION, then the partition's.
-fn region(
-    opts: &Common,
-    partition: Partition,
-    env: &BTreeMap<String, String>,
-) -> Result<String, Failure> {
+fn region(opts: &Common, partition: Partition, env: &crate::env::Env) -> Result<String, Failure> {
     let (region, from) = match (
         &opts.region,
-        get(env, "AWS_REGION"),
-        get(env, "AWS_DEFAULT_REGION"),
+        env.get("AWS_REGION"),
+        env.get("AWS_DEFAULT_REGION"),
     ) {
         (Some(r), _, _) => (r.trim().to_string(), "--region"),
         (None, Some(r), _) => (r.trim().to_string(), "AWS_REGION"),
@@ -106,17 +96,18 @@ fn endpoint_url(
     opts: &Common,
     partition: Partition,
     region: &str,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> Result<String, Failure> {
-    let ignore_configured = get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+    let ignore_configured = env
+        .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let configured = opts.sts_endpoint.clone().or_else(|| {
         if ignore_configured {
             None
         } else {
-            get(env, "AWS_ENDPOINT_URL_STS")
-                .or_else(|| get(env, "AWS_ENDPOINT_URL"))
-                .cloned()
+            env.get("AWS_ENDPOINT_URL_STS")
+                .or_else(|| env.get("AWS_ENDPOINT_URL"))
+                .map(str::to_string)
         }
     });
     match configured {
@@ -220,9 +211,8 @@ fn role_arn(value: &str, what: &str) -> Result<RoleArn, Failure> {
 
 impl Settings {
     /// Checks every option against the others and the environment. No I/O but the policy file.
-    pub fn resolve(opts: &Common, env: &BTreeMap<String, String>) -> Result<Settings, Failure> {
-        let lookup = |k: &str| get(env, k).cloned();
-        let ci = Ci::detect(&lookup);
+    pub fn resolve(opts: &Common, env: &crate::env::Env) -> Result<Settings, Failure> {
+        let ci = Ci::detect(env);
         if opts.role_arn.len() > 1 {
             return Err(Failure::usage(
                 "only `assume` takes several --role-arn; give this command one",
@@ -232,7 +222,7 @@ impl Settings {
             .role_arn
             .first()
             .cloned()
-            .or_else(|| get(env, "AWS_ROLE_ARN").cloned())
+            .or_else(|| env.get("AWS_ROLE_ARN").map(str::to_string))
             .ok_or_else(|| Failure::usage("--role-arn is required").hint("pass --role-arn arn:aws:iam::<account-id>:role/<name> or set AWS_OIDC_ROLE_ARN"))?;
         let role = role_arn(&role_value, "--role-arn")?;
         let chain_role = opts
@@ -260,7 +250,7 @@ impl Settings {
                 ci::validate_session_name(name).map_err(Failure::usage)?;
                 name.clone()
             }
-            None => ci::sanitize_session_name(&ci.default_session_name(&lookup, now_secs())),
+            None => ci::sanitize_session_name(&ci.default_session_name(env, now_secs())),
         };
         if opts.policy_arns.len() > 10 {
             return Err(Failure::usage(format!(
@@ -398,15 +388,15 @@ impl Settings {
 }
 
 /// `--role-chaining`: the credentials an earlier step left in the environment.
-fn environment_credentials(env: &BTreeMap<String, String>) -> Result<Credentials, Failure> {
+fn environment_credentials(env: &crate::env::Env) -> Result<Credentials, Failure> {
     match (
-        get(env, "AWS_ACCESS_KEY_ID"),
-        get(env, "AWS_SECRET_ACCESS_KEY"),
+        env.get("AWS_ACCESS_KEY_ID"),
+        env.get("AWS_SECRET_ACCESS_KEY"),
     ) {
         (Some(id), Some(secret)) => Ok(Credentials {
             access_key_id: id.trim().to_string(),
             secret_access_key: Secret::new(secret.trim()),
-            session_token: Secret::new(get(env, "AWS_SESSION_TOKEN").map_or("", |t| t.trim())),
+            session_token: Secret::new(env.get("AWS_SESSION_TOKEN").map_or("", |t| t.trim())),
             expiration: 0,
         }),
         _ => Err(Failure::usage(
@@ -585,7 +575,7 @@ pub fn token_failure(e: TokenError, audience: &str) -> Failure {
 async fn fetch_token(
     s: &Settings,
     source: &Source,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
     budget: &Budget,
 ) -> Result<token::IdToken, Failure> {
     let token = source
@@ -676,7 +666,7 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
 }
 
 /// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
-pub async fn obtain(s: &Settings, env: &BTreeMap<String, String>) -> Result<Obtained, Failure> {
+pub async fn obtain(s: &Settings, env: &crate::env::Env) -> Result<Obtained, Failure> {
     obtain_with(s, env, None).await
 }
 
@@ -689,7 +679,7 @@ pub struct Obtained {
 /// Fetches the ID token alone (to share one token among several targets).
 pub async fn fetch_shared_token(
     s: &Settings,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> Result<Option<token::IdToken>, Failure> {
     match &s.start {
         Start::WebIdentity { source, .. } => {
@@ -703,7 +693,7 @@ pub async fn fetch_shared_token(
 /// As [`obtain`], starting from an already fetched token when one is given.
 pub async fn obtain_with(
     s: &Settings,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
     token: Option<token::IdToken>,
 ) -> Result<Obtained, Failure> {
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
@@ -755,7 +745,7 @@ async fn web_identity(
     s: &Settings,
     source: &Source,
     request: &WebIdentityRequest,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
     budget: &Budget,
     http: &aws_sdk_sts::config::SharedHttpClient,
     token: Option<token::IdToken>,
@@ -792,13 +782,12 @@ async fn web_identity(
 fn console_options(
     s: &Settings,
     args: &crate::cli::ConsoleArgs,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> crate::console::Options {
-    let lookup = |k: &str| get(env, k).cloned();
     crate::console::Options {
         duration: args.console_duration,
         destination: args.destination.clone(),
-        issuer: args.issuer.clone().or_else(|| s.ci.job_url(&lookup)),
+        issuer: args.issuer.clone().or_else(|| s.ci.job_url(env)),
         endpoint: args.federation_endpoint.clone(),
         regional: args.regional_signin,
     }
@@ -808,7 +797,7 @@ fn console_options(
 pub fn check_console(
     s: &Settings,
     args: &crate::cli::ConsoleArgs,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> Result<(), Failure> {
     let opts = console_options(s, args, env);
     crate::console::federation_endpoint(s.role.partition, &s.endpoint.region, &opts)
@@ -831,7 +820,7 @@ pub async fn console_url(
     s: &Settings,
     assumed: &Assumed,
     args: &crate::cli::ConsoleArgs,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> Result<Secret, Failure> {
     let opts = console_options(s, args, env);
     if assumed.chained && args.console_duration.is_some() {
@@ -897,10 +886,7 @@ mod tests {
         let crate::cli::Command::Assume(a) = cli.command else {
             unreachable!()
         };
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = crate::env::Env::from_pairs(env.iter().copied());
         Settings::resolve(&a.common, &env)
     }
 
@@ -1211,18 +1197,16 @@ mod refresh_command {
         words
     }
 
-    fn env(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
-        let mut env: BTreeMap<String, String> = [(
-            "AWS_ID_TOKEN".to_string(),
-            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".to_string(),
-        )]
-        .into();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        env
+    fn env(extra: &[(&str, &str)]) -> crate::env::Env {
+        crate::env::Env::from_pairs(
+            [("AWS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")]
+                .into_iter()
+                .chain(extra.iter().copied()),
+        )
     }
 
     /// Every role the `assume` options name, resolved (targets included).
-    fn resolve_assume(argv: &[&str], env: &BTreeMap<String, String>) -> Vec<Settings> {
+    fn resolve_assume(argv: &[&str], env: &crate::env::Env) -> Vec<Settings> {
         let mut v = vec!["aws-oidc", "assume"];
         v.extend_from_slice(argv);
         let crate::cli::Command::Assume(a) = crate::cli::Cli::try_parse_from(v).unwrap().command
@@ -1236,7 +1220,7 @@ mod refresh_command {
     }
 
     /// The written line, parsed back as the SDK would run it, resolved again.
-    fn round_trip(s: &Settings, env: &BTreeMap<String, String>) -> (String, Settings) {
+    fn round_trip(s: &Settings, env: &crate::env::Env) -> (String, Settings) {
         let line = credential_process_command(s).unwrap();
         let words = split(&line);
         assert_eq!(words[1], "credential-process", "{line}");

@@ -12,6 +12,7 @@ mod ci;
 mod cli;
 mod commands;
 mod console;
+mod env;
 mod failure;
 mod fs;
 mod net;
@@ -23,7 +24,6 @@ mod secret;
 mod sts;
 mod token;
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, Common};
@@ -54,9 +54,7 @@ fn main() -> ExitCode {
     };
     logging(common);
     // One snapshot of the (UTF-8) environment; every stage reads this.
-    let env: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let env = crate::env::Env::from_process();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -80,7 +78,7 @@ fn fail(f: &Failure) -> ExitCode {
     ExitCode::from(f.exit_code())
 }
 
-async fn run(command: Command, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+async fn run(command: Command, env: &crate::env::Env) -> Result<u8, Failure> {
     match command {
         Command::Diagnose(_) => unreachable!("diagnosis commands are run by diagnose::main"),
         Command::Assume(args) => commands::assume::run(args, env).await,

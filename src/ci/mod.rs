@@ -14,19 +14,22 @@ pub enum Ci {
     Unknown,
 }
 
-/// Environment lookup: `Some(value)` for set, non-empty variables.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+use crate::env::Env;
 
 impl Ci {
-    pub fn detect(env: Env) -> Ci {
-        let is_true = |k: &str| env(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    pub fn detect(env: &Env) -> Ci {
+        let is_true = |k: &str| env.is_true(k);
         if is_true("GITHUB_ACTIONS") {
             Ci::GitHub
         } else if is_true("GITLAB_CI") {
             Ci::GitLab
         } else if is_true("CIRCLECI") {
             Ci::Circle
-        } else if env("BITBUCKET_BUILD_NUMBER").is_some() {
+        } else if env
+            .get("BITBUCKET_BUILD_NUMBER")
+            .map(str::to_string)
+            .is_some()
+        {
             Ci::Bitbucket
         } else if is_true("BUILDKITE") {
             Ci::Buildkite
@@ -47,13 +50,15 @@ impl Ci {
     }
 
     /// A session name that ties CloudTrail entries to the job, before sanitising.
-    pub fn default_session_name(self, env: Env, now: i64) -> String {
-        let get = |k: &str| env(k).unwrap_or_else(|| "0".into());
+    pub fn default_session_name(self, env: &Env, now: i64) -> String {
+        let get = |k: &str| env.get(k).map(str::to_string).unwrap_or_else(|| "0".into());
         match self {
             Ci::GitHub => format!(
                 "gh-{}-{}",
                 get("GITHUB_RUN_ID"),
-                env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into())
+                env.get("GITHUB_RUN_ATTEMPT")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "1".into())
             ),
             Ci::GitLab => format!(
                 "gl-{}-{}-{}",
@@ -83,17 +88,17 @@ impl Ci {
 
 impl Ci {
     /// The job's web page, when the CI says it (the console URL's `Issuer`).
-    pub fn job_url(self, env: Env) -> Option<String> {
+    pub fn job_url(self, env: &Env) -> Option<String> {
         match self {
             Ci::GitHub => Some(format!(
                 "{}/{}/actions/runs/{}",
-                env("GITHUB_SERVER_URL")?,
-                env("GITHUB_REPOSITORY")?,
-                env("GITHUB_RUN_ID")?
+                env.get("GITHUB_SERVER_URL").map(str::to_string)?,
+                env.get("GITHUB_REPOSITORY").map(str::to_string)?,
+                env.get("GITHUB_RUN_ID").map(str::to_string)?
             )),
-            Ci::GitLab => env("CI_JOB_URL"),
-            Ci::Circle => env("CIRCLE_BUILD_URL"),
-            Ci::Buildkite => env("BUILDKITE_BUILD_URL"),
+            Ci::GitLab => env.get("CI_JOB_URL").map(str::to_string),
+            Ci::Circle => env.get("CIRCLE_BUILD_URL").map(str::to_string),
+            Ci::Buildkite => env.get("BUILDKITE_BUILD_URL").map(str::to_string),
             Ci::Bitbucket | Ci::Unknown => None,
         }
     }
@@ -136,14 +141,9 @@ pub fn validate_session_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
+    fn env_of(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
     }
 
     #[test]

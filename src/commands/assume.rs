@@ -1,8 +1,6 @@
 //! `aws-oidc assume`: credentials for one role (or, with `--config`/repeated
 //! `--role-arn`, several), written to every output asked for, or to none.
 
-use std::collections::BTreeMap;
-
 use crate::app::{self, Settings, Start};
 use crate::aws::credentials::{human_duration, now_secs};
 use crate::cli::AssumeArgs;
@@ -11,13 +9,13 @@ use crate::output::{self, Format, Plan, RenderOptions, Target, WebIdentity};
 use crate::output_failure;
 
 /// `github` inside GitHub Actions, else a dotenv file in the current directory.
-pub fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> Vec<Target> {
+pub fn default_outputs(targets: Vec<Target>, env: &crate::env::Env) -> Vec<Target> {
     let carries = |t: &Target| !matches!(t.format, Format::WebIdentity);
     if targets.iter().any(carries) {
         return targets;
     }
     let in_github =
-        env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") && env.contains_key("GITHUB_ENV");
+        env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") && env.contains("GITHUB_ENV");
     let mut all = targets;
     all.push(if in_github {
         Target {
@@ -33,7 +31,7 @@ pub fn default_outputs(targets: Vec<Target>, env: &BTreeMap<String, String>) -> 
     all
 }
 
-pub async fn run(args: AssumeArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure> {
     if let Some(many) = crate::commands::targets::resolve(&args, env)? {
         if args.console_url.is_some() {
             return Err(Failure::usage("--console-url takes a single role"));

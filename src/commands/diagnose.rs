@@ -5,7 +5,6 @@
 
 pub use super::diagnose_args::Diagnose;
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,9 +25,7 @@ use crate::token::{self, Explicit, IdToken};
 
 /// Runs a diagnosis command; its own runtime and environment snapshot, like `main`'s.
 pub fn main(command: Diagnose) -> ExitCode {
-    let env: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let env = crate::env::Env::from_process();
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,7 +45,7 @@ pub fn main(command: Diagnose) -> ExitCode {
     }
 }
 
-async fn run(command: Diagnose, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+async fn run(command: Diagnose, env: &crate::env::Env) -> Result<u8, Failure> {
     match command {
         Diagnose::Token(a) => token_command(a, env).await,
         Diagnose::TrustPolicy(a) => trust_policy_command(*a, env).await,
@@ -56,13 +53,13 @@ async fn run(command: Diagnose, env: &BTreeMap<String, String>) -> Result<u8, Fa
     }
 }
 
-use crate::app::{get, token_failure};
+use crate::app::token_failure;
 
 /// Gets the token from the source `assume` would use; an expired token is still returned.
 async fn fetch(
     args: &TokenArgs,
     audience: &str,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> Result<(IdToken, String), Failure> {
     let explicit = Explicit {
         env: args.token_env.clone(),
@@ -96,7 +93,7 @@ fn account(id: &str) -> Result<String, Failure> {
     Ok(id.to_string())
 }
 
-async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+async fn token_command(a: TokenCommandArgs, env: &crate::env::Env) -> Result<u8, Failure> {
     let partition = partition(&a.partition)?;
     let account = a.account.as_deref().map(account).transpose()?;
     let audience = a
@@ -112,11 +109,10 @@ async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> R
         stdout(&format!("{}\n", token.raw().expose()))?;
         return Ok(0);
     }
-    let lookup = |k: &str| get(env, k).cloned();
     let report = report::Report {
         token: &token,
         source,
-        ci: Ci::detect(&lookup),
+        ci: Ci::detect(env),
         now: now_secs(),
         partition: partition.name().to_string(),
         account,
@@ -132,10 +128,7 @@ async fn token_command(a: TokenCommandArgs, env: &BTreeMap<String, String>) -> R
     Ok(0)
 }
 
-async fn trust_policy_command(
-    a: TrustPolicyArgs,
-    env: &BTreeMap<String, String>,
-) -> Result<u8, Failure> {
+async fn trust_policy_command(a: TrustPolicyArgs, env: &crate::env::Env) -> Result<u8, Failure> {
     let partition = partition(&a.partition)?;
     let account = account(&a.account)?;
     let trust = if a.from_token {
@@ -208,12 +201,12 @@ fn read_policy(path: &str) -> Result<policy::Policy, Failure> {
     })
 }
 
-async fn explain_command(a: ExplainArgs, env: &BTreeMap<String, String>) -> Result<u8, Failure> {
+async fn explain_command(a: ExplainArgs, env: &crate::env::Env) -> Result<u8, Failure> {
     let policy = read_policy(&a.trust_policy)?;
     let role = a
         .role_arn
         .clone()
-        .or_else(|| get(env, "AWS_ROLE_ARN").cloned())
+        .or_else(|| env.get("AWS_ROLE_ARN").map(str::to_string))
         .map(|r| RoleArn::parse(&r).map_err(|e| Failure::usage(format!("--role-arn: {e}"))))
         .transpose()?;
     let account = a.account.as_deref().map(account).transpose()?;

@@ -163,10 +163,7 @@ fn parse_outputs(list: &[String], text: Option<&str>, name: &str) -> Result<Vec<
 }
 
 /// The targets of this run, checked, or `None` for an ordinary single-role run.
-pub fn resolve(
-    args: &AssumeArgs,
-    env: &BTreeMap<String, String>,
-) -> Result<Option<Vec<Resolved>>, Failure> {
+pub fn resolve(args: &AssumeArgs, env: &crate::env::Env) -> Result<Option<Vec<Resolved>>, Failure> {
     let cli_outputs = &args.outputs;
     if args.config.is_some() && !args.common.role_arn.is_empty() {
         return Err(Failure::usage(
@@ -318,7 +315,7 @@ fn check_distinct(targets: &[Resolved]) -> Result<(), Failure> {
 pub async fn run(
     targets: Vec<Resolved>,
     args: &AssumeArgs,
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
 ) -> Result<u8, Failure> {
     for t in &targets {
         output::check_destinations(&t.outputs, env, None).map_err(|e| {
@@ -437,7 +434,7 @@ mod tests {
         a
     }
 
-    fn env() -> BTreeMap<String, String> {
+    fn env() -> crate::env::Env {
         [(
             "AWS_ID_TOKEN".to_string(),
             "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".to_string(),

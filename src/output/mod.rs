@@ -328,7 +328,7 @@ fn check_file(path: &Path, use_: Use) -> Result<(), OutputError> {
 
 /// The credentials and config files a profile goes to, checked: each must be a regular file
 /// (or not exist yet), since it is read, merged and replaced.
-fn profile_files(name: &str, env: &BTreeMap<String, String>) -> Result<[PathBuf; 2], OutputError> {
+fn profile_files(name: &str, env: &crate::env::Env) -> Result<[PathBuf; 2], OutputError> {
     let mut out = Vec::new();
     for (var, default) in [
         ("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
@@ -368,7 +368,7 @@ fn profile_files(name: &str, env: &BTreeMap<String, String>) -> Result<[PathBuf;
 
 /// The web-identity token file: as given, else in the runner's temp dir, else the current
 /// directory; always absolute, since SDKs read it from wherever they run.
-pub fn token_file_path(given: Option<PathBuf>, env: &BTreeMap<String, String>) -> PathBuf {
+pub fn token_file_path(given: Option<PathBuf>, env: &crate::env::Env) -> PathBuf {
     let path = given.unwrap_or_else(|| {
         env.get("RUNNER_TEMP")
             .map(|d| PathBuf::from(d).join("aws-oidc-web-identity-token"))
@@ -387,7 +387,7 @@ pub fn token_file_path(given: Option<PathBuf>, env: &BTreeMap<String, String>) -
 /// needs regular files, a stream output a file, a device or a fifo (nothing is written here).
 pub fn check_destinations(
     targets: &[Target],
-    env: &BTreeMap<String, String>,
+    env: &crate::env::Env,
     url: Option<&UrlDest>,
 ) -> Result<(), OutputError> {
     for t in targets {
@@ -432,7 +432,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     }
 }
 
-fn home(env: &BTreeMap<String, String>) -> Result<PathBuf, OutputError> {
+fn home(env: &crate::env::Env) -> Result<PathBuf, OutputError> {
     env.get("HOME")
         .or_else(|| env.get("USERPROFILE"))
         .map(PathBuf::from)
@@ -444,7 +444,7 @@ impl Plan {
     pub fn render(
         targets: &[Target],
         a: &Assumed,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
         opts: &RenderOptions,
     ) -> Result<Plan, OutputError> {
         let mut plan = Plan::default();
@@ -458,7 +458,7 @@ impl Plan {
         &mut self,
         targets: &[Target],
         a: &Assumed,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
         opts: &RenderOptions,
     ) -> Result<(), OutputError> {
         let gh = &opts.github;
@@ -488,7 +488,7 @@ impl Plan {
         &mut self,
         targets: &[Target],
         a: &Assumed,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
         opts: &RenderOptions,
         gh: &GitHubOptions,
         vars: &[(&'static str, String)],
@@ -553,7 +553,7 @@ impl Plan {
         &mut self,
         a: &Assumed,
         vars: Option<&[(&str, String)]>,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
         gh: &GitHubOptions,
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
@@ -610,7 +610,7 @@ impl Plan {
         &mut self,
         name: &str,
         a: &Assumed,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
         opts: &RenderOptions,
     ) -> Result<(), OutputError> {
         let c = &a.credentials;
@@ -711,7 +711,7 @@ impl Plan {
         dest: &UrlDest,
         url: &crate::secret::Secret,
         a: &Assumed,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
     ) -> Result<(), OutputError> {
         let line = format!("{}\n", url.expose());
         match dest {
@@ -920,7 +920,7 @@ pub(crate) mod tests {
         let genv = dir.path().join("env");
         let gout = dir.path().join("out");
         std::fs::write(&genv, "EXISTING=1\n").unwrap();
-        let env: BTreeMap<String, String> = [
+        let env: crate::env::Env = [
             ("GITHUB_ENV".to_string(), genv.display().to_string()),
             ("GITHUB_OUTPUT".to_string(), gout.display().to_string()),
         ]
@@ -959,7 +959,7 @@ pub(crate) mod tests {
         let err = Plan::render(
             &["github".parse().unwrap()],
             &assumed(),
-            &BTreeMap::new(),
+            &crate::env::Env::default(),
             &RenderOptions::default(),
         )
         .err()
@@ -973,7 +973,7 @@ pub(crate) mod tests {
         let creds = dir.path().join("credentials");
         let config = dir.path().join("config");
         std::fs::write(&creds, "# mine\n[other]\naws_access_key_id = X\n").unwrap();
-        let env: BTreeMap<String, String> = [
+        let env: crate::env::Env = [
             (
                 "AWS_SHARED_CREDENTIALS_FILE".to_string(),
                 creds.display().to_string(),
@@ -1012,7 +1012,7 @@ pub(crate) mod tests {
         let plan = Plan::render(
             &targets,
             &assumed(),
-            &BTreeMap::new(),
+            &crate::env::Env::default(),
             &RenderOptions::default(),
         )
         .unwrap();
@@ -1065,7 +1065,7 @@ pub(crate) mod tests {
 
     const STREAM_FORMATS: [&str; 5] = ["env", "sh", "fish", "powershell", "json"];
 
-    fn profile_env(config: &Path, creds: &Path) -> BTreeMap<String, String> {
+    fn profile_env(config: &Path, creds: &Path) -> crate::env::Env {
         [
             (
                 "AWS_SHARED_CREDENTIALS_FILE".to_string(),
@@ -1088,7 +1088,7 @@ pub(crate) mod tests {
             let plan = Plan::render(
                 &targets,
                 &assumed(),
-                &BTreeMap::new(),
+                &crate::env::Env::default(),
                 &RenderOptions::default(),
             )
             .unwrap();
@@ -1100,7 +1100,7 @@ pub(crate) mod tests {
             &UrlDest::File(null.clone()),
             &Secret::new("https://signin.aws.amazon.com/federation?x"),
             &assumed(),
-            &BTreeMap::new(),
+            &crate::env::Env::default(),
         )
         .unwrap();
         plan.apply().unwrap();
@@ -1127,7 +1127,7 @@ pub(crate) mod tests {
             Plan::render(
                 &[format!("sh={}", p.display()).parse().unwrap()],
                 &assumed(),
-                &BTreeMap::new(),
+                &crate::env::Env::default(),
                 &RenderOptions::default(),
             )
             .and_then(|p| p.apply())
@@ -1163,7 +1163,7 @@ pub(crate) mod tests {
             let plan = Plan::render(
                 &targets,
                 &assumed(),
-                &BTreeMap::new(),
+                &crate::env::Env::default(),
                 &RenderOptions::default(),
             )
             .unwrap();
@@ -1238,8 +1238,8 @@ pub(crate) mod tests {
                 .parse()
                 .unwrap(),
         ];
-        let result =
-            Plan::render(&targets, &assumed(), &BTreeMap::new(), &opts).and_then(|p| p.apply());
+        let result = Plan::render(&targets, &assumed(), &crate::env::Env::default(), &opts)
+            .and_then(|p| p.apply());
         let msg = result.expect_err("a device as token file").to_string();
         assert!(msg.contains("not a file"), "{msg}");
         assert!(is_char_device(&null));
@@ -1260,7 +1260,7 @@ pub(crate) mod tests {
                 let result = Plan::render(
                     &targets,
                     &assumed(),
-                    &BTreeMap::new(),
+                    &crate::env::Env::default(),
                     &RenderOptions::default(),
                 )
                 .and_then(|p| p.apply());
@@ -1377,7 +1377,7 @@ pub(crate) mod tests {
     fn github_outputs_only_with_credentials_and_masked_account() {
         let dir = tempfile::tempdir().unwrap();
         let gout = dir.path().join("out");
-        let env: BTreeMap<String, String> =
+        let env: crate::env::Env =
             [("GITHUB_OUTPUT".to_string(), gout.display().to_string())].into();
         let gh = GitHubOptions {
             mask_account_id: true,

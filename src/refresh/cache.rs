@@ -80,7 +80,7 @@ struct Entry {
 
 /// Where the cache lives by default: `$AWS_OIDC_CACHE_DIR`, the CI runner's temp dir
 /// (wiped after the job), else the user's cache dir.
-pub fn default_dir(env: &std::collections::BTreeMap<String, String>) -> Option<PathBuf> {
+pub fn default_dir(env: &crate::env::Env) -> Option<PathBuf> {
     let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     get("AWS_OIDC_CACHE_DIR")
         .or_else(|| get("RUNNER_TEMP").map(|d| d.join("aws-oidc-cache")))

@@ -6,7 +6,6 @@
 pub mod cache;
 pub mod serve;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
@@ -18,7 +17,7 @@ use crate::refresh::cache::Cache;
 
 pub struct Provider {
     settings: Settings,
-    env: BTreeMap<String, String>,
+    env: crate::env::Env,
     cache: Option<(Cache, String)>,
     margin: i64,
     current: Mutex<Option<Assumed>>,
@@ -27,7 +26,7 @@ pub struct Provider {
 impl Provider {
     pub fn new(
         settings: Settings,
-        env: BTreeMap<String, String>,
+        env: crate::env::Env,
         cache: Option<Cache>,
         margin: Duration,
     ) -> Provider {
@@ -156,7 +155,7 @@ mod tests {
         let crate::cli::Command::CredentialProcess(c) = cli.command else {
             unreachable!()
         };
-        let env = BTreeMap::from([("AWS_ID_TOKEN".to_string(), "a.b.c".to_string())]);
+        let env = crate::env::Env::from_pairs([("AWS_ID_TOKEN", "a.b.c")]);
         Settings::resolve(&c.common, &env).unwrap()
     }
 

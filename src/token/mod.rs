@@ -6,7 +6,6 @@
 
 pub mod jwt;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tokio::io::AsyncReadExt;
@@ -159,7 +158,7 @@ pub struct Explicit {
 }
 
 /// Picks the token source: the explicit one, else the first that the environment offers.
-pub fn detect(explicit: &Explicit, env: &BTreeMap<String, String>) -> Result<Source, TokenError> {
+pub fn detect(explicit: &Explicit, env: &crate::env::Env) -> Result<Source, TokenError> {
     if let Some(name) = &explicit.env {
         return Ok(Source::Env(name.clone()));
     }
@@ -169,14 +168,14 @@ pub fn detect(explicit: &Explicit, env: &BTreeMap<String, String>) -> Result<Sou
     if let Some(cmd) = &explicit.command {
         return Ok(Source::Command(cmd.clone()));
     }
-    let get = |k: &str| env.get(k).filter(|v| !v.trim().is_empty());
+    let get = |k: &str| env.get(k);
     if let (Some(url), Some(token)) = (
         get("ACTIONS_ID_TOKEN_REQUEST_URL"),
         get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
     ) {
         return Ok(Source::GitHub {
-            url: url.clone(),
-            request_token: Secret::new(token.clone()),
+            url: url.to_string(),
+            request_token: Secret::new(token),
         });
     }
     for name in ["AWS_ID_TOKEN", "GITLAB_OIDC_TOKEN"] {
@@ -187,7 +186,7 @@ pub fn detect(explicit: &Explicit, env: &BTreeMap<String, String>) -> Result<Sou
     let named: Vec<String> = env
         .iter()
         .filter(|(k, v)| k.ends_with("_ID_TOKEN") && looks_like_jwt(v))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k.to_string())
         .collect();
     match named.len() {
         0 => {}
@@ -203,8 +202,7 @@ pub fn detect(explicit: &Explicit, env: &BTreeMap<String, String>) -> Result<Sou
             return Ok(Source::Env(name.into()));
         }
     }
-    let lookup = |k: &str| get(k).cloned();
-    let ci = Ci::detect(&lookup);
+    let ci = Ci::detect(env);
     if ci == Ci::Buildkite {
         return Ok(Source::Buildkite);
     }
@@ -246,7 +244,7 @@ impl Source {
     pub async fn fetch(
         &self,
         audience: &str,
-        env: &BTreeMap<String, String>,
+        env: &crate::env::Env,
         budget: &Budget,
     ) -> Result<IdToken, TokenError> {
         let raw = match self {
@@ -260,7 +258,7 @@ impl Source {
                         from: self.describe(),
                     });
                 }
-                Secret::new(value.clone())
+                Secret::new(value)
             }
             Source::File(path) => read_file(path).await.map_err(|err| match err {
                 None => TokenError::TooLarge {
@@ -502,7 +500,7 @@ mod github {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn env(pairs: &[(&str, &str)]) -> crate::env::Env {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
