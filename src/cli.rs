@@ -47,6 +47,23 @@ pub enum Command {
     Diagnose(crate::commands::diagnose::Diagnose),
 }
 
+impl Command {
+    /// `-v` count and `-q` of whichever command this is.
+    pub fn verbosity(&self) -> (u8, bool) {
+        use crate::commands::diagnose::Diagnose;
+        let log = match self {
+            Command::Assume(a) => &a.common.log,
+            Command::Exec(a) => &a.common.log,
+            Command::Console(a) => &a.common.log,
+            Command::CredentialProcess(a) => &a.common.log,
+            Command::Diagnose(Diagnose::Token(a)) => &a.log,
+            Command::Diagnose(Diagnose::TrustPolicy(a)) => &a.log,
+            Command::Diagnose(Diagnose::Explain(a)) => &a.log,
+        };
+        (log.verbose, log.quiet)
+    }
+}
+
 #[derive(Clone, Debug, Args)]
 pub struct CredentialProcessArgs {
     #[command(flatten)]
@@ -345,6 +362,17 @@ pub struct Common {
     #[command(flatten)]
     pub token: TokenArgs,
 
+    #[command(flatten)]
+    pub network: NetworkArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// How hard to try: attempts, the overall time limit and the backoff (every command that
+/// talks to the network).
+#[derive(Clone, Debug, Args)]
+pub struct NetworkArgs {
     /// Attempts per call before giving up on transient failures.
     #[arg(long, env = "AWS_OIDC_MAX_ATTEMPTS", value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS,
           value_parser = clap::value_parser!(u32).range(1..=20), help_heading = "Network")]
@@ -363,7 +391,22 @@ pub struct Common {
         hide = true
     )]
     pub retry_base_delay_ms: u64,
+}
 
+impl NetworkArgs {
+    /// The retry budget these options allow, starting now.
+    pub fn budget(&self) -> crate::net::retry::Budget {
+        crate::net::retry::Budget::new(
+            self.max_attempts,
+            std::time::Duration::from_secs(self.timeout),
+            std::time::Duration::from_millis(self.retry_base_delay_ms),
+        )
+    }
+}
+
+/// How much goes to stderr.
+#[derive(Clone, Debug, Args)]
+pub struct LogArgs {
     /// More detail on stderr (-vv for debug). Never prints secrets.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

@@ -1,5 +1,6 @@
-//! The one error type `main` sees: a category (which decides the exit code),
-//! one line of message, and hints. Module errors convert into it.
+//! The one error type `main` sees: a category (which decides the exit code), one line of
+//! message, and hints; and the mapping of module errors (token, output, command line) into it.
+//! STS errors are mapped in `obtain`, which knows the role and token they need for hints.
 
 use std::fmt;
 
@@ -84,6 +85,27 @@ impl fmt::Display for Failure {
             }
         }
         Ok(())
+    }
+}
+
+/// A token error as the edge reports it: usage, transient or token-unavailable.
+pub fn token(e: crate::token::TokenError, audience: &str) -> Failure {
+    use crate::token::TokenError;
+    let kind = match e {
+        TokenError::Ambiguous(_) | TokenError::EndpointTls(_) => Kind::Usage,
+        ref e if e.is_transient() => Kind::Transient,
+        _ => Kind::Token,
+    };
+    let hints = e.hints(audience);
+    Failure::new(kind, e.to_string()).hints(hints)
+}
+
+/// An output error: a usage error (a bad destination) or exit 6, with nothing half-written.
+pub fn output(e: crate::output::OutputError) -> Failure {
+    match e {
+        crate::output::OutputError::Usage(m) => Failure::usage(m),
+        other => Failure::new(Kind::Output, other.to_string())
+            .hint("nothing was left half-written; fix the path or permissions and run again"),
     }
 }
 

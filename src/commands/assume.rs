@@ -1,12 +1,13 @@
 //! `aws-oidc assume`: credentials for one role (or, with `--config`/repeated
 //! `--role-arn`, several), written to every output asked for, or to none.
 
-use crate::app::{self, Settings, Start};
 use crate::aws::credentials::{human_duration, now_secs};
 use crate::cli::AssumeArgs;
+use crate::failure;
 use crate::failure::Failure;
+use crate::obtain;
 use crate::output::{self, Format, Plan, RenderOptions, Target, WebIdentity};
-use crate::output_failure;
+use crate::settings::{self, Route, Settings};
 
 /// `github` inside GitHub Actions, else a dotenv file in the current directory.
 pub fn default_outputs(targets: Vec<Target>, env: &crate::env::Env) -> Vec<Target> {
@@ -67,17 +68,17 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
     let settings = Settings::resolve(&args.common, env)?;
     let targets = crate::commands::targets::substitute(&targets, &settings.role.name);
     if web_identity.is_some()
-        && (settings.chain.is_some() || matches!(settings.start, Start::Environment(_)))
+        && (settings.chain.is_some() || matches!(settings.route, Route::Environment(_)))
     {
         return Err(Failure::usage(
             "--output web-identity hands the token to the SDK, which cannot chain roles; use credential-process or exec --serve",
         ));
     }
     if url_dest.is_some() {
-        app::check_console(&settings, &args.console, env)?;
+        crate::commands::console::check_console(&settings, &args.console, env)?;
     }
-    output::check_destinations(&targets, env, url_dest.as_ref()).map_err(output_failure)?;
-    let obtained = app::obtain(&settings, env).await?;
+    output::check_destinations(&targets, env, url_dest.as_ref()).map_err(failure::output)?;
+    let obtained = obtain::obtain(&settings, env).await?;
     let assumed = obtained.assumed;
     let mut opts = RenderOptions {
         github: output::GitHubOptions {
@@ -86,8 +87,8 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
         },
         ..Default::default()
     };
-    if let (Some(path), Some(token), Start::WebIdentity { request, .. }) =
-        (web_identity, obtained.token, &settings.start)
+    if let (Some(path), Some(token), Route::WebIdentity { request, .. }) =
+        (web_identity, obtained.token, &settings.route)
     {
         let left = token.claims.exp.map(|exp| exp.saturating_sub(now_secs()));
         if let Some(left) = left.filter(|l| *l < 3600) {
@@ -104,18 +105,19 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
         });
     }
     if args.refreshable {
-        opts.refreshable = Some(app::credential_process_command(&settings)?);
+        opts.refreshable = Some(settings::credential_process_command(&settings)?);
     }
-    let mut plan = Plan::render(&targets, &assumed, env, &opts).map_err(output_failure)?;
+    let mut plan = Plan::render(&targets, &assumed, env, &opts).map_err(failure::output)?;
     if let Some(dest) = &url_dest {
         // Before anything is written: a failure here leaves no output behind.
-        let url = app::console_url(&settings, &assumed, &args.console, env).await?;
+        let url =
+            crate::commands::console::console_url(&settings, &assumed, &args.console, env).await?;
         plan.add_console_url(dest, &url, &assumed, env)
-            .map_err(output_failure)?;
+            .map_err(failure::output)?;
     }
-    let written = plan.apply().map_err(output_failure)?;
-    if !args.common.quiet {
-        eprintln!("{}", app::summary(&assumed, &written));
+    let written = plan.apply().map_err(failure::output)?;
+    if !args.common.log.quiet {
+        eprintln!("{}", output::summary(&assumed, &written));
     }
     Ok(0)
 }

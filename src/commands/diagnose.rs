@@ -5,9 +5,6 @@
 
 pub use super::diagnose_args::Diagnose;
 
-use std::process::ExitCode;
-use std::time::Duration;
-
 use super::diagnose_args::{
     ExplainArgs, OutputFormat, TokenArgs, TokenCommandArgs, TrustPolicyArgs,
 };
@@ -20,32 +17,10 @@ use crate::aws::credentials::now_secs;
 use crate::aws::partition::{Partition, RoleArn};
 use crate::ci::Ci;
 use crate::failure::{Failure, Kind};
-use crate::net::retry::Budget;
 use crate::token::{self, Explicit, IdToken};
 
-/// Runs a diagnosis command; its own runtime and environment snapshot, like `main`'s.
-pub fn main(command: Diagnose) -> ExitCode {
-    let env = crate::env::Env::from_process();
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Failure::new(
-                Kind::Internal,
-                format!("cannot start the async runtime: {e}"),
-            )
-        })
-        .and_then(|rt| rt.block_on(run(command, &env)));
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            eprint!("{f}");
-            ExitCode::from(f.exit_code())
-        }
-    }
-}
-
-async fn run(command: Diagnose, env: &crate::env::Env) -> Result<u8, Failure> {
+/// Runs a diagnosis command.
+pub async fn run(command: Diagnose, env: &crate::env::Env) -> Result<u8, Failure> {
     match command {
         Diagnose::Token(a) => token_command(a, env).await,
         Diagnose::TrustPolicy(a) => trust_policy_command(*a, env).await,
@@ -53,11 +28,12 @@ async fn run(command: Diagnose, env: &crate::env::Env) -> Result<u8, Failure> {
     }
 }
 
-use crate::app::token_failure;
+use crate::failure::token as token_failure;
 
 /// Gets the token from the source `assume` would use; an expired token is still returned.
 async fn fetch(
     args: &TokenArgs,
+    network: &crate::cli::NetworkArgs,
     audience: &str,
     env: &crate::env::Env,
 ) -> Result<(IdToken, String), Failure> {
@@ -67,7 +43,7 @@ async fn fetch(
         command: args.token_command.clone(),
     };
     let source = token::detect(&explicit, env).map_err(|e| token_failure(e, audience))?;
-    let budget = Budget::new(5, Duration::from_secs(60), Duration::from_millis(500));
+    let budget = network.budget();
     let token = source
         .fetch(audience, env, &budget)
         .await
@@ -101,7 +77,7 @@ async fn token_command(a: TokenCommandArgs, env: &crate::env::Env) -> Result<u8,
         .audience
         .clone()
         .unwrap_or_else(|| partition.default_audience().to_string());
-    let (token, source) = fetch(&a.token, &audience, env).await?;
+    let (token, source) = fetch(&a.token, &a.network, &audience, env).await?;
     if a.raw {
         eprintln!(
             "aws-oidc: warning: printing the raw ID token: anyone who sees it can assume the roles that trust this job until it expires; never put it in a log"
@@ -137,7 +113,7 @@ async fn trust_policy_command(a: TrustPolicyArgs, env: &crate::env::Env) -> Resu
             .audience
             .clone()
             .unwrap_or_else(|| partition.default_audience().to_string());
-        let (token, source) = fetch(&a.token, &audience, env).await?;
+        let (token, source) = fetch(&a.token, &a.network, &audience, env).await?;
         let trust = generate::from_claims(&token.claims)
             .map_err(|e| Failure::new(Kind::Token, format!("{e} (from {source})")))?;
         // The point of --from-token: the policy must admit the token it came from.
@@ -167,7 +143,7 @@ async fn trust_policy_command(a: TrustPolicyArgs, env: &crate::env::Env) -> Resu
         OutputFormat::Cloudformation => trust.cloudformation(partition, &account),
     };
     stdout(&out)?;
-    if !a.quiet {
+    if !a.log.quiet {
         for w in &trust.warnings {
             eprintln!("aws-oidc: warning: {w}");
         }
@@ -238,7 +214,7 @@ async fn explain_command(a: ExplainArgs, env: &crate::env::Env) -> Result<u8, Fa
             .default_audience()
             .to_string()
     });
-    let (token, _) = fetch(&a.token, &audience, env).await?;
+    let (token, _) = fetch(&a.token, &a.network, &audience, env).await?;
     let ctx = Context::from_claims(&token.claims);
     let x = explain::explain(&policy, &token.claims, &ctx, &scope);
     let source = if a.trust_policy == "-" {

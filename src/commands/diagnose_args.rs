@@ -24,6 +24,12 @@ pub enum Diagnose {
 #[derive(Debug, Args)]
 pub struct TokenCommandArgs {
     #[command(flatten)]
+    pub network: crate::cli::NetworkArgs,
+
+    #[command(flatten)]
+    pub log: crate::cli::LogArgs,
+
+    #[command(flatten)]
     pub token: TokenArgs,
 
     /// Print JSON instead of text.
@@ -73,6 +79,12 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct TrustPolicyArgs {
+    #[command(flatten)]
+    pub network: crate::cli::NetworkArgs,
+
+    #[command(flatten)]
+    pub log: crate::cli::LogArgs,
+
     /// The CI system the role is for.
     #[arg(
         long,
@@ -239,14 +251,16 @@ pub struct TrustPolicyArgs {
         default_value = "policy"
     )]
     pub format: OutputFormat,
-
-    /// Only errors on stderr.
-    #[arg(short, long, env = "AWS_OIDC_QUIET")]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
+    #[command(flatten)]
+    pub network: crate::cli::NetworkArgs,
+
+    #[command(flatten)]
+    pub log: crate::cli::LogArgs,
+
     #[command(flatten)]
     pub token: TokenArgs,
 

@@ -31,10 +31,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::app::{self, Settings};
 use crate::cli::{AssumeArgs, Common};
 use crate::failure::{Failure, Kind};
+use crate::obtain;
 use crate::output::{self, Format, Plan, RenderOptions, Target};
+use crate::settings::{self, Settings};
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -319,7 +320,7 @@ pub async fn run(
 ) -> Result<u8, Failure> {
     for t in &targets {
         output::check_destinations(&t.outputs, env, None).map_err(|e| {
-            let mut f = crate::output_failure(e);
+            let mut f = crate::failure::output(e);
             f.message = format!("target {}: {}", t.name, f.message);
             f
         })?;
@@ -330,7 +331,10 @@ pub async fn run(
     for t in &targets {
         let audience = t.settings.audience.as_str();
         if !tokens.contains_key(audience) {
-            tokens.insert(audience, app::fetch_shared_token(&t.settings, env).await?);
+            tokens.insert(
+                audience,
+                obtain::fetch_shared_token(&t.settings, env).await?,
+            );
         }
     }
     let tokens: Vec<Option<crate::token::IdToken>> = targets
@@ -345,10 +349,10 @@ pub async fn run(
         let (t, env, limit) = (t.clone(), env.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            (i, app::obtain_with(&t.settings, &env, token).await)
+            (i, obtain::obtain_with(&t.settings, &env, token).await)
         });
     }
-    let mut results: Vec<Option<Result<app::Obtained, Failure>>> =
+    let mut results: Vec<Option<Result<obtain::Obtained, Failure>>> =
         targets.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         let (i, r) = joined
@@ -377,11 +381,11 @@ pub async fn run(
             .and_then(|o| {
                 let mut opts = opts.clone();
                 if args.refreshable {
-                    opts.refreshable = Some(app::credential_process_command(&t.settings)?);
+                    opts.refreshable = Some(settings::credential_process_command(&t.settings)?);
                 }
                 let from = plan.written.len();
                 plan.render_into(&t.outputs, &o.assumed, &env, &opts)
-                    .map_err(crate::output_failure)?;
+                    .map_err(crate::failure::output)?;
                 Ok((o.assumed, from..plan.written.len()))
             });
         match rendered {
@@ -393,7 +397,7 @@ pub async fn run(
     let mut ok = 0;
     match plan.apply() {
         Err(e) => {
-            let f = crate::output_failure(e);
+            let f = crate::failure::output(e);
             for (t, _) in &done {
                 report_failure(&t.name, &f, &mut first_failure);
             }
@@ -401,8 +405,8 @@ pub async fn run(
         Ok(_) => {
             for (t, (assumed, range)) in &done {
                 ok += 1;
-                if !args.common.quiet {
-                    let line = app::summary(assumed, &written[range.clone()]);
+                if !args.common.log.quiet {
+                    let line = output::summary(assumed, &written[range.clone()]);
                     eprintln!(
                         "aws-oidc: [{}] {}",
                         t.name,
@@ -412,7 +416,7 @@ pub async fn run(
             }
         }
     }
-    if !args.common.quiet || first_failure.is_some() {
+    if !args.common.log.quiet || first_failure.is_some() {
         eprintln!("aws-oidc: {ok} of {} targets succeeded", targets.len());
     }
     Ok(first_failure.unwrap_or(0))

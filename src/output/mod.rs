@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::aws::credentials::Assumed;
+use crate::aws::credentials::{Assumed, human_duration, now_secs};
 
 /// An output format.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -841,9 +841,63 @@ impl Plan {
     }
 }
 
+/// The one-line success summary for stderr.
+pub fn summary(a: &Assumed, written: &[String]) -> String {
+    let left = a.credentials.expiration.saturating_sub(now_secs());
+    let mut line = format!(
+        "aws-oidc: assumed {} (account {}), valid until {} ({})",
+        a.assumed_role_arn,
+        a.account_id,
+        a.credentials.expiration_rfc3339(),
+        if left >= 0 {
+            human_duration(left)
+        } else {
+            format!("expired {} ago", human_duration(left))
+        }
+    );
+    if !written.is_empty() {
+        line.push_str("; wrote ");
+        line.push_str(&written.join(", "));
+    }
+    // A role ARN or a path may hold anything; the line stays one line, and a terminal's.
+    line.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn summary_escapes_control_characters() {
+        let a = Assumed {
+            credentials: crate::aws::credentials::Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: crate::secret::Secret::new("s"),
+                session_token: crate::secret::Secret::new("t"),
+                expiration: now_secs() + 3600,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s\n\u{1b}[31mx".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            chained: false,
+        };
+        let line = summary(&a, &["ID token to /tmp/a\n[profile evil]\r".into()]);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains(r"assumed-role/r/s\n\u{1b}[31mx"), "{line}");
+        assert!(
+            line.contains(r"ID token to /tmp/a\n[profile evil]\r"),
+            "{line}"
+        );
+    }
+
     use crate::aws::credentials::Credentials;
     use crate::secret::Secret;
 

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::app::{self, Settings};
 use crate::aws::credentials::{Assumed, now_secs};
 use crate::failure::{Failure, Kind};
+use crate::obtain;
 use crate::refresh::cache::Cache;
+use crate::settings::Settings;
 
 pub struct Provider {
     settings: Settings,
@@ -101,7 +102,7 @@ impl Provider {
 
     async fn obtain(&self) -> Result<Assumed, Failure> {
         tracing::info!("getting fresh credentials");
-        Ok(app::obtain(&self.settings, &self.env).await?.assumed)
+        Ok(obtain::obtain(&self.settings, &self.env).await?.assumed)
     }
 }
 

@@ -1,20 +1,22 @@
-//! Wiring the stages: options → token → STS (→ chained STS) → checks → credentials.
+//! Options + environment → [`Settings`], resolved once and checked before any I/O (but reading
+//! a `--policy @FILE`). After this, nothing reads the options again. [`Settings::to_args`] is
+//! the one place that turns settings back into a command line (`credential_process` profiles),
+//! and [`Settings::cache_description`] is what the credentials cache keys on.
 
 use std::time::Duration;
 
-use crate::aws::credentials::{Assumed, Credentials, human_duration, now_secs, rfc3339};
+use crate::aws::credentials::{Credentials, now_secs};
 use crate::aws::partition::{Partition, RoleArn, is_valid_region};
 use crate::ci::{self, Ci};
 use crate::cli::{Common, DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS};
-use crate::failure::{Failure, Kind};
-use crate::net::retry::Budget;
+use crate::failure::{self, Failure, Kind};
 use crate::secret::Secret;
-use crate::sts::{self, ChainRequest, Endpoint, StsError, WebIdentityRequest};
-use crate::token::{self, Explicit, Source, TokenError};
+use crate::sts::{ChainRequest, Endpoint, WebIdentityRequest};
+use crate::token::{self, Explicit, Source};
 
 /// Where the first credentials come from.
 #[derive(Debug)]
-pub enum Start {
+pub enum Route {
     /// Exchange the job's ID token (the normal case).
     WebIdentity {
         source: Source,
@@ -28,7 +30,7 @@ pub enum Start {
 #[derive(Debug)]
 pub struct Settings {
     pub ci: Ci,
-    pub start: Start,
+    pub route: Route,
     /// `--role-arn`: the first role (or, with `--role-chaining`, the only one).
     pub role: RoleArn,
     pub audience: String,
@@ -345,12 +347,12 @@ impl Settings {
             file: opts.token.token_file.as_deref().map(absolute),
             command: opts.token.token_command.clone(),
         };
-        let start = if opts.role_chaining {
-            Start::Environment(environment_credentials(env)?)
+        let route = if opts.role_chaining {
+            Route::Environment(environment_credentials(env)?)
         } else {
-            Start::WebIdentity {
+            Route::WebIdentity {
                 source: token::detect(&explicit_token, env)
-                    .map_err(|e| token_failure(e, &audience))?,
+                    .map_err(|e| failure::token(e, &audience))?,
                 request: WebIdentityRequest {
                     role: role.clone(),
                     session_name,
@@ -368,7 +370,7 @@ impl Settings {
         };
         Ok(Settings {
             ci,
-            start,
+            route,
             role,
             audience,
             endpoint,
@@ -380,9 +382,9 @@ impl Settings {
             policy,
             explicit_chain_session_name: opts.chain_session_name.clone(),
             explicit_token,
-            max_attempts: opts.max_attempts,
-            timeout: Duration::from_secs(opts.timeout),
-            base_delay: Duration::from_millis(opts.retry_base_delay_ms),
+            max_attempts: opts.network.max_attempts,
+            timeout: Duration::from_secs(opts.network.timeout),
+            base_delay: Duration::from_millis(opts.network.retry_base_delay_ms),
         })
     }
 }
@@ -448,7 +450,7 @@ impl Settings {
     /// settings back into a command line (`credential_process` profiles, single roles and YAML
     /// targets alike). Paths are absolute; values equal to their defaults are left out.
     pub fn to_args(&self) -> Result<Vec<String>, Failure> {
-        let Start::WebIdentity { request, .. } = &self.start else {
+        let Route::WebIdentity { request, .. } = &self.route else {
             return Err(Failure::usage(
                 "--refreshable needs an ID token source; --role-chaining credentials cannot be refreshed",
             ));
@@ -532,13 +534,13 @@ impl Settings {
                 self.explicit_session_name, self.explicit_chain_session_name
             ),
         ];
-        match &self.start {
-            Start::WebIdentity { source, request } => d.push(format!(
+        match &self.route {
+            Route::WebIdentity { source, request } => d.push(format!(
                 // The full source (every argument of a token command), hashed, never shown.
                 "web-identity source={:?} audience={} duration={} policy={:?} policy_arns={:?}",
                 source, self.audience, request.duration, request.policy, request.policy_arns
             )),
-            Start::Environment(c) => d.push(format!("environment key={}", c.access_key_id)),
+            Route::Environment(c) => d.push(format!("environment key={}", c.access_key_id)),
         }
         if let Some(c) = &self.chain {
             d.push(format!(
@@ -550,7 +552,7 @@ impl Settings {
     }
 }
 
-fn check_account(allowed: &[String], account: &str) -> Result<(), Failure> {
+pub fn check_account(allowed: &[String], account: &str) -> Result<(), Failure> {
     if allowed.is_empty() || allowed.iter().any(|a| a == account) {
         return Ok(());
     }
@@ -559,319 +561,6 @@ fn check_account(allowed: &[String], account: &str) -> Result<(), Failure> {
         format!("account {account} is not in --allowed-account-ids ({})", allowed.join(",")),
     )
     .hint("check --role-arn/--chain-role-arn, or add the account to --allowed-account-ids; nothing was written"))
-}
-
-/// A token error as the edge reports it: usage, transient or token-unavailable.
-pub fn token_failure(e: TokenError, audience: &str) -> Failure {
-    let kind = match e {
-        TokenError::Ambiguous(_) | TokenError::EndpointTls(_) => Kind::Usage,
-        ref e if e.is_transient() => Kind::Transient,
-        _ => Kind::Token,
-    };
-    let hints = e.hints(audience);
-    Failure::new(kind, e.to_string()).hints(hints)
-}
-
-async fn fetch_token(
-    s: &Settings,
-    source: &Source,
-    env: &crate::env::Env,
-    budget: &Budget,
-) -> Result<token::IdToken, Failure> {
-    let token = source
-        .fetch(&s.audience, env, budget)
-        .await
-        .map_err(|e| token_failure(e, &s.audience))?;
-    tracing::info!(
-        "ID token from {}: {}",
-        source.describe(),
-        token.claims.summary()
-    );
-    let c = &token.claims;
-    if let (Some(iat), Some(exp)) = (c.iat, c.exp) {
-        tracing::info!(
-            "ID token issued {}, expires {} (in {})",
-            rfc3339(iat),
-            rfc3339(exp),
-            human_duration(exp.saturating_sub(now_secs()))
-        );
-    }
-    if c.nbf.is_some_and(|nbf| nbf > now_secs() + 60) {
-        tracing::warn!(
-            "the ID token is not valid before {}: is this machine's clock behind?",
-            rfc3339(c.nbf.unwrap_or_default())
-        );
-    }
-    tracing::debug!(
-        "ID token claims: {}",
-        c.all.keys().cloned().collect::<Vec<_>>().join(", ")
-    );
-    token.check_not_expired(now_secs()).map_err(|err| {
-        token_failure(
-            TokenError::Invalid {
-                from: source.describe(),
-                source: err,
-            },
-            &s.audience,
-        )
-    })?;
-    Ok(token)
-}
-
-fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failure {
-    let from_environment = matches!(s.start, Start::Environment(_));
-    let kind = match e {
-        StsError::Denied { .. } => Kind::Denied,
-        StsError::ExpiredToken { .. } => Kind::Denied,
-        StsError::Exhausted { .. } => Kind::Transient,
-        StsError::Tls { .. } => Kind::Usage,
-    };
-    let ctx = sts::hints::Context {
-        claims,
-        role: &s.role,
-        chain_role: s.chain.as_ref().map(|c| &c.role),
-        from_environment,
-        region: &s.endpoint.region,
-        duration: match (&s.chain, &s.start) {
-            (Some(c), _) => c.duration,
-            (None, Start::WebIdentity { request, .. }) => request.duration,
-            (None, Start::Environment(_)) => 0,
-        },
-    };
-    let mut hints = sts::hints::hints(&e, &ctx);
-    if let (
-        StsError::Denied {
-            operation: "AssumeRoleWithWebIdentity",
-            code,
-            ..
-        },
-        Start::WebIdentity { request, .. },
-    ) = (&e, &s.start)
-        && code == "AccessDenied"
-    {
-        hints.extend(match &s.trust_policy {
-            Some(path) => crate::policy::access_denied_hints(
-                path,
-                claims,
-                &s.role,
-                Some(&request.session_name),
-            ),
-            None => vec![format!(
-                "to see which condition fails: aws iam get-role --role-name {} --query Role.AssumeRolePolicyDocument > trust.json, then add --trust-policy trust.json (or run aws-oidc explain --trust-policy trust.json)",
-                s.role.name
-            )],
-        });
-    }
-    Failure::new(kind, e.to_string()).hints(hints)
-}
-
-/// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
-pub async fn obtain(s: &Settings, env: &crate::env::Env) -> Result<Obtained, Failure> {
-    obtain_with(s, env, None).await
-}
-
-/// Credentials and the ID token they were exchanged for (none with `--role-chaining`).
-pub struct Obtained {
-    pub assumed: Assumed,
-    pub token: Option<token::IdToken>,
-}
-
-/// Fetches the ID token alone (to share one token among several targets).
-pub async fn fetch_shared_token(
-    s: &Settings,
-    env: &crate::env::Env,
-) -> Result<Option<token::IdToken>, Failure> {
-    match &s.start {
-        Start::WebIdentity { source, .. } => {
-            let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-            Ok(Some(fetch_token(s, source, env, &budget).await?))
-        }
-        Start::Environment(_) => Ok(None),
-    }
-}
-
-/// As [`obtain`], starting from an already fetched token when one is given.
-pub async fn obtain_with(
-    s: &Settings,
-    env: &crate::env::Env,
-    token: Option<token::IdToken>,
-) -> Result<Obtained, Failure> {
-    let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-    let http = crate::net::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
-    tracing::info!(
-        "{}: STS endpoint {} ({})",
-        s.ci.name(),
-        s.endpoint.url,
-        s.endpoint.region
-    );
-    let (first, token) = match &s.start {
-        Start::WebIdentity { source, request } => {
-            tracing::info!(
-                "assuming {} as session {}",
-                request.role.arn,
-                request.session_name
-            );
-            let (first, token) =
-                web_identity(s, source, request, env, &budget, &http, token).await?;
-            (Some(first), Some(token))
-        }
-        Start::Environment(_) => (None, None),
-    };
-    let no_claims = token::jwt::Claims::default();
-    let claims = token.as_ref().map_or(&no_claims, |t| &t.claims);
-    let assumed = match (&s.chain, first) {
-        (None, Some(first)) => first,
-        (Some(chain), first) => {
-            let base = match (&first, &s.start) {
-                (Some(a), _) => &a.credentials,
-                (None, Start::Environment(c)) => c,
-                (None, Start::WebIdentity { .. }) => unreachable!("the web-identity hop ran"),
-            };
-            let signed = sts::client(&s.endpoint, http, Some(base));
-            let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
-                .await
-                .map_err(|e| sts_failure(e, s, claims))?;
-            tracing::info!("chained to {}", a.assumed_role_arn);
-            a
-        }
-        (None, None) => unreachable!("role chaining always has a chain request"),
-    };
-    check_account(&s.allowed_accounts, &assumed.account_id)?;
-    Ok(Obtained { assumed, token })
-}
-
-/// The web-identity hop, re-minting the token once if STS says it expired.
-async fn web_identity(
-    s: &Settings,
-    source: &Source,
-    request: &WebIdentityRequest,
-    env: &crate::env::Env,
-    budget: &Budget,
-    http: &aws_sdk_sts::config::SharedHttpClient,
-    token: Option<token::IdToken>,
-) -> Result<(Assumed, token::IdToken), Failure> {
-    let mut token = match token {
-        Some(t) => t,
-        None => fetch_token(s, source, env, budget).await?,
-    };
-    let client = sts::client(&s.endpoint, http.clone(), None);
-    let mut reminted = false;
-    loop {
-        match sts::assume_web_identity(&client, &s.endpoint, request, &token, budget).await {
-            Ok(a) => {
-                tracing::info!(
-                    "assumed {} (expires {})",
-                    a.assumed_role_arn,
-                    a.credentials.expiration_rfc3339()
-                );
-                return Ok((a, token));
-            }
-            Err(StsError::ExpiredToken { .. }) if source.can_mint() && !reminted => {
-                tracing::warn!(
-                    "STS says the ID token expired; getting a fresh one from {}",
-                    source.describe()
-                );
-                reminted = true;
-                token = fetch_token(s, source, env, budget).await?;
-            }
-            Err(e) => return Err(sts_failure(e, s, &token.claims)),
-        }
-    }
-}
-
-fn console_options(
-    s: &Settings,
-    args: &crate::cli::ConsoleArgs,
-    env: &crate::env::Env,
-) -> crate::console::Options {
-    crate::console::Options {
-        duration: args.console_duration,
-        destination: args.destination.clone(),
-        issuer: args.issuer.clone().or_else(|| s.ci.job_url(env)),
-        endpoint: args.federation_endpoint.clone(),
-        regional: args.regional_signin,
-    }
-}
-
-/// Checks the console options before any credentials are requested.
-pub fn check_console(
-    s: &Settings,
-    args: &crate::cli::ConsoleArgs,
-    env: &crate::env::Env,
-) -> Result<(), Failure> {
-    let opts = console_options(s, args, env);
-    crate::console::federation_endpoint(s.role.partition, &s.endpoint.region, &opts)
-        .and_then(|_| {
-            crate::console::destination(
-                s.role.partition,
-                &s.endpoint.region,
-                opts.destination.as_deref(),
-            )
-        })
-        .map(|_| ())
-        .map_err(|e| {
-            let hints = e.hints(false);
-            Failure::usage(format!("console sign-in: {e}")).hints(hints)
-        })
-}
-
-/// The federated console sign-in URL for `assumed`.
-pub async fn console_url(
-    s: &Settings,
-    assumed: &Assumed,
-    args: &crate::cli::ConsoleArgs,
-    env: &crate::env::Env,
-) -> Result<Secret, Failure> {
-    let opts = console_options(s, args, env);
-    if assumed.chained && args.console_duration.is_some() {
-        tracing::warn!(
-            "--console-duration is not sent for chained credentials (AWS refuses it); the console session follows the credentials"
-        );
-    }
-    let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-    crate::console::sign_in_url(assumed, s.role.partition, &opts, &budget)
-        .await
-        .map_err(|e| {
-            let kind = match e {
-                crate::console::ConsoleError::NoFederation(_)
-                | crate::console::ConsoleError::Destination(_)
-                | crate::console::ConsoleError::Setup(_) => Kind::Usage,
-                ref e if e.is_transient() => Kind::Transient,
-                _ => Kind::Denied,
-            };
-            let hints = e.hints(assumed.chained);
-            Failure::new(kind, format!("console sign-in: {e}")).hints(hints)
-        })
-}
-
-/// The one-line success summary for stderr.
-pub fn summary(a: &Assumed, written: &[String]) -> String {
-    let left = a.credentials.expiration.saturating_sub(now_secs());
-    let mut line = format!(
-        "aws-oidc: assumed {} (account {}), valid until {} ({})",
-        a.assumed_role_arn,
-        a.account_id,
-        a.credentials.expiration_rfc3339(),
-        if left >= 0 {
-            human_duration(left)
-        } else {
-            format!("expired {} ago", human_duration(left))
-        }
-    );
-    if !written.is_empty() {
-        line.push_str("; wrote ");
-        line.push_str(&written.join(", "));
-    }
-    // A role ARN or a path may hold anything; the line stays one line, and a terminal's.
-    line.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -893,29 +582,6 @@ mod tests {
     const TOKEN: (&str, &str) = ("AWS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln");
 
     #[test]
-    fn summary_escapes_control_characters() {
-        let a = Assumed {
-            credentials: crate::aws::credentials::Credentials {
-                access_key_id: "ASIAEXAMPLE".into(),
-                secret_access_key: crate::secret::Secret::new("s"),
-                session_token: crate::secret::Secret::new("t"),
-                expiration: now_secs() + 3600,
-            },
-            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s\n\u{1b}[31mx".into(),
-            account_id: "123456789012".into(),
-            region: "eu-west-1".into(),
-            chained: false,
-        };
-        let line = summary(&a, &["ID token to /tmp/a\n[profile evil]\r".into()]);
-        assert!(!line.chars().any(char::is_control), "{line:?}");
-        assert!(line.contains(r"assumed-role/r/s\n\u{1b}[31mx"), "{line}");
-        assert!(
-            line.contains(r"ID token to /tmp/a\n[profile evil]\r"),
-            "{line}"
-        );
-    }
-
-    #[test]
     fn defaults() {
         let s = settings(
             &["--role-arn", "arn:aws:iam::123456789012:role/r"],
@@ -925,7 +591,7 @@ mod tests {
         assert_eq!(s.endpoint.region, "us-east-1");
         assert_eq!(s.endpoint.url, "https://sts.us-east-1.amazonaws.com");
         assert_eq!(s.audience, "sts.amazonaws.com");
-        let Start::WebIdentity { request, .. } = &s.start else {
+        let Route::WebIdentity { request, .. } = &s.route else {
             panic!()
         };
         assert_eq!(request.duration, 3600);
@@ -1015,7 +681,7 @@ mod tests {
         .unwrap();
         let chain = s.chain.unwrap();
         assert_eq!(chain.duration, 3600);
-        let Start::WebIdentity { request, .. } = &s.start else {
+        let Route::WebIdentity { request, .. } = &s.route else {
             panic!()
         };
         assert_eq!(request.duration, 900);
@@ -1133,7 +799,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let Start::Environment(c) = &s.start else {
+        let Route::Environment(c) = &s.route else {
             panic!()
         };
         assert_eq!(c.access_key_id, "ASIA1");

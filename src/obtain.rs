@@ -1,0 +1,218 @@
+//! The pipeline: ID token → `AssumeRoleWithWebIdentity` (re-minting the token once when STS
+//! says it expired) → optional chained `AssumeRole` → the account check. The first hop is a
+//! [`Route`]; how the credentials are then used is not this module's business.
+
+use crate::aws::credentials::{Assumed, human_duration, now_secs, rfc3339};
+use crate::env::Env;
+use crate::failure::{self, Failure, Kind};
+use crate::net::retry::Budget;
+use crate::settings::{Route, Settings, check_account};
+use crate::sts::{self, StsError, WebIdentityRequest};
+use crate::token::{self, Source, TokenError};
+
+async fn fetch_token(
+    s: &Settings,
+    source: &Source,
+    env: &Env,
+    budget: &Budget,
+) -> Result<token::IdToken, Failure> {
+    let token = source
+        .fetch(&s.audience, env, budget)
+        .await
+        .map_err(|e| failure::token(e, &s.audience))?;
+    tracing::info!(
+        "ID token from {}: {}",
+        source.describe(),
+        token.claims.summary()
+    );
+    let c = &token.claims;
+    if let (Some(iat), Some(exp)) = (c.iat, c.exp) {
+        tracing::info!(
+            "ID token issued {}, expires {} (in {})",
+            rfc3339(iat),
+            rfc3339(exp),
+            human_duration(exp.saturating_sub(now_secs()))
+        );
+    }
+    if c.nbf.is_some_and(|nbf| nbf > now_secs() + 60) {
+        tracing::warn!(
+            "the ID token is not valid before {}: is this machine's clock behind?",
+            rfc3339(c.nbf.unwrap_or_default())
+        );
+    }
+    tracing::debug!(
+        "ID token claims: {}",
+        c.all.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
+    token.check_not_expired(now_secs()).map_err(|err| {
+        failure::token(
+            TokenError::Invalid {
+                from: source.describe(),
+                source: err,
+            },
+            &s.audience,
+        )
+    })?;
+    Ok(token)
+}
+
+fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failure {
+    let from_environment = matches!(s.route, Route::Environment(_));
+    let kind = match e {
+        StsError::Denied { .. } => Kind::Denied,
+        StsError::ExpiredToken { .. } => Kind::Denied,
+        StsError::Exhausted { .. } => Kind::Transient,
+        StsError::Tls { .. } => Kind::Usage,
+    };
+    let ctx = sts::hints::Context {
+        claims,
+        role: &s.role,
+        chain_role: s.chain.as_ref().map(|c| &c.role),
+        from_environment,
+        region: &s.endpoint.region,
+        duration: match (&s.chain, &s.route) {
+            (Some(c), _) => c.duration,
+            (None, Route::WebIdentity { request, .. }) => request.duration,
+            (None, Route::Environment(_)) => 0,
+        },
+    };
+    let mut hints = sts::hints::hints(&e, &ctx);
+    if let (
+        StsError::Denied {
+            operation: "AssumeRoleWithWebIdentity",
+            code,
+            ..
+        },
+        Route::WebIdentity { request, .. },
+    ) = (&e, &s.route)
+        && code == "AccessDenied"
+    {
+        hints.extend(match &s.trust_policy {
+            Some(path) => crate::policy::access_denied_hints(
+                path,
+                claims,
+                &s.role,
+                Some(&request.session_name),
+            ),
+            None => vec![format!(
+                "to see which condition fails: aws iam get-role --role-name {} --query Role.AssumeRolePolicyDocument > trust.json, then add --trust-policy trust.json (or run aws-oidc explain --trust-policy trust.json)",
+                s.role.name
+            )],
+        });
+    }
+    Failure::new(kind, e.to_string()).hints(hints)
+}
+
+/// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
+pub async fn obtain(s: &Settings, env: &Env) -> Result<Obtained, Failure> {
+    obtain_with(s, env, None).await
+}
+
+/// Credentials and the ID token they were exchanged for (none with `--role-chaining`).
+pub struct Obtained {
+    pub assumed: Assumed,
+    pub token: Option<token::IdToken>,
+}
+
+/// Fetches the ID token alone (to share one token among several targets).
+pub async fn fetch_shared_token(
+    s: &Settings,
+    env: &Env,
+) -> Result<Option<token::IdToken>, Failure> {
+    match &s.route {
+        Route::WebIdentity { source, .. } => {
+            let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+            Ok(Some(fetch_token(s, source, env, &budget).await?))
+        }
+        Route::Environment(_) => Ok(None),
+    }
+}
+
+/// As [`obtain`], starting from an already fetched token when one is given.
+pub async fn obtain_with(
+    s: &Settings,
+    env: &Env,
+    token: Option<token::IdToken>,
+) -> Result<Obtained, Failure> {
+    let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+    let http = crate::net::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
+    tracing::info!(
+        "{}: STS endpoint {} ({})",
+        s.ci.name(),
+        s.endpoint.url,
+        s.endpoint.region
+    );
+    let (first, token) = match &s.route {
+        Route::WebIdentity { source, request } => {
+            tracing::info!(
+                "assuming {} as session {}",
+                request.role.arn,
+                request.session_name
+            );
+            let (first, token) =
+                web_identity(s, source, request, env, &budget, &http, token).await?;
+            (Some(first), Some(token))
+        }
+        Route::Environment(_) => (None, None),
+    };
+    let no_claims = token::jwt::Claims::default();
+    let claims = token.as_ref().map_or(&no_claims, |t| &t.claims);
+    let assumed = match (&s.chain, first) {
+        (None, Some(first)) => first,
+        (Some(chain), first) => {
+            let base = match (&first, &s.route) {
+                (Some(a), _) => &a.credentials,
+                (None, Route::Environment(c)) => c,
+                (None, Route::WebIdentity { .. }) => unreachable!("the web-identity hop ran"),
+            };
+            let signed = sts::client(&s.endpoint, http, Some(base));
+            let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
+                .await
+                .map_err(|e| sts_failure(e, s, claims))?;
+            tracing::info!("chained to {}", a.assumed_role_arn);
+            a
+        }
+        (None, None) => unreachable!("role chaining always has a chain request"),
+    };
+    check_account(&s.allowed_accounts, &assumed.account_id)?;
+    Ok(Obtained { assumed, token })
+}
+
+/// The web-identity hop, re-minting the token once if STS says it expired.
+async fn web_identity(
+    s: &Settings,
+    source: &Source,
+    request: &WebIdentityRequest,
+    env: &Env,
+    budget: &Budget,
+    http: &aws_sdk_sts::config::SharedHttpClient,
+    token: Option<token::IdToken>,
+) -> Result<(Assumed, token::IdToken), Failure> {
+    let mut token = match token {
+        Some(t) => t,
+        None => fetch_token(s, source, env, budget).await?,
+    };
+    let client = sts::client(&s.endpoint, http.clone(), None);
+    let mut reminted = false;
+    loop {
+        match sts::assume_web_identity(&client, &s.endpoint, request, &token, budget).await {
+            Ok(a) => {
+                tracing::info!(
+                    "assumed {} (expires {})",
+                    a.assumed_role_arn,
+                    a.credentials.expiration_rfc3339()
+                );
+                return Ok((a, token));
+            }
+            Err(StsError::ExpiredToken { .. }) if source.can_mint() && !reminted => {
+                tracing::warn!(
+                    "STS says the ID token expired; getting a fresh one from {}",
+                    source.describe()
+                );
+                reminted = true;
+                token = fetch_token(s, source, env, budget).await?;
+            }
+            Err(e) => return Err(sts_failure(e, s, &token.claims)),
+        }
+    }
+}
