@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod aws;
 mod ci;
 mod cli;

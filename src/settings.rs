@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use crate::args::{DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS, RoleArgs};
 use crate::aws::credentials::{Credentials, now_secs};
 use crate::aws::partition::{Partition, RoleArn, is_valid_region};
 use crate::ci::{self, Ci};
-use crate::cli::{Common, DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS};
 use crate::failure::{self, Failure, Kind};
 use crate::secret::Secret;
 use crate::sts::{ChainRequest, Endpoint, WebIdentityRequest};
@@ -64,7 +64,7 @@ pub struct SessionPolicy {
 }
 
 /// Resolves the region: option, then AWS_REGION / AWS_DEFAULT_REGION, then the partition's.
-fn region(opts: &Common, partition: Partition, env: &crate::env::Env) -> Result<String, Failure> {
+fn region(opts: &RoleArgs, partition: Partition, env: &crate::env::Env) -> Result<String, Failure> {
     let (region, from) = match (
         &opts.region,
         env.get("AWS_REGION"),
@@ -95,7 +95,7 @@ fn region(opts: &Common, partition: Partition, env: &crate::env::Env) -> Result<
 }
 
 fn endpoint_url(
-    opts: &Common,
+    opts: &RoleArgs,
     partition: Partition,
     region: &str,
     env: &crate::env::Env,
@@ -128,7 +128,7 @@ fn endpoint_url(
     }
 }
 
-fn policy(opts: &Common) -> Result<Option<SessionPolicy>, Failure> {
+fn policy(opts: &RoleArgs) -> Result<Option<SessionPolicy>, Failure> {
     let Some(p) = &opts.policy else {
         return Ok(None);
     };
@@ -213,7 +213,7 @@ fn role_arn(value: &str, what: &str) -> Result<RoleArn, Failure> {
 
 impl Settings {
     /// Checks every option against the others and the environment. No I/O but the policy file.
-    pub fn resolve(opts: &Common, env: &crate::env::Env) -> Result<Settings, Failure> {
+    pub fn resolve(opts: &RoleArgs, env: &crate::env::Env) -> Result<Settings, Failure> {
         let ci = Ci::detect(env);
         if opts.role_arn.len() > 1 {
             return Err(Failure::usage(

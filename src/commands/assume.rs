@@ -2,12 +2,84 @@
 //! `--role-arn`, several), written to every output asked for, or to none.
 
 use crate::aws::credentials::{human_duration, now_secs};
-use crate::cli::AssumeArgs;
+
 use crate::failure;
 use crate::failure::Failure;
 use crate::obtain;
 use crate::output::{self, Format, Plan, RenderOptions, Target, WebIdentity};
 use crate::settings::{self, Route, Settings};
+
+use std::path::PathBuf;
+
+use crate::args::{ConsoleArgs, RoleArgs};
+use clap::Args;
+
+#[derive(Clone, Debug, Args)]
+pub struct AssumeArgs {
+    #[command(flatten)]
+    pub common: RoleArgs,
+
+    /// Where the credentials go: env, sh, fish, powershell or json (each =PATH, else stdout),
+    /// github (GITHUB_ENV and GITHUB_OUTPUT), github-outputs (GITHUB_OUTPUT only), web-identity[=TOKEN_FILE] (the token to a file; the other outputs then carry AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE instead of keys), profile=NAME (AWS shared files). Repeatable.
+    /// Default: github in GitHub Actions, else env=aws-oidc.env.
+    #[arg(
+        short,
+        long = "output",
+        value_name = "FORMAT[=PATH]",
+        env = "AWS_OIDC_OUTPUT",
+        value_delimiter = ','
+    )]
+    pub outputs: Vec<Target>,
+
+    /// Also produce a console sign-in URL: to DEST (- for stdout, a file, or github-summary).
+    #[arg(long, env = "AWS_OIDC_CONSOLE_URL", value_name = "DEST", num_args = 0..=1,
+          default_missing_value = "-", require_equals = true, help_heading = "Console")]
+    pub console_url: Option<String>,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
+    /// Assume the targets listed in this YAML file (see README: "Many roles in one run").
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONFIG",
+        value_name = "FILE",
+        help_heading = "Targets"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// With --config: only these targets (repeatable) [default: all].
+    #[arg(
+        long = "target",
+        env = "AWS_OIDC_TARGETS",
+        value_name = "NAME",
+        value_delimiter = ',',
+        requires = "config",
+        help_heading = "Targets"
+    )]
+    pub targets: Vec<String>,
+
+    /// How many targets to assume at once.
+    #[arg(long, env = "AWS_OIDC_CONCURRENCY", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Targets")]
+    pub concurrency: u32,
+
+    /// profile outputs: write a `credential_process` profile that refreshes itself instead of static keys.
+    #[arg(long, env = "AWS_OIDC_REFRESHABLE")]
+    pub refreshable: bool,
+
+    /// github outputs: also mask the AWS account id in the job's logs.
+    #[arg(long, env = "AWS_OIDC_MASK_ACCOUNT_ID", help_heading = "GitHub")]
+    pub mask_account_id: bool,
+
+    /// github outputs: also set the step outputs aws-access-key-id, aws-secret-access-key, aws-session-token.
+    #[arg(
+        long,
+        env = "AWS_OIDC_GITHUB_OUTPUT_CREDENTIALS",
+        help_heading = "GitHub"
+    )]
+    pub github_output_credentials: bool,
+}
 
 /// `github` inside GitHub Actions, else a dotenv file in the current directory.
 pub fn default_outputs(targets: Vec<Target>, env: &crate::env::Env) -> Vec<Target> {

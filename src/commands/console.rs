@@ -10,7 +10,28 @@ use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::{failure, obtain};
 
-pub async fn run(args: crate::cli::ConsoleCommandArgs, env: &Env) -> Result<u8, Failure> {
+use crate::args::{ConsoleArgs, RoleArgs};
+use clap::Args;
+
+#[derive(Clone, Debug, Args)]
+pub struct ConsoleCommandArgs {
+    #[command(flatten)]
+    pub common: RoleArgs,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
+    /// Where the URL goes: - (stdout), a file (mode 0600), or github-summary ($GITHUB_STEP_SUMMARY).
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONSOLE_URL",
+        value_name = "DEST",
+        default_value = "-"
+    )]
+    pub console_url: String,
+}
+
+pub async fn run(args: ConsoleCommandArgs, env: &Env) -> Result<u8, Failure> {
     let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
     let settings = Settings::resolve(&args.common, env)?;
     check_console(&settings, &args.console, env)?;
@@ -29,7 +50,7 @@ pub async fn run(args: crate::cli::ConsoleCommandArgs, env: &Env) -> Result<u8, 
 
 fn console_options(
     s: &Settings,
-    args: &crate::cli::ConsoleArgs,
+    args: &crate::args::ConsoleArgs,
     env: &crate::env::Env,
 ) -> crate::console::Options {
     crate::console::Options {
@@ -44,7 +65,7 @@ fn console_options(
 /// Checks the console options before any credentials are requested.
 pub fn check_console(
     s: &Settings,
-    args: &crate::cli::ConsoleArgs,
+    args: &crate::args::ConsoleArgs,
     env: &crate::env::Env,
 ) -> Result<(), Failure> {
     let opts = console_options(s, args, env);
@@ -67,7 +88,7 @@ pub fn check_console(
 pub async fn console_url(
     s: &Settings,
     assumed: &Assumed,
-    args: &crate::cli::ConsoleArgs,
+    args: &crate::args::ConsoleArgs,
     env: &crate::env::Env,
 ) -> Result<Secret, Failure> {
     let opts = console_options(s, args, env);

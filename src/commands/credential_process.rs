@@ -6,7 +6,34 @@ use crate::failure::{Failure, Kind};
 use crate::settings::Settings;
 use crate::{output, refresh};
 
-pub async fn run(args: crate::cli::CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
+use crate::args::RoleArgs;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Args)]
+pub struct CredentialProcessArgs {
+    #[command(flatten)]
+    pub common: RoleArgs,
+
+    /// Refresh when less than this many seconds of validity are left.
+    #[arg(
+        long,
+        env = "AWS_OIDC_REFRESH_MARGIN",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub refresh_margin: u64,
+
+    /// Cache directory [default: $RUNNER_TEMP/aws-oidc-cache, $XDG_CACHE_HOME/aws-oidc or ~/.cache/aws-oidc].
+    #[arg(long, env = "AWS_OIDC_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Do not cache: every call asks STS.
+    #[arg(long, env = "AWS_OIDC_NO_CACHE")]
+    pub no_cache: bool,
+}
+
+pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
     let settings = Settings::resolve(&args.common, env)?;
     let cache = if args.no_cache {
         None

@@ -33,7 +33,7 @@ use crate::failure::token as token_failure;
 /// Gets the token from the source `assume` would use; an expired token is still returned.
 async fn fetch(
     args: &TokenArgs,
-    network: &crate::cli::NetworkArgs,
+    network: &crate::args::NetworkArgs,
     audience: &str,
     env: &crate::env::Env,
 ) -> Result<(IdToken, String), Failure> {

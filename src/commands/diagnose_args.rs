@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-pub use crate::cli::TokenArgs;
+pub use crate::args::TokenArgs;
 
 /// The diagnosis subcommands, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
@@ -24,10 +24,10 @@ pub enum Diagnose {
 #[derive(Debug, Args)]
 pub struct TokenCommandArgs {
     #[command(flatten)]
-    pub network: crate::cli::NetworkArgs,
+    pub network: crate::args::NetworkArgs,
 
     #[command(flatten)]
-    pub log: crate::cli::LogArgs,
+    pub log: crate::args::LogArgs,
 
     #[command(flatten)]
     pub token: TokenArgs,
@@ -80,10 +80,10 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct TrustPolicyArgs {
     #[command(flatten)]
-    pub network: crate::cli::NetworkArgs,
+    pub network: crate::args::NetworkArgs,
 
     #[command(flatten)]
-    pub log: crate::cli::LogArgs,
+    pub log: crate::args::LogArgs,
 
     /// The CI system the role is for.
     #[arg(
@@ -256,10 +256,10 @@ pub struct TrustPolicyArgs {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
-    pub network: crate::cli::NetworkArgs,
+    pub network: crate::args::NetworkArgs,
 
     #[command(flatten)]
-    pub log: crate::cli::LogArgs,
+    pub log: crate::args::LogArgs,
 
     #[command(flatten)]
     pub token: TokenArgs,

@@ -6,7 +6,42 @@ use crate::failure::Failure;
 use crate::settings::{Route, Settings};
 use crate::{obtain, output, process, refresh, token};
 
-pub async fn run(args: crate::cli::ExecArgs, env: &Env) -> Result<u8, Failure> {
+use crate::args::RoleArgs;
+use clap::Args;
+use std::ffi::OsString;
+
+#[derive(Clone, Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub common: RoleArgs,
+
+    /// Serve refreshing credentials to CMD from 127.0.0.1 (AWS_CONTAINER_CREDENTIALS_FULL_URI)
+    /// instead of setting static keys.
+    #[arg(long, env = "AWS_OIDC_SERVE")]
+    pub serve: bool,
+
+    /// With --serve: refresh when less than this many seconds of validity are left.
+    #[arg(
+        long,
+        env = "AWS_OIDC_REFRESH_MARGIN",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub refresh_margin: u64,
+
+    /// Leave the ID token variable that was read (AWS_ID_TOKEN, GITLAB_OIDC_TOKEN, a *_ID_TOKEN,
+    /// the --token-env one…) in CMD's environment; by default it is removed, since CMD gets
+    /// credentials instead. GitHub's ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not the token and
+    /// are always left.
+    #[arg(long, env = "AWS_OIDC_KEEP_TOKEN_ENV")]
+    pub keep_token_env: bool,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD", value_parser = clap::value_parser!(OsString))]
+    pub command: Vec<OsString>,
+}
+
+pub async fn run(args: ExecArgs, env: &Env) -> Result<u8, Failure> {
     let settings = Settings::resolve(&args.common, env)?;
     let drop = token_variable(&settings, args.keep_token_env);
     if args.serve {

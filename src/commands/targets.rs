@@ -31,7 +31,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::cli::{AssumeArgs, Common};
+use crate::args::RoleArgs;
+use crate::commands::assume::AssumeArgs;
 use crate::failure::{Failure, Kind};
 use crate::obtain;
 use crate::output::{self, Format, Plan, RenderOptions, Target};
@@ -107,7 +108,7 @@ fn layer(base: &Spec, over: &Spec) -> Spec {
     }
 }
 
-fn apply(common: &Common, spec: &Spec) -> Common {
+fn apply(common: &RoleArgs, spec: &Spec) -> RoleArgs {
     let mut c = common.clone();
     if let Some(v) = &spec.role_arn {
         c.role_arn = vec![v.clone()];
