@@ -269,3 +269,17 @@ pub struct TokenArgs {
     )]
     pub audience: Option<String>,
 }
+
+/// Parses `argv` (without the program name) into one command's options, for tests that must not
+/// go through the whole command line.
+#[cfg(test)]
+pub fn parse<T: clap::Args>(argv: &[&str]) -> Result<T, clap::Error> {
+    #[derive(clap::Parser)]
+    #[command(name = "aws-oidc")]
+    struct Only<T: clap::Args> {
+        #[command(flatten)]
+        inner: T,
+    }
+    let argv = std::iter::once("aws-oidc").chain(argv.iter().copied());
+    <Only<T> as clap::Parser>::try_parse_from(argv).map(|o| o.inner)
+}

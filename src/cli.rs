@@ -42,6 +42,18 @@ pub enum Command {
 }
 
 impl Command {
+    /// Runs the command to its exit code.
+    pub async fn run(self, env: &crate::env::Env) -> Result<u8, crate::failure::Failure> {
+        use crate::commands::{assume, console, credential_process, diagnose, exec};
+        match self {
+            Command::Assume(args) => assume::run(args, env).await,
+            Command::Exec(args) => exec::run(args, env).await,
+            Command::Console(args) => console::run(args, env).await,
+            Command::CredentialProcess(args) => credential_process::run(args, env).await,
+            Command::Diagnose(d) => diagnose::run(d, env).await,
+        }
+    }
+
     /// `-v` count and `-q` of whichever command this is.
     pub fn verbosity(&self) -> (u8, bool) {
         use crate::commands::diagnose::Diagnose;

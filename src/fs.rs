@@ -289,6 +289,47 @@ pub fn append(path: &Path, content: &[u8]) -> io::Result<()> {
     file.flush()
 }
 
+/// Special files for tests: a private device node and fifos (never the system's /dev/null).
+#[cfg(test)]
+pub(crate) mod test_nodes {
+    use std::path::{Path, PathBuf};
+
+    #[cfg(unix)]
+    pub fn private_null(dir: &Path) -> Option<PathBuf> {
+        let p = dir.join("null");
+        let status = std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&p)
+            .args(["c", "1", "3"])
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(p),
+            other => {
+                eprintln!(
+                    "skipped: mknod {} failed ({other:?}); it needs root",
+                    p.display()
+                );
+                None
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    pub fn mkfifo(p: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {}", p.display());
+    }
+
+    #[cfg(unix)]
+    pub fn is_char_device(p: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,13 +378,13 @@ mod tests {
         use std::os::unix::fs::FileTypeExt;
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        crate::output::tests::mkfifo(&fifo);
+        test_nodes::mkfifo(&fifo);
         let err = stage(&fifo, b"x").expect_err("a fifo is not a file");
         assert!(err.to_string().contains("not a file"), "{err}");
         assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
-        if let Some(null) = crate::output::tests::private_null(dir.path()) {
+        if let Some(null) = test_nodes::private_null(dir.path()) {
             assert!(stage(&null, b"x").is_err());
-            assert!(crate::output::tests::is_char_device(&null));
+            assert!(test_nodes::is_char_device(&null));
         }
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
                 format!("cannot start the async runtime: {e}"),
             )
         })
-        .and_then(|runtime| runtime.block_on(commands::run(cli.command, &env)));
+        .and_then(|runtime| runtime.block_on(cli.command.run(&env)));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => fail(&f),

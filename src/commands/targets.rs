@@ -426,17 +426,10 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use std::path::Path;
 
     fn args(argv: &[&str]) -> AssumeArgs {
-        let mut v = vec!["aws-oidc", "assume"];
-        v.extend_from_slice(argv);
-        let crate::cli::Command::Assume(a) = crate::cli::Cli::try_parse_from(v).unwrap().command
-        else {
-            unreachable!()
-        };
-        a
+        crate::args::parse(argv).unwrap()
     }
 
     fn env() -> crate::env::Env {
@@ -534,5 +527,272 @@ mod tests {
         assert!(resolve(&a, &env()).is_err());
         let a = args(&["--role-arn", "arn:aws:iam::111111111111:role/a"]);
         assert!(resolve(&a, &env()).unwrap().is_none());
+    }
+}
+
+#[cfg(test)]
+mod refresh_command {
+    //! `to_args` round trip: the written `credential_process` line resolves to the same settings.
+    use super::*;
+    use crate::commands::credential_process::CredentialProcessArgs;
+    use crate::settings::credential_process_command;
+
+    /// Splits a line the way botocore's shlex does, for the words `shell_word` writes.
+    fn split(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut in_word = false;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => {
+                    in_word = true;
+                    cur.extend(chars.by_ref().take_while(|q| *q != '\''));
+                }
+                '\\' => {
+                    in_word = true;
+                    cur.extend(chars.next());
+                }
+                ' ' if in_word => {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+                ' ' => {}
+                c => {
+                    in_word = true;
+                    cur.push(c);
+                }
+            }
+        }
+        if in_word {
+            words.push(cur);
+        }
+        words
+    }
+
+    fn env(extra: &[(&str, &str)]) -> crate::env::Env {
+        crate::env::Env::from_pairs(
+            [("AWS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")]
+                .into_iter()
+                .chain(extra.iter().copied()),
+        )
+    }
+
+    /// Every role the `assume` options name, resolved (targets included).
+    fn resolve_assume(argv: &[&str], env: &crate::env::Env) -> Vec<Settings> {
+        let a: AssumeArgs = crate::args::parse(argv).unwrap();
+        match resolve(&a, env).unwrap() {
+            Some(targets) => targets.into_iter().map(|t| t.settings).collect(),
+            None => vec![Settings::resolve(&a.common, env).unwrap()],
+        }
+    }
+
+    /// The written line, parsed back as the SDK would run it, resolved again.
+    fn round_trip(s: &Settings, env: &crate::env::Env) -> (String, Settings) {
+        let line = credential_process_command(s).unwrap();
+        let words = split(&line);
+        assert_eq!(words[1], "credential-process", "{line}");
+        let argv: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+        let cp: CredentialProcessArgs =
+            crate::args::parse(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let again = Settings::resolve(&cp.common, env).unwrap();
+        (line, again)
+    }
+
+    #[test]
+    fn written_command_resolves_to_the_same_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy_file = dir.path().join("policy.json");
+        std::fs::write(
+            &policy_file,
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:Get*\", \"Resource\": \"*\"}]\n}\n",
+        )
+        .unwrap();
+        let token_file = dir.path().join("tok.jwt");
+        std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln").unwrap();
+        let targets = dir.path().join("targets.yml");
+        std::fs::write(
+            &targets,
+            format!(
+                "defaults:\n  duration: 1800\n  region: eu-west-1\n  policy: '{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Deny\", \"Action\": \"iam:*\", \"Resource\": \"*\"}}]}}'\n  policy_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess]\ntargets:\n  prod:\n    role_arn: arn:aws:iam::111111111111:role/deploy\n    chain_role_arn: arn:aws:iam::222222222222:role/app\n    external_id: ext-1\n    chain_session_name: prod-app\n    outputs: [profile=prod]\n  stage:\n    role_arn: arn:aws:iam::333333333333:role/deploy\n    policy: '@{}'\n    duration: 7200\n    sts_endpoint: http://127.0.0.1:4566\n    outputs: [profile=stage]\n",
+                policy_file.display()
+            ),
+        )
+        .unwrap();
+        let pf = format!("@{}", policy_file.display());
+        let tf = token_file.display().to_string();
+        let tg = targets.display().to_string();
+        let role = "arn:aws:iam::123456789012:role/r";
+        type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
+            (vec!["--role-arn", role], vec![]),
+            (
+                vec!["--role-arn", "arn:aws-cn:iam::123456789012:role/r"],
+                vec![],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--duration",
+                    "900",
+                    "--session-name",
+                    "me",
+                ],
+                vec![("AWS_REGION", "eu-central-1")],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--policy",
+                    " { \"Version\" : \"2012-10-17\" , \"Statement\": [] } ",
+                ],
+                vec![],
+            ),
+            (vec!["--role-arn", role, "--policy", &pf], vec![]),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--policy-arn",
+                    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "--policy-arn",
+                    "arn:aws:iam::123456789012:policy/it's",
+                ],
+                vec![],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--chain-role-arn",
+                    "arn:aws:iam::210987654321:role/t",
+                    "--external-id",
+                    "ext-1",
+                    "--chain-session-name",
+                    "chained",
+                    "--duration",
+                    "7200",
+                    "--allowed-account-ids",
+                    "210987654321",
+                ],
+                vec![],
+            ),
+            (vec!["--role-arn", role, "--token-file", &tf], vec![]),
+            (
+                vec!["--role-arn", role, "--token-env", "MY_TOKEN"],
+                vec![("MY_TOKEN", "x")],
+            ),
+            (
+                vec!["--role-arn", role, "--token-command", "printf '%s' \"$T\""],
+                vec![],
+            ),
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--sts-endpoint",
+                    "http://127.0.0.1:9/",
+                    "--audience",
+                    "my-aud",
+                ],
+                vec![],
+            ),
+            (
+                vec!["--role-arn", role],
+                vec![("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:8")],
+            ),
+            (
+                vec!["--role-arn", role, "--max-attempts", "2", "--timeout", "7"],
+                vec![],
+            ),
+            (vec!["--config", &tg], vec![]),
+        ];
+        for (argv, extra) in cases {
+            let env = env(&extra);
+            for s in resolve_assume(&argv, &env) {
+                let (line, again) = round_trip(&s, &env);
+                assert_eq!(
+                    again.cache_description(),
+                    s.cache_description(),
+                    "{argv:?}\n{line}"
+                );
+                assert_eq!(again.to_args().unwrap(), s.to_args().unwrap(), "{line}");
+                assert_eq!(again.duration, s.duration, "{line}");
+                assert_eq!(again.policy, s.policy, "{line}");
+                assert_eq!(again.allowed_accounts, s.allowed_accounts, "{line}");
+                assert_eq!(again.audience, s.audience, "{line}");
+                assert_eq!(again.endpoint.url, s.endpoint.url, "{line}");
+                assert_eq!(
+                    again.chain.as_ref().map(|c| (
+                        &c.role.arn,
+                        &c.external_id,
+                        &c.session_name,
+                        c.duration
+                    )),
+                    s.chain.as_ref().map(|c| (
+                        &c.role.arn,
+                        &c.external_id,
+                        &c.session_name,
+                        c.duration
+                    )),
+                    "{line}"
+                );
+                assert_eq!(
+                    (again.max_attempts, again.timeout),
+                    (s.max_attempts, s.timeout)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn targets_keep_their_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("targets.yml");
+        std::fs::write(
+            &p,
+            "defaults:\n  duration: 1800\n  policy: '{\"Version\": \"2012-10-17\", \"Statement\": []}'\ntargets:\n  prod:\n    role_arn: arn:aws:iam::111111111111:role/deploy\n    outputs: [profile=prod]\n",
+        )
+        .unwrap();
+        let s = resolve_assume(&["--config", &p.display().to_string()], &env(&[]));
+        let line = credential_process_command(&s[0]).unwrap();
+        assert!(line.contains(" --duration 1800 "), "{line}");
+        assert!(
+            line.contains(r#" --policy '{"Version":"2012-10-17","Statement":[]}'"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn paths_in_the_written_command_are_absolute() {
+        // Relative to this crate's directory (cargo runs unit tests there).
+        std::fs::create_dir_all("target/tmp-refresh-paths").unwrap();
+        std::fs::write("target/tmp-refresh-paths/p.json", "{}").unwrap();
+        let s = resolve_assume(
+            &[
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/r",
+                "--token-file",
+                "target/tmp-refresh-paths/tok.jwt",
+                "--policy",
+                "@target/tmp-refresh-paths/p.json",
+            ],
+            &env(&[]),
+        );
+        let args = s[0].to_args().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let at = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+        assert_eq!(
+            at("--token-file"),
+            cwd.join("target/tmp-refresh-paths/tok.jwt")
+                .display()
+                .to_string()
+        );
+        assert_eq!(
+            at("--policy"),
+            format!("@{}", cwd.join("target/tmp-refresh-paths/p.json").display())
+        );
     }
 }

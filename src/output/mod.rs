@@ -872,8 +872,9 @@ pub fn summary(a: &Assumed, written: &[String]) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::fs::test_nodes::{is_char_device, mkfifo, private_null};
 
     #[test]
     fn summary_escapes_control_characters() {
@@ -1076,41 +1077,6 @@ pub(crate) mod tests {
 
     /// A private character device like /dev/null (never the real one); `None`, with the
     /// reason printed, where mknod is not allowed (it needs root).
-    #[cfg(unix)]
-    pub(crate) fn private_null(dir: &Path) -> Option<PathBuf> {
-        let p = dir.join("null");
-        let status = std::process::Command::new("mknod")
-            .args(["-m", "666"])
-            .arg(&p)
-            .args(["c", "1", "3"])
-            .status();
-        match status {
-            Ok(s) if s.success() => Some(p),
-            other => {
-                eprintln!(
-                    "skipped: mknod {} failed ({other:?}); it needs root",
-                    p.display()
-                );
-                None
-            }
-        }
-    }
-
-    #[cfg(unix)]
-    pub(crate) fn mkfifo(p: &Path) {
-        let ok = std::process::Command::new("mkfifo")
-            .arg(p)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mkfifo {}", p.display());
-    }
-
-    #[cfg(unix)]
-    pub(crate) fn is_char_device(p: &Path) -> bool {
-        use std::os::unix::fs::FileTypeExt;
-        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device())
-    }
-
     #[cfg(unix)]
     fn is_fifo(p: &Path) -> bool {
         use std::os::unix::fs::FileTypeExt;

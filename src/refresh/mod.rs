@@ -150,14 +150,9 @@ mod tests {
     use crate::secret::Secret;
 
     fn settings(args: &[&str]) -> Settings {
-        let mut argv = vec!["aws-oidc", "credential-process"];
-        argv.extend_from_slice(args);
-        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-        let crate::cli::Command::CredentialProcess(c) = cli.command else {
-            unreachable!()
-        };
+        let opts: crate::args::RoleArgs = crate::args::parse(args).unwrap();
         let env = crate::env::Env::from_pairs([("AWS_ID_TOKEN", "a.b.c")]);
-        Settings::resolve(&c.common, &env).unwrap()
+        Settings::resolve(&opts, &env).unwrap()
     }
 
     fn assumed(arn: &str, account: &str, chained: bool) -> Assumed {
