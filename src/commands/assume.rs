@@ -6,7 +6,7 @@ use crate::aws::credentials::{human_duration, now_secs};
 use crate::failure;
 use crate::failure::Failure;
 use crate::obtain;
-use crate::output::{self, Format, Plan, RenderOptions, Target, WebIdentity};
+use crate::output::{self, Destination, Format, Plan, RenderOptions, WebIdentity};
 use crate::settings::{self, Route, Settings};
 
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ pub struct AssumeArgs {
         env = "AWS_OIDC_OUTPUT",
         value_delimiter = ','
     )]
-    pub outputs: Vec<Target>,
+    pub outputs: Vec<Destination>,
 
     /// Also produce a console sign-in URL: to DEST (- for stdout, a file, or github-summary).
     #[arg(long, env = "AWS_OIDC_CONSOLE_URL", value_name = "DEST", num_args = 0..=1,
@@ -82,21 +82,21 @@ pub struct AssumeArgs {
 }
 
 /// `github` inside GitHub Actions, else a dotenv file in the current directory.
-pub fn default_outputs(targets: Vec<Target>, env: &crate::env::Env) -> Vec<Target> {
-    let carries = |t: &Target| !matches!(t.format, Format::WebIdentity);
-    if targets.iter().any(carries) {
-        return targets;
+pub fn default_outputs(destinations: Vec<Destination>, env: &crate::env::Env) -> Vec<Destination> {
+    let carries = |t: &Destination| !matches!(t.format, Format::WebIdentity);
+    if destinations.iter().any(carries) {
+        return destinations;
     }
     let in_github =
         env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") && env.contains("GITHUB_ENV");
-    let mut all = targets;
+    let mut all = destinations;
     all.push(if in_github {
-        Target {
+        Destination {
             format: Format::GitHub,
             path: None,
         }
     } else {
-        Target {
+        Destination {
             format: Format::Env,
             path: Some("aws-oidc.env".into()),
         }
@@ -111,25 +111,27 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
         }
         return crate::commands::targets::run(many, &args, env).await;
     }
-    let targets = default_outputs(args.outputs.clone(), env);
-    output::validate(&targets).map_err(|e| Failure::usage(e.to_string()))?;
+    let destinations = default_outputs(args.outputs.clone(), env);
+    output::validate(&destinations).map_err(|e| Failure::usage(e.to_string()))?;
     let url_dest = args
         .console_url
         .as_deref()
         .map(str::parse::<output::UrlDest>)
         .transpose()
         .map_err(Failure::usage)?;
-    if url_dest == Some(output::UrlDest::Stdout) && targets.iter().any(Target::writes_stdout) {
+    if url_dest == Some(output::UrlDest::Stdout)
+        && destinations.iter().any(Destination::writes_stdout)
+    {
         return Err(Failure::usage(
             "--console-url and an --output both want stdout; give one of them a file",
         ));
     }
-    let web_identity = targets
+    let web_identity = destinations
         .iter()
         .find(|t| t.format == Format::WebIdentity)
         .map(|t| t.path.clone());
     if args.refreshable
-        && !targets
+        && !destinations
             .iter()
             .any(|t| matches!(t.format, Format::Profile(_)))
     {
@@ -138,7 +140,7 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
         ));
     }
     let settings = Settings::resolve(&args.common, env)?;
-    let targets = crate::commands::targets::substitute(&targets, &settings.role.name);
+    let destinations = crate::commands::targets::substitute(&destinations, &settings.role.name);
     if web_identity.is_some()
         && (settings.chain.is_some() || matches!(settings.route, Route::Environment(_)))
     {
@@ -149,7 +151,7 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
     if url_dest.is_some() {
         crate::commands::console::check_console(&settings, &args.console, env)?;
     }
-    output::check_destinations(&targets, env, url_dest.as_ref()).map_err(failure::output)?;
+    output::check_destinations(&destinations, env, url_dest.as_ref()).map_err(failure::output)?;
     let obtained = obtain::obtain(&settings, env).await?;
     let assumed = obtained.assumed;
     let mut opts = RenderOptions {
@@ -179,7 +181,7 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
     if args.refreshable {
         opts.refreshable = Some(settings::credential_process_command(&settings)?);
     }
-    let mut plan = Plan::render(&targets, &assumed, env, &opts).map_err(failure::output)?;
+    let mut plan = Plan::render(&destinations, &assumed, env, &opts).map_err(failure::output)?;
     if let Some(dest) = &url_dest {
         // Before anything is written: a failure here leaves no output behind.
         let url =

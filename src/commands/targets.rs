@@ -35,7 +35,7 @@ use crate::args::RoleArgs;
 use crate::commands::assume::AssumeArgs;
 use crate::failure::{Failure, Kind};
 use crate::obtain;
-use crate::output::{self, Format, Plan, RenderOptions, Target};
+use crate::output::{self, Destination, Format, Plan, RenderOptions};
 use crate::settings::{self, Settings};
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -63,10 +63,10 @@ struct File {
 }
 
 /// One target, ready to run.
-pub struct Resolved {
+pub struct RoleTarget {
     pub name: String,
     pub settings: Settings,
-    pub outputs: Vec<Target>,
+    pub outputs: Vec<Destination>,
 }
 
 /// The 1-based line where `needle` first occurs in `text`, for error messages.
@@ -134,11 +134,11 @@ fn apply(common: &RoleArgs, spec: &Spec) -> RoleArgs {
     c
 }
 
-pub fn substitute(targets: &[Target], name: &str) -> Vec<Target> {
+pub fn substitute(targets: &[Destination], name: &str) -> Vec<Destination> {
     let sub = |s: &str| s.replace("{target}", name);
     targets
         .iter()
-        .map(|t| Target {
+        .map(|t| Destination {
             format: match &t.format {
                 Format::Profile(p) => Format::Profile(sub(p)),
                 f => f.clone(),
@@ -151,10 +151,14 @@ pub fn substitute(targets: &[Target], name: &str) -> Vec<Target> {
         .collect()
 }
 
-fn parse_outputs(list: &[String], text: Option<&str>, name: &str) -> Result<Vec<Target>, Failure> {
+fn parse_outputs(
+    list: &[String],
+    text: Option<&str>,
+    name: &str,
+) -> Result<Vec<Destination>, Failure> {
     list.iter()
         .map(|o| {
-            o.parse::<Target>().map_err(|e| {
+            o.parse::<Destination>().map_err(|e| {
                 let at = text
                     .and_then(|t| line_of(t, o))
                     .map_or(String::new(), |l| format!(" (line {l})"));
@@ -165,7 +169,10 @@ fn parse_outputs(list: &[String], text: Option<&str>, name: &str) -> Result<Vec<
 }
 
 /// The targets of this run, checked, or `None` for an ordinary single-role run.
-pub fn resolve(args: &AssumeArgs, env: &crate::env::Env) -> Result<Option<Vec<Resolved>>, Failure> {
+pub fn resolve(
+    args: &AssumeArgs,
+    env: &crate::env::Env,
+) -> Result<Option<Vec<RoleTarget>>, Failure> {
     let cli_outputs = &args.outputs;
     if args.config.is_some() && !args.common.role_arn.is_empty() {
         return Err(Failure::usage(
@@ -259,13 +266,13 @@ pub fn resolve(args: &AssumeArgs, env: &crate::env::Env) -> Result<Option<Vec<Re
         let outputs = match &spec.outputs {
             Some(list) => parse_outputs(list, text.as_deref(), &name)?,
             None if !cli_outputs.is_empty() => substitute(cli_outputs, &name),
-            None => vec![Target {
+            None => vec![Destination {
                 format: Format::Profile(name.clone()),
                 path: None,
             }],
         };
         let outputs = substitute(&outputs, &name);
-        resolved.push(Resolved {
+        resolved.push(RoleTarget {
             name,
             settings,
             outputs,
@@ -283,7 +290,7 @@ fn first_line(s: &str) -> String {
 }
 
 /// Two targets writing the same file or profile would overwrite each other.
-fn check_distinct(targets: &[Resolved]) -> Result<(), Failure> {
+fn check_distinct(targets: &[RoleTarget]) -> Result<(), Failure> {
     let mut seen = BTreeSet::new();
     for t in targets {
         for o in &t.outputs {
@@ -315,7 +322,7 @@ fn check_distinct(targets: &[Resolved]) -> Result<(), Failure> {
 
 /// Assumes every target (one token, `concurrency` at a time), then writes each success.
 pub async fn run(
-    targets: Vec<Resolved>,
+    targets: Vec<RoleTarget>,
     args: &AssumeArgs,
     env: &crate::env::Env,
 ) -> Result<u8, Failure> {
@@ -344,7 +351,7 @@ pub async fn run(
         .collect();
     let env = Arc::new(env.clone());
     let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
-    let targets: Vec<Arc<Resolved>> = targets.into_iter().map(Arc::new).collect();
+    let targets: Vec<Arc<RoleTarget>> = targets.into_iter().map(Arc::new).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for ((i, t), token) in targets.iter().enumerate().zip(tokens) {
         let (t, env, limit) = (t.clone(), env.clone(), limit.clone());

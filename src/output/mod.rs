@@ -46,7 +46,7 @@ pub struct WebIdentity {
 #[derive(Clone, Debug, Default)]
 pub struct RenderOptions {
     pub github: GitHubOptions,
-    /// Set when `--output web-identity` is among the targets.
+    /// Set when `--output web-identity` is among the destinations.
     pub web_identity: Option<WebIdentity>,
     /// `--refreshable`: profiles get this `credential_process` command line instead of keys.
     pub refreshable: Option<String>,
@@ -63,15 +63,15 @@ pub struct GitHubOptions {
 
 /// A format and where it goes (`None`: stdout).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct Destination {
     pub format: Format,
     pub path: Option<PathBuf>,
 }
 
-impl FromStr for Target {
+impl FromStr for Destination {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<Target, String> {
+    fn from_str(s: &str) -> Result<Destination, String> {
         let (name, arg) = match s.split_once('=') {
             Some((n, a)) => (n.trim(), Some(a)),
             None => (s.trim(), None),
@@ -110,7 +110,7 @@ impl FromStr for Target {
                             .into(),
                     );
                 }
-                return Ok(Target {
+                return Ok(Destination {
                     format: Format::Profile(profile.to_string()),
                     path: None,
                 });
@@ -121,11 +121,11 @@ impl FromStr for Target {
                 ));
             }
         };
-        Ok(Target { format, path })
+        Ok(Destination { format, path })
     }
 }
 
-impl Target {
+impl Destination {
     /// Whether this target prints credentials on stdout.
     pub fn writes_stdout(&self) -> bool {
         self.path.is_none()
@@ -222,9 +222,9 @@ pub fn json(a: &Assumed) -> String {
     serde_json::to_string(&doc).unwrap_or_default() + "\n"
 }
 
-/// Checks a set of targets before anything is fetched: one stdout format at most.
-pub fn validate(targets: &[Target]) -> Result<(), OutputError> {
-    let on_stdout: Vec<&Target> = targets.iter().filter(|t| t.writes_stdout()).collect();
+/// Checks a set of destinations before anything is fetched: one stdout format at most.
+pub fn validate(destinations: &[Destination]) -> Result<(), OutputError> {
+    let on_stdout: Vec<&Destination> = destinations.iter().filter(|t| t.writes_stdout()).collect();
     if on_stdout.len() > 1 {
         return Err(OutputError::Usage(
             "only one output can go to stdout; give the others a path (e.g. --output env=aws.env)"
@@ -386,11 +386,11 @@ pub fn token_file_path(given: Option<PathBuf>, env: &crate::env::Env) -> PathBuf
 /// Checks, before anything is fetched, that every destination can take its output: a profile
 /// needs regular files, a stream output a file, a device or a fifo (nothing is written here).
 pub fn check_destinations(
-    targets: &[Target],
+    destinations: &[Destination],
     env: &crate::env::Env,
     url: Option<&UrlDest>,
 ) -> Result<(), OutputError> {
-    for t in targets {
+    for t in destinations {
         match &t.format {
             Format::Profile(name) => {
                 profile_files(name, env)?;
@@ -398,7 +398,7 @@ pub fn check_destinations(
             Format::WebIdentity => {
                 let path = token_file_path(t.path.clone(), env);
                 check_file(&path, Use::TokenFile)?;
-                if let Some(Format::Profile(name)) = targets
+                if let Some(Format::Profile(name)) = destinations
                     .iter()
                     .map(|t| &t.format)
                     .find(|f| matches!(f, Format::Profile(_)))
@@ -442,13 +442,13 @@ fn home(env: &crate::env::Env) -> Result<PathBuf, OutputError> {
 impl Plan {
     /// Renders every target. Reads the files it will update; writes nothing.
     pub fn render(
-        targets: &[Target],
+        destinations: &[Destination],
         a: &Assumed,
         env: &crate::env::Env,
         opts: &RenderOptions,
     ) -> Result<Plan, OutputError> {
         let mut plan = Plan::default();
-        plan.render_into(targets, a, env, opts)?;
+        plan.render_into(destinations, a, env, opts)?;
         Ok(plan)
     }
 
@@ -456,7 +456,7 @@ impl Plan {
     /// each shared file). On an error, the plan is left as it was.
     pub fn render_into(
         &mut self,
-        targets: &[Target],
+        destinations: &[Destination],
         a: &Assumed,
         env: &crate::env::Env,
         opts: &RenderOptions,
@@ -473,7 +473,7 @@ impl Plan {
             self.written.len(),
             self.edits.len(),
         );
-        let result = self.render_targets(targets, a, env, opts, gh, &vars);
+        let result = self.render_destinations(destinations, a, env, opts, gh, &vars);
         if result.is_err() {
             self.stdout.truncate(before.0);
             self.files.truncate(before.1);
@@ -484,9 +484,9 @@ impl Plan {
         result
     }
 
-    fn render_targets(
+    fn render_destinations(
         &mut self,
-        targets: &[Target],
+        destinations: &[Destination],
         a: &Assumed,
         env: &crate::env::Env,
         opts: &RenderOptions,
@@ -494,7 +494,7 @@ impl Plan {
         vars: &[(&'static str, String)],
     ) -> Result<(), OutputError> {
         let plan = self;
-        for t in targets {
+        for t in destinations {
             let (content, label) = match &t.format {
                 Format::Env => (shell::dotenv(vars)?, "dotenv"),
                 Format::Sh => (shell::sh(vars), "sh"),
@@ -919,32 +919,32 @@ mod tests {
 
     #[test]
     fn parses_targets() {
-        let t: Target = "env".parse().unwrap();
+        let t: Destination = "env".parse().unwrap();
         assert_eq!(
             t,
-            Target {
+            Destination {
                 format: Format::Env,
                 path: None
             }
         );
-        let t: Target = "env=out/aws.env".parse().unwrap();
+        let t: Destination = "env=out/aws.env".parse().unwrap();
         assert_eq!(t.path.as_deref(), Some(Path::new("out/aws.env")));
-        let t: Target = "sh=-".parse().unwrap();
+        let t: Destination = "sh=-".parse().unwrap();
         assert!(t.writes_stdout());
-        let t: Target = "profile=ci".parse().unwrap();
+        let t: Destination = "profile=ci".parse().unwrap();
         assert_eq!(t.format, Format::Profile("ci".into()));
         assert!(!t.writes_stdout());
-        assert!("profile".parse::<Target>().is_err());
-        assert!("profile=a b".parse::<Target>().is_err());
-        assert!("github=x".parse::<Target>().is_err());
-        assert!("yaml".parse::<Target>().is_err());
+        assert!("profile".parse::<Destination>().is_err());
+        assert!("profile=a b".parse::<Destination>().is_err());
+        assert!("github=x".parse::<Destination>().is_err());
+        assert!("yaml".parse::<Destination>().is_err());
     }
 
     #[test]
     fn one_stdout_output_only() {
-        let two: Vec<Target> = vec!["sh".parse().unwrap(), "json".parse().unwrap()];
+        let two: Vec<Destination> = vec!["sh".parse().unwrap(), "json".parse().unwrap()];
         assert!(validate(&two).is_err());
-        let ok: Vec<Target> = vec![
+        let ok: Vec<Destination> = vec![
             "sh".parse().unwrap(),
             "json=x.json".parse().unwrap(),
             "github".parse().unwrap(),
@@ -1060,12 +1060,12 @@ mod tests {
         let good = dir.path().join("good.env");
         let bad = dir.path().join("missing-dir/x/../bad.env");
         std::fs::write(dir.path().join("missing-dir"), "a file, not a dir").unwrap();
-        let targets: Vec<Target> = vec![
+        let destinations: Vec<Destination> = vec![
             format!("env={}", good.display()).parse().unwrap(),
             format!("json={}", bad.display()).parse().unwrap(),
         ];
         let plan = Plan::render(
-            &targets,
+            &destinations,
             &assumed(),
             &crate::env::Env::default(),
             &RenderOptions::default(),
@@ -1104,9 +1104,9 @@ mod tests {
             return;
         };
         for f in STREAM_FORMATS {
-            let targets = vec![format!("{f}={}", null.display()).parse().unwrap()];
+            let destinations = vec![format!("{f}={}", null.display()).parse().unwrap()];
             let plan = Plan::render(
-                &targets,
+                &destinations,
                 &assumed(),
                 &crate::env::Env::default(),
                 &RenderOptions::default(),
@@ -1179,9 +1179,9 @@ mod tests {
             std::thread::spawn(move || {
                 let _ = tx.send(std::fs::read_to_string(reader));
             });
-            let targets = vec![format!("{f}={}", fifo.display()).parse().unwrap()];
+            let destinations = vec![format!("{f}={}", fifo.display()).parse().unwrap()];
             let plan = Plan::render(
-                &targets,
+                &destinations,
                 &assumed(),
                 &crate::env::Env::default(),
                 &RenderOptions::default(),
@@ -1252,14 +1252,19 @@ mod tests {
             }),
             ..Default::default()
         };
-        let targets: Vec<Target> = vec![
+        let destinations: Vec<Destination> = vec![
             "web-identity".parse().unwrap(),
             format!("env={}", dir.path().join("aws.env").display())
                 .parse()
                 .unwrap(),
         ];
-        let result = Plan::render(&targets, &assumed(), &crate::env::Env::default(), &opts)
-            .and_then(|p| p.apply());
+        let result = Plan::render(
+            &destinations,
+            &assumed(),
+            &crate::env::Env::default(),
+            &opts,
+        )
+        .and_then(|p| p.apply());
         let msg = result.expect_err("a device as token file").to_string();
         assert!(msg.contains("not a file"), "{msg}");
         assert!(is_char_device(&null));
@@ -1276,9 +1281,9 @@ mod tests {
         let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         for (path, what) in [(&sub, "a directory"), (&sock, "a socket")] {
             for f in STREAM_FORMATS {
-                let targets = vec![format!("{f}={}", path.display()).parse().unwrap()];
+                let destinations = vec![format!("{f}={}", path.display()).parse().unwrap()];
                 let result = Plan::render(
-                    &targets,
+                    &destinations,
                     &assumed(),
                     &crate::env::Env::default(),
                     &RenderOptions::default(),
@@ -1339,11 +1344,12 @@ mod tests {
             ),
         ];
         for (key, opts) in cases {
-            let mut targets: Vec<Target> = vec!["profile=ci".parse().unwrap()];
+            let mut destinations: Vec<Destination> = vec!["profile=ci".parse().unwrap()];
             if opts.web_identity.is_some() {
-                targets.push("web-identity".parse().unwrap());
+                destinations.push("web-identity".parse().unwrap());
             }
-            let result = Plan::render(&targets, &assumed(), &env, &opts).and_then(|p| p.apply());
+            let result =
+                Plan::render(&destinations, &assumed(), &env, &opts).and_then(|p| p.apply());
             let msg = result.expect_err(key).to_string();
             assert!(msg.contains("profile ci"), "{key}: {msg}");
             assert!(msg.contains(key), "{key}: {msg}");
