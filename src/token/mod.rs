@@ -492,6 +492,26 @@ mod tests {
         assert!(matches!(s, Source::File(p) if p == std::path::Path::new("/t")));
     }
 
+    /// Variables any CI sets come before the Buildkite agent, which counts only in a job
+    /// detected as Buildkite, and the web identity file comes last.
+    #[test]
+    fn agent_and_file_come_last() {
+        let bk = [
+            ("BUILDKITE", "true"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+            ("BITBUCKET_STEP_OIDC_TOKEN", JWT),
+        ];
+        let s = detect(&Explicit::default(), &env(&bk)).unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "BITBUCKET_STEP_OIDC_TOKEN"));
+        let s = detect(&Explicit::default(), &env(&bk[..2])).unwrap();
+        assert!(matches!(s, Source::Buildkite));
+        let both = [("BITBUCKET_BUILD_NUMBER", "7"), bk[0], bk[1]];
+        let s = detect(&Explicit::default(), &env(&both)).unwrap();
+        assert!(matches!(s, Source::File(p) if p == std::path::Path::new("/t")));
+        let e = detect(&Explicit::default(), &env(&both[..2])).unwrap_err();
+        assert!(matches!(e, TokenError::NotFound { ci } if ci == crate::ci::bitbucket::CI));
+    }
+
     #[test]
     fn single_named_id_token() {
         let s = detect(
