@@ -74,6 +74,11 @@ impl CiSystem for Buildkite {
         })
     }
 
+    /// About 5 minutes.
+    fn short_lived_tokens(&self) -> Option<&'static str> {
+        Some("Buildkite")
+    }
+
     fn shared_issuer_serves(&self, provider: &str) -> Option<&'static str> {
         super::is_issuer(provider, ISSUER).then_some("Buildkite job of any organization")
     }

@@ -111,6 +111,11 @@ impl CiSystem for GitHub {
         })
     }
 
+    /// About 5 minutes.
+    fn short_lived_tokens(&self) -> Option<&'static str> {
+        Some("GitHub")
+    }
+
     fn shared_issuer_serves(&self, provider: &str) -> Option<&'static str> {
         super::is_issuer(provider, ISSUER)
             .then_some("GitHub Actions workflow of any repository on GitHub")

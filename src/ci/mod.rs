@@ -84,6 +84,11 @@ pub trait CiSystem: Sync {
         None
     }
 
+    /// The CI's short name when its tokens live only minutes (for the "token expired" hint).
+    fn short_lived_tokens(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The shape of a `sub` that names a repository or project, if this CI's does.
     fn sub_grammar(&self) -> Option<SubGrammar> {
         None
@@ -361,6 +366,19 @@ pub fn sub_grammars() -> impl Iterator<Item = SubGrammar> {
     ALL.iter().filter_map(|ci| ci.sub_grammar())
 }
 
+/// `GitHub and Buildkite`: the CIs whose tokens live only minutes, in [`ALL`] order.
+pub fn short_lived_tokens() -> String {
+    let names: Vec<&str> = ALL
+        .iter()
+        .filter_map(|ci| ci.short_lived_tokens())
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// `provider` (`host/path`) is the issuer URL `issuer` without `https://`.
 fn is_issuer(provider: &str, issuer: &str) -> bool {
     issuer.strip_prefix("https://") == Some(provider)
@@ -472,6 +490,7 @@ mod tests {
             "job this issuer signs tokens for"
         );
         assert_eq!(sub_customisation("ci.example.com"), "");
+        assert_eq!(short_lived_tokens(), "GitHub and Buildkite");
         assert_eq!(
             sub_grammars().map(|g| g.prefix).collect::<Vec<_>>(),
             ["repo:", "project_path:"]
