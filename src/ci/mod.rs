@@ -1,108 +1,392 @@
-//! Which CI system the job runs in, and the defaults that follow from it.
+//! Which CI system the job runs in, and everything that follows from it.
 //!
-//! Detection reads only well-known environment variables; the environment is
-//! passed in as a lookup function so tests need not touch the process's own.
+//! Each CI owns one file (`github.rs`, `gitlab.rs`, …) implementing [`CiSystem`]: how it is
+//! detected, where it puts the ID token, the default session name and job URL, its issuer and
+//! audience, the `sub` grammar `trust-policy` writes, and its hints. This module holds the
+//! list of them ([`ALL`], whose order is both the detection order and the token-source
+//! precedence), the [`Ci`] handle the rest of the code passes around (also the values of
+//! `trust-policy --ci`), and the helpers every CI shares (session names, trust-policy scope).
+//!
+//! Adding a CI: a new file with its tests, its `mod` line and one line in [`ALL`].
 
-/// A CI system aws-oidc knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ci {
-    GitHub,
-    GitLab,
-    Circle,
-    Bitbucket,
-    Buildkite,
-    Unknown,
-}
+pub mod bitbucket;
+pub mod buildkite;
+pub mod circleci;
+pub mod generic;
+pub mod github;
+pub mod gitlab;
+
+use std::path::PathBuf;
 
 use crate::env::Env;
+use crate::secret::Secret;
 
-impl Ci {
-    pub fn detect(env: &Env) -> Ci {
-        let is_true = |k: &str| env.is_true(k);
-        if is_true("GITHUB_ACTIONS") {
-            Ci::GitHub
-        } else if is_true("GITLAB_CI") {
-            Ci::GitLab
-        } else if is_true("CIRCLECI") {
-            Ci::Circle
-        } else if env
-            .get("BITBUCKET_BUILD_NUMBER")
-            .map(str::to_string)
-            .is_some()
-        {
-            Ci::Bitbucket
-        } else if is_true("BUILDKITE") {
-            Ci::Buildkite
-        } else {
-            Ci::Unknown
-        }
+/// Every CI aws-oidc knows, in detection order, which is also the order in which their
+/// token sources are tried. `generic` (no known CI) is last and always matches.
+pub const ALL: &[Ci] = &[
+    github::CI,
+    gitlab::CI,
+    circleci::CI,
+    bitbucket::CI,
+    buildkite::CI,
+    generic::CI,
+];
+
+/// Everything aws-oidc knows about one CI system.
+pub trait CiSystem: Sync {
+    /// The `trust-policy --ci` value (`github`, …); `None` for a CI that cannot be named.
+    fn id(&self) -> Option<&'static str>;
+
+    /// The name shown to people (`GitHub Actions`).
+    fn name(&self) -> &'static str;
+
+    /// Whether the environment says the job runs in this CI.
+    fn detect(&self, env: &Env) -> bool;
+
+    /// The token this CI offers, tried in [`ALL`] order; `detected` is the CI the job was
+    /// detected in (some sources, such as an agent command, only count there).
+    fn token(&self, _env: &Env, _detected: Ci) -> Option<Result<TokenOffer, Ambiguous>> {
+        None
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Ci::GitHub => "GitHub Actions",
-            Ci::GitLab => "GitLab CI",
-            Ci::Circle => "CircleCI",
-            Ci::Bitbucket => "Bitbucket Pipelines",
-            Ci::Buildkite => "Buildkite",
-            Ci::Unknown => "no known CI",
-        }
+    /// The sources [`CiSystem::token`] looks at, for the "no token found" hint.
+    fn token_sources(&self) -> &'static [&'static str];
+
+    /// The error message when the job runs here and no token was found.
+    fn missing_token(&self) -> String {
+        format!("no ID token found ({})", self.name())
+    }
+
+    /// What to do when the job runs here and no token was found.
+    fn missing_token_hints(&self, _audience: &str) -> Vec<String> {
+        generic::hints_for_any_ci()
     }
 
     /// A session name that ties CloudTrail entries to the job, before sanitising.
-    pub fn default_session_name(self, env: &Env, now: i64) -> String {
-        let get = |k: &str| env.get(k).map(str::to_string).unwrap_or_else(|| "0".into());
-        match self {
-            Ci::GitHub => format!(
-                "gh-{}-{}",
-                get("GITHUB_RUN_ID"),
-                env.get("GITHUB_RUN_ATTEMPT")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| "1".into())
-            ),
-            Ci::GitLab => format!(
-                "gl-{}-{}-{}",
-                get("CI_PROJECT_ID"),
-                get("CI_PIPELINE_ID"),
-                get("CI_JOB_ID")
-            ),
-            Ci::Circle => format!(
-                "circleci-{}-{}",
-                get("CIRCLE_PROJECT_REPONAME"),
-                get("CIRCLE_BUILD_NUM")
-            ),
-            Ci::Bitbucket => format!(
-                "bitbucket-{}-{}",
-                get("BITBUCKET_REPO_SLUG"),
-                get("BITBUCKET_BUILD_NUMBER")
-            ),
-            Ci::Buildkite => format!(
-                "buildkite-{}-{}",
-                get("BUILDKITE_PIPELINE_SLUG"),
-                get("BUILDKITE_BUILD_NUMBER")
-            ),
-            Ci::Unknown => format!("aws-oidc-{now}"),
-        }
+    fn default_session_name(&self, env: &Env, now: i64) -> String;
+
+    /// The job's web page, when the CI says it (the console URL's `Issuer`).
+    fn job_url(&self, _env: &Env) -> Option<String> {
+        None
+    }
+
+    /// The trust policy's issuer, audience and subjects for `trust-policy --ci`.
+    fn trust(&self, request: &TrustRequest, default_audience: &str) -> Result<TrustDraft, String>;
+
+    /// Who else the CI's shared issuer signs tokens for, when `provider` is that issuer
+    /// (for "admits every …" warnings).
+    fn shared_issuer_serves(&self, _provider: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// How the CI lets a project put more claims into `sub`, when `provider` is its issuer.
+    fn sub_customisation(&self, _provider: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// The CI's short name when its tokens live only minutes (for the "token expired" hint).
+    fn short_lived_tokens(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The shape of a `sub` that names a repository or project, if this CI's does.
+    fn sub_grammar(&self) -> Option<SubGrammar> {
+        None
     }
 }
 
+/// A CI system: a handle on its [`CiSystem`] facts, cheap to copy and compare.
+#[derive(Clone, Copy)]
+pub struct Ci(&'static dyn CiSystem);
+
 impl Ci {
-    /// The job's web page, when the CI says it (the console URL's `Issuer`).
-    pub fn job_url(self, env: &Env) -> Option<String> {
-        match self {
-            Ci::GitHub => Some(format!(
-                "{}/{}/actions/runs/{}",
-                env.get("GITHUB_SERVER_URL").map(str::to_string)?,
-                env.get("GITHUB_REPOSITORY").map(str::to_string)?,
-                env.get("GITHUB_RUN_ID").map(str::to_string)?
-            )),
-            Ci::GitLab => env.get("CI_JOB_URL").map(str::to_string),
-            Ci::Circle => env.get("CIRCLE_BUILD_URL").map(str::to_string),
-            Ci::Buildkite => env.get("BUILDKITE_BUILD_URL").map(str::to_string),
-            Ci::Bitbucket | Ci::Unknown => None,
-        }
+    /// The CI the environment names: the first of [`ALL`] that detects itself.
+    pub fn detect(env: &Env) -> Ci {
+        ALL.iter()
+            .copied()
+            .find(|ci| ci.detect(env))
+            .unwrap_or(generic::CI)
     }
 }
+
+impl std::ops::Deref for Ci {
+    type Target = dyn CiSystem;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+impl PartialEq for Ci {
+    fn eq(&self, other: &Ci) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Ci {}
+
+impl std::fmt::Debug for Ci {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The `--ci` values in the order `--help` lists them (a test checks it names every CI of
+/// [`ALL`] that has an id).
+const CHOICES: &[Ci] = &[
+    github::CI,
+    gitlab::CI,
+    circleci::CI,
+    buildkite::CI,
+    bitbucket::CI,
+];
+
+impl clap::ValueEnum for Ci {
+    fn value_variants<'a>() -> &'a [Self] {
+        CHOICES
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        self.id().map(clap::builder::PossibleValue::new)
+    }
+}
+
+/// `github, gitlab, …`: the `--ci` values, for messages.
+pub fn choices() -> String {
+    CHOICES
+        .iter()
+        .filter_map(|ci| ci.id())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+/// Where a CI put the job's ID token (the token module turns it into a source and fetches it).
+#[derive(Clone, Debug)]
+pub enum TokenOffer {
+    /// GitHub Actions' token endpoint and the request token that opens it.
+    GitHubEndpoint { url: String, request_token: Secret },
+    /// An environment variable holding the token.
+    Variable(String),
+    /// A file holding the token.
+    File(PathBuf),
+    /// `buildkite-agent oidc request-token`.
+    BuildkiteAgent,
+}
+
+/// Several variables hold a token and none is preferred: their names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ambiguous(pub Vec<String>);
+
+/// The first token a CI of [`ALL`] offers, in that order.
+pub fn token_offer(env: &Env) -> Option<Result<TokenOffer, Ambiguous>> {
+    let detected = Ci::detect(env);
+    ALL.iter().find_map(|ci| ci.token(env, detected))
+}
+
+/// The first of `names` that is set and not blank, as a [`TokenOffer::Variable`].
+fn first_variable(env: &Env, names: &[&str]) -> Option<Result<TokenOffer, Ambiguous>> {
+    names
+        .iter()
+        .find(|name| env.get(name).is_some())
+        .map(|name| Ok(TokenOffer::Variable(name.to_string())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust policies
+// ---------------------------------------------------------------------------------------------
+
+/// What `trust-policy --ci` is asked for, as plain data (the command layer fills it from its
+/// options; the option names appear in messages).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustRequest {
+    pub ci: Option<Ci>,
+    /// `--issuer`: instead of the CI's default.
+    pub issuer: Option<String>,
+    /// `--audience`: instead of the CI's default.
+    pub audience: Option<String>,
+    pub branch: Vec<String>,
+    pub tag: Vec<String>,
+    pub environment: Vec<String>,
+    pub pull_request: bool,
+    /// `--sub`: subjects admitted as given.
+    pub subs: Vec<String>,
+    /// GitHub `--repo`.
+    pub repo: Option<String>,
+    /// GitLab `--project`.
+    pub project: Option<String>,
+    /// CircleCI `--org-id`, `--project-id`.
+    pub org_id: Option<String>,
+    pub project_id: Option<String>,
+    /// Buildkite `--organization`, `--pipeline`.
+    pub organization: Option<String>,
+    pub pipeline: Option<String>,
+    /// Bitbucket `--workspace`, `--workspace-uuid`, `--repo-uuid`.
+    pub workspace: Option<String>,
+    pub workspace_uuid: Option<String>,
+    pub repo_uuid: Option<String>,
+}
+
+impl TrustRequest {
+    /// Whether any of --branch, --tag, --environment, --pull-request narrows the policy.
+    pub fn scoped(&self) -> bool {
+        !self.branch.is_empty()
+            || !self.tag.is_empty()
+            || !self.environment.is_empty()
+            || self.pull_request
+    }
+
+    /// `--issuer` or the CI's default.
+    fn issuer_or(&self, default: impl FnOnce() -> String) -> String {
+        self.issuer.clone().unwrap_or_else(default)
+    }
+
+    /// `--audience` or the default.
+    fn audience_or(&self, default: impl FnOnce() -> String) -> String {
+        self.audience.clone().unwrap_or_else(default)
+    }
+
+    /// A request read from `trust-policy`-style flags (tests).
+    #[cfg(test)]
+    pub fn from_flags(argv: &[&str]) -> TrustRequest {
+        let mut r = TrustRequest::default();
+        let mut it = argv.iter();
+        while let Some(flag) = it.next() {
+            if *flag == "--pull-request" {
+                r.pull_request = true;
+                continue;
+            }
+            let value = it.next().expect("a value").to_string();
+            let split = || value.split(',').map(str::to_string).collect::<Vec<_>>();
+            match *flag {
+                "--ci" => r.ci = Some(*CHOICES.iter().find(|c| c.id() == Some(&value)).unwrap()),
+                "--issuer" => r.issuer = Some(value),
+                "--audience" => r.audience = Some(value),
+                "--branch" => r.branch.extend(split()),
+                "--tag" => r.tag.extend(split()),
+                "--environment" => r.environment.extend(split()),
+                "--sub" => r.subs.extend(split()),
+                "--repo" => r.repo = Some(value),
+                "--project" => r.project = Some(value),
+                "--org-id" => r.org_id = Some(value),
+                "--project-id" => r.project_id = Some(value),
+                "--organization" => r.organization = Some(value),
+                "--pipeline" => r.pipeline = Some(value),
+                "--workspace" => r.workspace = Some(value),
+                "--workspace-uuid" => r.workspace_uuid = Some(value),
+                "--repo-uuid" => r.repo_uuid = Some(value),
+                "--account" => {}
+                other => panic!("unknown flag {other}"),
+            }
+        }
+        r
+    }
+}
+
+/// A CI's part of a trust policy; `policy::generate` adds `--sub`, checks the issuer and
+/// warns about breadth.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustDraft {
+    pub issuer: String,
+    pub audience: String,
+    pub subs: Vec<String>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// The option `flag` for `--ci ci`, which must be given.
+fn need<'a>(value: &'a Option<String>, flag: &str, ci: &str) -> Result<&'a str, String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("--ci {ci} needs {flag}"))
+}
+
+/// Checks that `value` is a path of at least two non-empty parts (`owner/name`).
+fn path_like(value: &str, flag: &str, example: &str) -> Result<(), String> {
+    let parts: Vec<&str> = value.split('/').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) || value.contains(':') {
+        return Err(format!("{flag} `{value}` must look like {example}"));
+    }
+    Ok(())
+}
+
+/// Rejects scope options that mean nothing for `ci`.
+fn refuse(request: &TrustRequest, ci: &str, flags: &[&str]) -> Result<(), String> {
+    for flag in flags {
+        let given = match *flag {
+            "--branch" => !request.branch.is_empty(),
+            "--tag" => !request.tag.is_empty(),
+            "--environment" => !request.environment.is_empty(),
+            "--pull-request" => request.pull_request,
+            _ => false,
+        };
+        if given {
+            return Err(format!(
+                "{flag} does not apply to --ci {ci}: its sub claim does not carry it (use --sub or --from-token)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How a CI's `sub` names a repository or project, and its branches and tags
+/// (`repo:<owner>/<name>:ref:refs/heads/<branch>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubGrammar {
+    /// What `sub` starts with (`repo:`).
+    pub prefix: &'static str,
+    /// What the path after it names (`repository`).
+    pub holder: &'static str,
+    /// What marks a branch in the rest (`refs/heads/`).
+    pub branch: &'static str,
+    /// What marks a tag in the rest (`refs/tags/`).
+    pub tag: &'static str,
+}
+
+/// Who else the shared issuer `provider` signs tokens for.
+pub fn shared_issuer_serves(provider: &str) -> &'static str {
+    ALL.iter()
+        .find_map(|ci| ci.shared_issuer_serves(provider))
+        .unwrap_or("job this issuer signs tokens for")
+}
+
+/// How the issuer `provider` lets a project customise `sub` (empty when it does not say).
+pub fn sub_customisation(provider: &str) -> &'static str {
+    ALL.iter()
+        .find_map(|ci| ci.sub_customisation(provider))
+        .unwrap_or("")
+}
+
+/// The `sub` grammars of every CI that has one, in [`ALL`] order.
+pub fn sub_grammars() -> impl Iterator<Item = SubGrammar> {
+    ALL.iter().filter_map(|ci| ci.sub_grammar())
+}
+
+/// `GitHub and Buildkite`: the CIs whose tokens live only minutes, in [`ALL`] order.
+pub fn short_lived_tokens() -> String {
+    let names: Vec<&str> = ALL
+        .iter()
+        .filter_map(|ci| ci.short_lived_tokens())
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// `provider` (`host/path`) is the issuer URL `issuer` without `https://`.
+fn is_issuer(provider: &str, issuer: &str) -> bool {
+    issuer.strip_prefix("https://") == Some(provider)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session names
+// ---------------------------------------------------------------------------------------------
 
 /// The characters STS allows in a role session name.
 fn session_char_ok(c: char) -> bool {
@@ -138,44 +422,39 @@ pub fn validate_session_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A variable for a session name, `0` when unset.
+fn var_or_zero(env: &Env, key: &str) -> String {
+    env.get(key).unwrap_or("0").to_string()
+}
+
+#[cfg(test)]
+pub(crate) fn env_of(pairs: &[(&str, &str)]) -> Env {
+    Env::from_pairs(pairs.iter().copied())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs.iter().copied())
+    #[test]
+    fn detection_order_is_the_list() {
+        assert_eq!(Ci::detect(&env_of(&[])), generic::CI);
+        // A job that looks like two CIs is the first one of the list.
+        let both = env_of(&[("BITBUCKET_BUILD_NUMBER", "7"), ("BUILDKITE", "true")]);
+        assert_eq!(Ci::detect(&both), bitbucket::CI);
+        let both = env_of(&[("GITLAB_CI", "true"), ("GITHUB_ACTIONS", "true")]);
+        assert_eq!(Ci::detect(&both), github::CI);
+        assert_eq!(ALL.last(), Some(&generic::CI));
     }
 
     #[test]
-    fn detects_ci() {
-        assert_eq!(
-            Ci::detect(&env_of(&[("GITHUB_ACTIONS", "true")])),
-            Ci::GitHub
-        );
-        assert_eq!(Ci::detect(&env_of(&[("GITLAB_CI", "true")])), Ci::GitLab);
-        assert_eq!(Ci::detect(&env_of(&[("CIRCLECI", "true")])), Ci::Circle);
-        assert_eq!(
-            Ci::detect(&env_of(&[("BITBUCKET_BUILD_NUMBER", "7")])),
-            Ci::Bitbucket
-        );
-        assert_eq!(Ci::detect(&env_of(&[("BUILDKITE", "true")])), Ci::Buildkite);
-        assert_eq!(Ci::detect(&env_of(&[])), Ci::Unknown);
-    }
-
-    #[test]
-    fn session_names_from_context() {
-        let gl = env_of(&[
-            ("CI_PROJECT_ID", "42"),
-            ("CI_PIPELINE_ID", "1001"),
-            ("CI_JOB_ID", "9"),
-        ]);
-        assert_eq!(Ci::GitLab.default_session_name(&gl, 0), "gl-42-1001-9");
-        let gh = env_of(&[("GITHUB_RUN_ID", "777"), ("GITHUB_RUN_ATTEMPT", "2")]);
-        assert_eq!(Ci::GitHub.default_session_name(&gh, 0), "gh-777-2");
-        assert_eq!(
-            Ci::Unknown.default_session_name(&env_of(&[]), 5),
-            "aws-oidc-5"
-        );
+    fn every_named_ci_is_a_choice() {
+        let named: Vec<_> = ALL.iter().filter(|c| c.id().is_some()).collect();
+        assert_eq!(named.len(), CHOICES.len());
+        assert!(named.iter().all(|c| CHOICES.contains(c)));
+        assert_eq!(choices(), "github, gitlab, circleci, buildkite, bitbucket");
+        let names: std::collections::BTreeSet<_> = ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), ALL.len(), "names tell the CIs apart");
     }
 
     #[test]
@@ -201,21 +480,20 @@ mod tests {
     }
 
     #[test]
-    fn job_urls() {
-        let gh = env_of(&[
-            ("GITHUB_SERVER_URL", "https://github.com"),
-            ("GITHUB_REPOSITORY", "o/r"),
-            ("GITHUB_RUN_ID", "5"),
-        ]);
+    fn shared_issuers() {
         assert_eq!(
-            Ci::GitHub.job_url(&gh).unwrap(),
-            "https://github.com/o/r/actions/runs/5"
+            shared_issuer_serves("token.actions.githubusercontent.com"),
+            "GitHub Actions workflow of any repository on GitHub"
         );
-        assert_eq!(Ci::GitHub.job_url(&env_of(&[])), None);
-        let gl = env_of(&[("CI_JOB_URL", "https://gitlab.com/g/p/-/jobs/9")]);
         assert_eq!(
-            Ci::GitLab.job_url(&gl).unwrap(),
-            "https://gitlab.com/g/p/-/jobs/9"
+            shared_issuer_serves("ci.example.com"),
+            "job this issuer signs tokens for"
+        );
+        assert_eq!(sub_customisation("ci.example.com"), "");
+        assert_eq!(short_lived_tokens(), "GitHub and Buildkite");
+        assert_eq!(
+            sub_grammars().map(|g| g.prefix).collect::<Vec<_>>(),
+            ["repo:", "project_path:"]
         );
     }
 }

@@ -134,7 +134,7 @@ async fn trust_policy_command(a: TrustPolicyArgs, env: &crate::env::Env) -> Resu
         }
         trust
     } else {
-        generate::for_ci(&a, partition).map_err(Failure::usage)?
+        generate::for_ci(&a.request(), partition).map_err(Failure::usage)?
     };
     let out = match a.format {
         OutputFormat::Policy => trust.policy_json(partition, &account) + "\n",

@@ -5,6 +5,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 
 pub use crate::args::TokenArgs;
+use crate::ci::{Ci, TrustRequest};
 
 /// The diagnosis subcommands, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
@@ -54,16 +55,6 @@ pub struct TokenCommandArgs {
     pub partition: String,
 }
 
-/// The CI systems `trust-policy --ci` knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CiKind {
-    Github,
-    Gitlab,
-    Circleci,
-    Buildkite,
-    Bitbucket,
-}
-
 /// What `trust-policy` prints on stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -92,7 +83,7 @@ pub struct TrustPolicyArgs {
         env = "AWS_OIDC_TRUST_CI",
         required_unless_present = "from_token"
     )]
-    pub ci: Option<CiKind>,
+    pub ci: Option<Ci>,
 
     /// Propose the tightest policy that admits this job's token (exact sub and aud).
     #[arg(long, env = "AWS_OIDC_TRUST_FROM_TOKEN", conflicts_with = "ci")]
@@ -253,6 +244,31 @@ pub struct TrustPolicyArgs {
     pub format: OutputFormat,
 }
 
+impl TrustPolicyArgs {
+    /// The scope options as the plain request `policy::generate` takes.
+    pub fn request(&self) -> TrustRequest {
+        TrustRequest {
+            ci: self.ci,
+            issuer: self.issuer.clone(),
+            audience: self.token.audience.clone(),
+            branch: self.branch.clone(),
+            tag: self.tag.clone(),
+            environment: self.environment.clone(),
+            pull_request: self.pull_request,
+            subs: self.subs.clone(),
+            repo: self.repo.clone(),
+            project: self.project.clone(),
+            org_id: self.org_id.clone(),
+            project_id: self.project_id.clone(),
+            organization: self.organization.clone(),
+            pipeline: self.pipeline.clone(),
+            workspace: self.workspace.clone(),
+            workspace_uuid: self.workspace_uuid.clone(),
+            repo_uuid: self.repo_uuid.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
@@ -283,4 +299,69 @@ pub struct ExplainArgs {
     /// Print JSON instead of text.
     #[arg(long, env = "AWS_OIDC_JSON")]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: TrustPolicyArgs,
+    }
+
+    /// Every scope option reaches the request under its own name.
+    #[test]
+    fn trust_policy_options_fill_the_request() {
+        let argv = [
+            "--ci",
+            "bitbucket",
+            "--issuer",
+            "https://i",
+            "--audience",
+            "a",
+            "--branch",
+            "b1,b2",
+            "--tag",
+            "t",
+            "--environment",
+            "e",
+            "--pull-request",
+            "--sub",
+            "s",
+            "--repo",
+            "o/r",
+            "--project",
+            "g/p",
+            "--org-id",
+            "O",
+            "--project-id",
+            "P",
+            "--organization",
+            "acme",
+            "--pipeline",
+            "deploy",
+            "--workspace",
+            "w",
+            "--workspace-uuid",
+            "wu",
+            "--repo-uuid",
+            "ru",
+        ];
+        let mut v = vec!["t", "--account", "123456789012"];
+        v.extend_from_slice(&argv);
+        let parsed = T::try_parse_from(v).unwrap().args.request();
+        assert_eq!(parsed, TrustRequest::from_flags(&argv));
+        assert_eq!(parsed.ci, Some(crate::ci::bitbucket::CI));
+        assert_eq!(parsed.branch, ["b1", "b2"]);
+        for ci in ["github", "gitlab", "circleci", "buildkite", "bitbucket"] {
+            let v = ["t", "--account", "123456789012", "--ci", ci];
+            assert_eq!(
+                T::try_parse_from(v).unwrap().args.ci.unwrap().id(),
+                Some(ci)
+            );
+        }
+    }
 }

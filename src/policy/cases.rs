@@ -11,7 +11,7 @@ use super::explain::{self, Explanation, Scope};
 use super::generate;
 use super::keys::{Context, Lookup, TAGS_CLAIM};
 use crate::aws::partition::Partition;
-use crate::commands::diagnose_args::TrustPolicyArgs;
+use crate::ci::TrustRequest;
 use crate::token::IdToken;
 use crate::token::jwt::{Claims, fake_jwt};
 
@@ -476,16 +476,8 @@ fn absent_keys_say_why() {
 // The generator's policies admit their token and refuse a neighbour
 // ---------------------------------------------------------------------------------------------
 
-fn trust_args(argv: &[&str]) -> TrustPolicyArgs {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        args: TrustPolicyArgs,
-    }
-    let mut v = vec!["t", "--account", ACCOUNT];
-    v.extend_from_slice(argv);
-    T::try_parse_from(v).unwrap().args
+fn trust_args(argv: &[&str]) -> TrustRequest {
+    TrustRequest::from_flags(argv)
 }
 
 fn verdict_for(policy_json: &str, partition: Partition, token: &Value) -> Verdict {

@@ -144,16 +144,9 @@ fn expected_provider_arn(policy: &Policy, provider: Option<&str>, scope: &Scope)
     )
 }
 
-/// Who else a shared issuer serves, for "admits every …" warnings.
+/// Who else a shared issuer serves, for "admits every …" warnings (the CIs say).
 fn audience_of_issuer(provider: &str) -> &'static str {
-    match provider {
-        "token.actions.githubusercontent.com" => {
-            "GitHub Actions workflow of any repository on GitHub"
-        }
-        "gitlab.com" => "job of any project on GitLab.com",
-        "agent.buildkite.com" => "Buildkite job of any organization",
-        _ => "job this issuer signs tokens for",
-    }
+    crate::ci::shared_issuer_serves(provider)
 }
 
 /// A warning when a condition value admits much more than one job.
@@ -176,8 +169,9 @@ pub fn breadth(provider: &str, key: &str, value: &str) -> Option<String> {
             audience_of_issuer(provider)
         ));
     }
-    for (prefix, what) in [("repo:", "repository"), ("project_path:", "project")] {
-        let Some(rest) = value.strip_prefix(prefix) else {
+    for grammar in crate::ci::sub_grammars() {
+        let what = grammar.holder;
+        let Some(rest) = value.strip_prefix(grammar.prefix) else {
             continue;
         };
         let (path, tail) = rest.split_once(':').unwrap_or((rest, ""));
@@ -195,9 +189,9 @@ pub fn breadth(provider: &str, key: &str, value: &str) -> Option<String> {
             ));
         }
         if has_wildcard(tail) {
-            let kind = if tail.contains("refs/heads/") || tail.contains("ref_type:branch") {
+            let kind = if crate::ci::sub_grammars().any(|g| tail.contains(g.branch)) {
                 "branch"
-            } else if tail.contains("refs/tags/") || tail.contains("ref_type:tag") {
+            } else if crate::ci::sub_grammars().any(|g| tail.contains(g.tag)) {
                 "tag"
             } else {
                 "ref"
@@ -420,15 +414,7 @@ fn absent_edit(
     let (op, key) = (&c.condition.operator, &c.condition.key);
     let provider = ctx.provider.as_deref().unwrap_or("<issuer>");
     if let Some(claim) = keys::is_unexposed_claim_key(ctx, key) {
-        let how = match provider {
-            "token.actions.githubusercontent.com" => {
-                " (GitHub can put claims such as job_workflow_ref, environment or repository_id into sub: PUT /repos/{owner}/{repo}/actions/oidc/customization/sub)"
-            }
-            p if p.starts_with("gitlab") => {
-                " (GitLab lets a project choose its sub claim's components)"
-            }
-            _ => "",
-        };
+        let how = crate::ci::sub_customisation(provider);
         return Edit {
             text: format!(
                 "in {label}, remove `{op} {key}`: IAM never provides the `{claim}` claim as a condition key, so this condition can never match; restrict through `{provider}:sub` instead{how}"

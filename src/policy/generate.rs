@@ -2,19 +2,15 @@
 //! environment, …), or from a real token (the tightest policy that admits it), plus the command
 //! and the Terraform/CloudFormation snippets that register the OIDC provider.
 //!
-//! Subject formats (from /work/shared/reference/ci-and-aws-facts.md and the CIs' docs):
-//! GitHub `repo:<owner>/<repo>:ref:refs/heads/<branch>`, `…:ref:refs/tags/<tag>`,
-//! `…:environment:<name>`, `…:pull_request`; GitLab
-//! `project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>`; CircleCI
-//! `org/<org>/project/<project>/user/<user>[/vcs-origin/<origin>/vcs-ref/<ref>]`; Buildkite
-//! `organization:<org>:pipeline:<pipeline>:ref:<ref>:commit:<sha>:step:<key>`; Bitbucket
-//! `{<repository uuid>}:…`.
+//! Each CI's subject format, default issuer and audience live in its file under `src/ci/`
+//! (from /work/shared/reference/ci-and-aws-facts.md and the CIs' docs); the input is a plain
+//! [`TrustRequest`] that the command layer fills from its options.
 
 use super::document::has_wildcard;
 use super::explain::{ASSUME, TAG_SESSION, breadth};
 use super::keys::{self, Context};
 use crate::aws::partition::Partition;
-use crate::commands::diagnose_args::{CiKind, TrustPolicyArgs};
+use crate::ci::{TrustDraft, TrustRequest};
 use crate::token::jwt::Claims;
 
 /// What a generated policy admits.
@@ -46,230 +42,31 @@ fn check_issuer(url: &str) -> Result<String, String> {
     Ok(url)
 }
 
-fn need<'a>(value: &'a Option<String>, flag: &str, ci: &str) -> Result<&'a str, String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| usage(format!("--ci {ci} needs {flag}")))
-}
-
-fn path_like(value: &str, flag: &str, example: &str) -> Result<(), String> {
-    let parts: Vec<&str> = value.split('/').collect();
-    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) || value.contains(':') {
-        return Err(usage(format!("{flag} `{value}` must look like {example}")));
-    }
-    Ok(())
-}
-
-/// Rejects scope options that mean nothing for `ci`.
-fn refuse(args: &TrustPolicyArgs, ci: &str, flags: &[&str]) -> Result<(), String> {
-    for flag in flags {
-        let given = match *flag {
-            "--branch" => !args.branch.is_empty(),
-            "--tag" => !args.tag.is_empty(),
-            "--environment" => !args.environment.is_empty(),
-            "--pull-request" => args.pull_request,
-            _ => false,
-        };
-        if given {
-            return Err(usage(format!(
-                "{flag} does not apply to --ci {ci}: its sub claim does not carry it (use --sub or --from-token)"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The policy for `--ci` and the scope options.
-pub fn for_ci(args: &TrustPolicyArgs, partition: Partition) -> Result<Trust, String> {
-    let ci = args.ci.ok_or_else(|| {
-        usage("give --ci (github, gitlab, circleci, buildkite, bitbucket) or --from-token")
+/// The policy for `--ci` and the scope options: the CI writes its subjects
+/// ([`crate::ci::CiSystem::trust`]), this adds `--sub`, checks the issuer and warns.
+pub fn for_ci(request: &TrustRequest, partition: Partition) -> Result<Trust, String> {
+    let ci = request.ci.ok_or_else(|| {
+        usage(format!(
+            "give --ci ({}) or --from-token",
+            crate::ci::choices()
+        ))
     })?;
-    let default_aud = partition.default_audience().to_string();
-    let values = args.branch.iter().chain(&args.tag).chain(&args.environment);
-    if values.chain(&args.subs).any(|v| v.trim().is_empty()) {
+    let values = request
+        .branch
+        .iter()
+        .chain(&request.tag)
+        .chain(&request.environment);
+    if values.chain(&request.subs).any(|v| v.trim().is_empty()) {
         return Err(usage("an empty --branch, --tag, --environment or --sub"));
     }
-    let mut warnings = Vec::new();
-    let mut notes = Vec::new();
-    let mut subs: Vec<String> = Vec::new();
-    let scoped = !args.branch.is_empty()
-        || !args.tag.is_empty()
-        || !args.environment.is_empty()
-        || args.pull_request;
-    let (issuer, audience) = match ci {
-        CiKind::Github => {
-            let repo = need(&args.repo, "--repo OWNER/NAME", "github")?;
-            path_like(repo, "--repo", "owner/name")?;
-            let base = format!("repo:{repo}");
-            subs.extend(
-                args.branch
-                    .iter()
-                    .map(|b| format!("{base}:ref:refs/heads/{b}")),
-            );
-            subs.extend(args.tag.iter().map(|t| format!("{base}:ref:refs/tags/{t}")));
-            subs.extend(
-                args.environment
-                    .iter()
-                    .map(|e| format!("{base}:environment:{e}")),
-            );
-            if args.pull_request {
-                subs.push(format!("{base}:pull_request"));
-            }
-            if !scoped && args.subs.is_empty() {
-                subs.push(format!("{base}:*"));
-            }
-            if !args.environment.is_empty() {
-                notes.push("a job that names an environment gets `…:environment:<name>` as its sub instead of its ref: give both --environment and --branch if some jobs deploy and others do not".into());
-            }
-            notes.push(format!(
-                "GitHub writes the owner and repository in sub as GitHub spells them, and IAM compares case-sensitively: check with `aws-oidc token` in a job of {repo}"
-            ));
-            (
-                args.issuer
-                    .clone()
-                    .unwrap_or_else(|| "https://token.actions.githubusercontent.com".into()),
-                args.token.audience.clone().unwrap_or(default_aud),
-            )
-        }
-        CiKind::Gitlab => {
-            refuse(args, "gitlab", &["--pull-request"])?;
-            let project = need(&args.project, "--project GROUP/PROJECT", "gitlab")?;
-            path_like(
-                project,
-                "--project",
-                "group/project or group/subgroup/project",
-            )?;
-            let base = format!("project_path:{project}");
-            subs.extend(
-                args.branch
-                    .iter()
-                    .map(|b| format!("{base}:ref_type:branch:ref:{b}")),
-            );
-            subs.extend(
-                args.tag
-                    .iter()
-                    .map(|t| format!("{base}:ref_type:tag:ref:{t}")),
-            );
-            if !args.environment.is_empty() {
-                if args.branch.is_empty() && args.tag.is_empty() && args.subs.is_empty() {
-                    return Err(usage(
-                        "--environment: GitLab's sub has no environment, and IAM cannot see the token's `environment` claim; give the --branch or --tag that deploys to it (and protect the environment in GitLab)",
-                    ));
-                }
-                warnings.push(format!(
-                    "IAM cannot check GitLab's `environment` claim ({}): this policy admits the given branches/tags whatever environment the job names; protect the environment in GitLab, or make the project's sub include it",
-                    args.environment.join(", ")
-                ));
-            }
-            if !scoped && args.subs.is_empty() {
-                subs.push(format!("{base}:*"));
-            }
-            notes.push("IAM cannot see `ref_protected` either: anyone who can push a branch with a name the policy admits can assume the role, so protect those branches".into());
-            (
-                args.issuer
-                    .clone()
-                    .unwrap_or_else(|| "https://gitlab.com".into()),
-                args.token.audience.clone().unwrap_or(default_aud),
-            )
-        }
-        CiKind::Circleci => {
-            refuse(args, "circleci", &["--environment", "--pull-request"])?;
-            let org = need(&args.org_id, "--org-id UUID", "circleci")?;
-            let project = need(&args.project_id, "--project-id UUID", "circleci")?;
-            let base = format!("org/{org}/project/{project}/user/*");
-            subs.extend(
-                args.branch
-                    .iter()
-                    .map(|b| format!("{base}/vcs-origin/*/vcs-ref/refs/heads/{b}")),
-            );
-            subs.extend(
-                args.tag
-                    .iter()
-                    .map(|t| format!("{base}/vcs-origin/*/vcs-ref/refs/tags/{t}")),
-            );
-            if scoped {
-                notes.push("branch and tag scopes need CircleCI's V2 token (CIRCLE_OIDC_TOKEN_V2, which aws-oidc prefers): only it carries vcs-ref".into());
-            } else if args.subs.is_empty() {
-                subs.push(base);
-            }
-            notes.push("CircleCI's default audience is the organization id; aws-oidc reads the pre-minted CIRCLE_OIDC_TOKEN_V2, whose aud is that id".into());
-            (
-                args.issuer
-                    .clone()
-                    .unwrap_or_else(|| format!("https://oidc.circleci.com/org/{org}")),
-                args.token
-                    .audience
-                    .clone()
-                    .unwrap_or_else(|| org.to_string()),
-            )
-        }
-        CiKind::Buildkite => {
-            refuse(args, "buildkite", &["--environment", "--pull-request"])?;
-            let org = need(&args.organization, "--organization SLUG", "buildkite")?;
-            let pipeline = need(&args.pipeline, "--pipeline SLUG", "buildkite")?;
-            let base = format!("organization:{org}:pipeline:{pipeline}");
-            subs.extend(
-                args.branch
-                    .iter()
-                    .map(|b| format!("{base}:ref:refs/heads/{b}:*")),
-            );
-            subs.extend(
-                args.tag
-                    .iter()
-                    .map(|t| format!("{base}:ref:refs/tags/{t}:*")),
-            );
-            if !scoped && args.subs.is_empty() {
-                subs.push(format!("{base}:*"));
-            }
-            notes.push(
-                "Buildkite's sub ends with the commit and step key, hence the trailing wildcard"
-                    .into(),
-            );
-            (
-                args.issuer
-                    .clone()
-                    .unwrap_or_else(|| "https://agent.buildkite.com".into()),
-                args.token.audience.clone().unwrap_or(default_aud),
-            )
-        }
-        CiKind::Bitbucket => {
-            refuse(
-                args,
-                "bitbucket",
-                &["--branch", "--tag", "--environment", "--pull-request"],
-            )?;
-            let workspace = need(&args.workspace, "--workspace NAME", "bitbucket")?;
-            let repo = need(&args.repo_uuid, "--repo-uuid UUID", "bitbucket")?;
-            let repo = format!("{{{}}}", repo.trim_matches(|c| c == '{' || c == '}'));
-            if args.subs.is_empty() {
-                subs.push(format!("{repo}:*"));
-            }
-            warnings.push("Bitbucket's sub format is not verified on a real token: check it with `aws-oidc token` in a step, or use --from-token".into());
-            let audience = match (&args.token.audience, &args.workspace_uuid) {
-                (Some(a), _) => a.clone(),
-                (None, Some(ws)) => format!(
-                    "ari:cloud:bitbucket::workspace/{}",
-                    ws.trim().trim_matches(|c| c == '{' || c == '}')
-                ),
-                (None, None) => {
-                    return Err(usage(
-                        "--ci bitbucket needs --workspace-uuid (its tokens' default audience) or --audience",
-                    ));
-                }
-            };
-            (
-                args.issuer.clone().unwrap_or_else(|| {
-                    format!(
-                        "https://api.bitbucket.org/2.0/workspaces/{workspace}/pipelines-config/identity/oidc"
-                    )
-                }),
-                audience,
-            )
-        }
-    };
-    subs.extend(args.subs.iter().cloned());
+    let TrustDraft {
+        issuer,
+        audience,
+        mut subs,
+        mut warnings,
+        notes,
+    } = ci.trust(request, partition.default_audience())?;
+    subs.extend(request.subs.iter().cloned());
     subs.dedup();
     let issuer = check_issuer(&issuer)?;
     let provider = keys::provider_of(&issuer);
@@ -502,18 +299,9 @@ impl Trust {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        args: TrustPolicyArgs,
-    }
-
-    pub fn args(argv: &[&str]) -> TrustPolicyArgs {
-        let mut v = vec!["t", "--account", "123456789012"];
-        v.extend_from_slice(argv);
-        T::try_parse_from(v).unwrap().args
+    pub fn args(argv: &[&str]) -> TrustRequest {
+        TrustRequest::from_flags(argv)
     }
 
     fn policy(argv: &[&str]) -> serde_json::Value {

@@ -190,7 +190,7 @@ mod tests {
         Report {
             token,
             source: "$AWS_ID_TOKEN".into(),
-            ci: Ci::GitLab,
+            ci: crate::ci::gitlab::CI,
             now,
             partition: "aws".into(),
             account: Some("123456789012".into()),

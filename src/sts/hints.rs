@@ -27,7 +27,10 @@ pub fn hints(err: &StsError, ctx: &Context) -> Vec<String> {
         StsError::Denied { code, message, .. } => by_code(code, message, ctx),
         StsError::ExpiredToken { .. } => vec![
             format!("the ID token expired before STS saw it ({})", ctx.claims.summary()),
-            "mint the token right before aws-oidc runs; GitHub and Buildkite tokens live about 5 minutes".into(),
+            format!(
+                "mint the token right before aws-oidc runs; {} tokens live about 5 minutes",
+                crate::ci::short_lived_tokens()
+            ),
         ],
         StsError::Tls { .. } => vec![crate::net::http::TLS_HINT.into()],
         StsError::Exhausted { .. } => vec![
@@ -186,6 +189,17 @@ mod tests {
         ));
         assert!(h.contains("\"token.actions.githubusercontent.com:aud\" = \"sts.amazonaws.com\""));
         assert!(h.contains("StringLike"));
+    }
+
+    #[test]
+    fn expired_token_names_the_short_lived_cis() {
+        let h = hint_text(&StsError::ExpiredToken {
+            operation: "AssumeRoleWithWebIdentity",
+            message: "Token expired".into(),
+        });
+        assert!(h.contains(
+            "mint the token right before aws-oidc runs; GitHub and Buildkite tokens live about 5 minutes"
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use tokio::io::AsyncReadExt;
 
-use crate::ci::Ci;
+use crate::ci::{Ci, TokenOffer};
 use crate::net::retry::Budget;
 use crate::secret::Secret;
 pub use jwt::{IdToken, JwtError};
@@ -39,12 +39,9 @@ pub enum Source {
 /// Why no token could be had. Messages name the source, never the token.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("no ID token found ({})", ci.name())]
+    /// The job runs in `ci` (perhaps none) and no source offered a token; the CI words it.
+    #[error("{}", ci.missing_token())]
     NotFound { ci: Ci },
-    #[error(
-        "GitHub Actions did not provide ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN"
-    )]
-    GitHubPermission,
     #[error("several variables hold an ID token: {}", .0.join(", "))]
     Ambiguous(Vec<String>),
     #[error("the environment variable {0} is not set or empty")]
@@ -91,26 +88,7 @@ impl TokenError {
     /// What to do about it.
     pub fn hints(&self, audience: &str) -> Vec<String> {
         match self {
-            TokenError::NotFound { ci: Ci::GitLab } => vec![
-                "declare the token in the job with `id_tokens:`, e.g.:".into(),
-                format!("    id_tokens:\n      AWS_ID_TOKEN:\n        aud: {audience}"),
-                "or name the variable with --token-env NAME".into(),
-            ],
-            TokenError::NotFound { ci: Ci::Circle } => vec![
-                "CircleCI sets CIRCLE_OIDC_TOKEN_V2 in jobs that use a context or a project with OIDC enabled".into(),
-            ],
-            TokenError::NotFound { ci: Ci::Bitbucket } => vec![
-                "add `oidc: true` to the step so that Bitbucket sets BITBUCKET_STEP_OIDC_TOKEN".into(),
-            ],
-            TokenError::NotFound { .. } => vec![
-                "aws-oidc looks at: GitHub Actions' token endpoint, AWS_ID_TOKEN, GITLAB_OIDC_TOKEN, a single *_ID_TOKEN variable, CIRCLE_OIDC_TOKEN_V2, CIRCLE_OIDC_TOKEN, BITBUCKET_STEP_OIDC_TOKEN, buildkite-agent, AWS_WEB_IDENTITY_TOKEN_FILE".into(),
-                "name the source with --token-env NAME, --token-file PATH or --token-command CMD".into(),
-            ],
-            TokenError::GitHubPermission => vec![
-                "grant the job `permissions: id-token: write` (plus `contents: read` for checkout):".into(),
-                "    permissions:\n      id-token: write\n      contents: read".into(),
-                "pull requests from forks never get one".into(),
-            ],
+            TokenError::NotFound { ci } => ci.missing_token_hints(audience),
             TokenError::Ambiguous(_) => vec!["choose one with --token-env NAME".into()],
             TokenError::EndpointTls(_) => vec![crate::net::http::TLS_HINT.into()],
             TokenError::EndpointStatus { status: 401 | 403, .. } => vec![
@@ -157,7 +135,8 @@ pub struct Explicit {
     pub command: Option<String>,
 }
 
-/// Picks the token source: the explicit one, else the first that the environment offers.
+/// Picks the token source: the explicit one, else the first that a CI of [`crate::ci::ALL`]
+/// offers, in that order (each CI's variables are in its own file).
 pub fn detect(explicit: &Explicit, env: &crate::env::Env) -> Result<Source, TokenError> {
     if let Some(name) = &explicit.env {
         return Ok(Source::Env(name.clone()));
@@ -168,56 +147,26 @@ pub fn detect(explicit: &Explicit, env: &crate::env::Env) -> Result<Source, Toke
     if let Some(cmd) = &explicit.command {
         return Ok(Source::Command(cmd.clone()));
     }
-    let get = |k: &str| env.get(k);
-    if let (Some(url), Some(token)) = (
-        get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) {
-        return Ok(Source::GitHub {
-            url: url.to_string(),
-            request_token: Secret::new(token),
-        });
+    match crate::ci::token_offer(env) {
+        Some(Ok(offer)) => Ok(Source::from(offer)),
+        Some(Err(crate::ci::Ambiguous(names))) => Err(TokenError::Ambiguous(names)),
+        None => Err(TokenError::NotFound {
+            ci: Ci::detect(env),
+        }),
     }
-    for name in ["AWS_ID_TOKEN", "GITLAB_OIDC_TOKEN"] {
-        if get(name).is_some() {
-            return Ok(Source::Env(name.into()));
-        }
-    }
-    let named: Vec<String> = env
-        .iter()
-        .filter(|(k, v)| k.ends_with("_ID_TOKEN") && looks_like_jwt(v))
-        .map(|(k, _)| k.to_string())
-        .collect();
-    match named.len() {
-        0 => {}
-        1 => return Ok(Source::Env(named[0].clone())),
-        _ => return Err(TokenError::Ambiguous(named)),
-    }
-    for name in [
-        "CIRCLE_OIDC_TOKEN_V2",
-        "CIRCLE_OIDC_TOKEN",
-        "BITBUCKET_STEP_OIDC_TOKEN",
-    ] {
-        if get(name).is_some() {
-            return Ok(Source::Env(name.into()));
-        }
-    }
-    let ci = Ci::detect(env);
-    if ci == Ci::Buildkite {
-        return Ok(Source::Buildkite);
-    }
-    if let Some(path) = get("AWS_WEB_IDENTITY_TOKEN_FILE") {
-        return Ok(Source::File(PathBuf::from(path)));
-    }
-    Err(match ci {
-        Ci::GitHub => TokenError::GitHubPermission,
-        ci => TokenError::NotFound { ci },
-    })
 }
 
-fn looks_like_jwt(v: &str) -> bool {
-    let v = v.trim();
-    v.starts_with("eyJ") && v.split('.').count() == 3
+impl From<TokenOffer> for Source {
+    fn from(offer: TokenOffer) -> Source {
+        match offer {
+            TokenOffer::GitHubEndpoint { url, request_token } => {
+                Source::GitHub { url, request_token }
+            }
+            TokenOffer::Variable(name) => Source::Env(name),
+            TokenOffer::File(path) => Source::File(path),
+            TokenOffer::BuildkiteAgent => Source::Buildkite,
+        }
+    }
 }
 
 impl Source {
@@ -543,6 +492,26 @@ mod tests {
         assert!(matches!(s, Source::File(p) if p == std::path::Path::new("/t")));
     }
 
+    /// Variables any CI sets come before the Buildkite agent, which counts only in a job
+    /// detected as Buildkite, and the web identity file comes last.
+    #[test]
+    fn agent_and_file_come_last() {
+        let bk = [
+            ("BUILDKITE", "true"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+            ("BITBUCKET_STEP_OIDC_TOKEN", JWT),
+        ];
+        let s = detect(&Explicit::default(), &env(&bk)).unwrap();
+        assert!(matches!(s, Source::Env(n) if n == "BITBUCKET_STEP_OIDC_TOKEN"));
+        let s = detect(&Explicit::default(), &env(&bk[..2])).unwrap();
+        assert!(matches!(s, Source::Buildkite));
+        let both = [("BITBUCKET_BUILD_NUMBER", "7"), bk[0], bk[1]];
+        let s = detect(&Explicit::default(), &env(&both)).unwrap();
+        assert!(matches!(s, Source::File(p) if p == std::path::Path::new("/t")));
+        let e = detect(&Explicit::default(), &env(&both[..2])).unwrap_err();
+        assert!(matches!(e, TokenError::NotFound { ci } if ci == crate::ci::bitbucket::CI));
+    }
+
     #[test]
     fn single_named_id_token() {
         let s = detect(
@@ -562,7 +531,11 @@ mod tests {
     #[test]
     fn missing_token_hints_per_ci() {
         let e = detect(&Explicit::default(), &env(&[("GITHUB_ACTIONS", "true")])).unwrap_err();
-        assert!(matches!(e, TokenError::GitHubPermission));
+        assert!(matches!(e, TokenError::NotFound { ci } if ci == crate::ci::github::CI));
+        assert_eq!(
+            e.to_string(),
+            "GitHub Actions did not provide ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+        );
         assert!(
             e.hints("sts.amazonaws.com")
                 .join("\n")
