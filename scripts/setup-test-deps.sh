@@ -7,6 +7,7 @@
 #
 #   scripts/setup-test-deps.sh            # venv only
 #   scripts/setup-test-deps.sh --with-fish  # also apt-get install fish (root, optional)
+#   scripts/setup-test-deps.sh --with-strace  # also apt-get install strace (root, optional)
 #
 # Environment: VENV_DIR (default <repo>/.venv), PYTHON (default python3).
 set -euo pipefail
@@ -28,10 +29,12 @@ stamp="$venv/.aws-oidc-test-deps"
 want="$(printf '%s\n' "${PINS[@]}")"
 
 with_fish=0
+with_strace=0
 for arg in "$@"; do
   case "$arg" in
     --with-fish) with_fish=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --with-strace) with_strace=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +49,20 @@ if [ "$with_fish" = 1 ] && ! command -v fish >/dev/null 2>&1; then
     rm -f "$log"
   else
     echo "setup-test-deps: fish not installed and cannot apt-get it; fish tests will be skipped" >&2
+  fi
+fi
+
+# tests/plain_http_no_tls.rs runs the binary under strace (skipped without it).
+if [ "$with_strace" = 1 ] && ! command -v strace >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log="$(mktemp)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace; } >"$log" 2>&1; then
+      echo "setup-test-deps: apt-get install strace failed (the strace test will be skipped):" >&2
+      tail -n 20 "$log" >&2
+    fi
+    rm -f "$log"
+  else
+    echo "setup-test-deps: strace not installed and cannot apt-get it; the strace test will be skipped" >&2
   fi
 fi
 

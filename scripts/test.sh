@@ -12,7 +12,7 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo build"
 cargo build --locked
 echo "== python test deps"
-scripts/setup-test-deps.sh --with-fish
+scripts/setup-test-deps.sh --with-fish --with-strace
 echo "== cargo test (unit + integration with fakes)"
 cargo test --locked
 echo "== conformance (moto STS, awscli, boto3)"

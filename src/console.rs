@@ -4,11 +4,13 @@
 //! The URL is a bearer credential for as long as its sign-in token lives
 //! (15 minutes): it is only ever handed to `output`, never logged.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::aws::credentials::{Assumed, Credentials};
 use crate::aws::partition::Partition;
-use crate::net::retry::Budget;
+use crate::net::retry::{self, Attempt, Budget, GaveUp, Verdict};
 use crate::net::url::encode;
 use crate::secret::Secret;
 
@@ -197,72 +199,91 @@ pub fn login_url(
     Secret::new(url)
 }
 
+/// How `getSigninToken` is retried: unreachable, 5xx and 429 are tried again.
+struct SigninPolicy;
+
+impl retry::Policy for SigninPolicy {
+    type Error = ConsoleError;
+    type Transient = ConsoleError;
+    type Permanent = ConsoleError;
+
+    fn classify(&self, err: ConsoleError) -> Verdict<ConsoleError, ConsoleError> {
+        if err.is_transient() {
+            Verdict::Retry(err)
+        } else {
+            Verdict::Stop(err)
+        }
+    }
+
+    fn starting(&self, attempt: &Attempt) {
+        tracing::info!("getSigninToken attempt {}/{}", attempt.number, attempt.of);
+    }
+
+    fn failed(&self, attempt: &Attempt, last: &ConsoleError, next: Option<Duration>) {
+        if next.is_some() {
+            tracing::warn!(
+                "getSigninToken attempt {} failed: {last}; retrying",
+                attempt.number
+            );
+        }
+    }
+}
+
 /// Exchanges the credentials for a sign-in token, retrying transient failures.
 async fn signin_token(request: &Secret, budget: &Budget) -> Result<Secret, ConsoleError> {
     let client = crate::net::http::client(request.expose()).map_err(ConsoleError::Setup)?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        tracing::info!("getSigninToken attempt {attempt}/{}", budget.max_attempts);
-        let result = client
-            .get(request.expose())
-            .timeout(budget.remaining().min(budget.attempt_timeout))
-            .send()
-            .await;
-        let err = match result {
-            Ok(resp) if resp.status().is_success() => match crate::net::http::read_bounded(resp)
-                .await
-            {
-                Err(crate::net::http::BodyError::TooLarge) => return Err(ConsoleError::TooLarge),
-                // A body cut off on the way is a network fault: try again.
-                Err(crate::net::http::BodyError::Read(e)) => ConsoleError::Unreachable {
-                    attempts: attempt,
-                    last: crate::net::http::describe(&e.without_url()),
-                },
-                Ok(bytes) => {
-                    let body: serde_json::Value =
-                        serde_json::from_slice(&bytes).map_err(|_| ConsoleError::Body)?;
-                    return body
-                        .get("SigninToken")
-                        .and_then(|v| v.as_str())
-                        .filter(|t| !t.is_empty())
-                        .map(Secret::new)
-                        .ok_or(ConsoleError::Body);
+    let attempt = |attempt: Attempt| {
+        let request = client.get(request.expose()).timeout(attempt.timeout);
+        async move {
+            match request.send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    match crate::net::http::read_bounded(resp).await {
+                        Err(crate::net::http::BodyError::TooLarge) => Err(ConsoleError::TooLarge),
+                        // A body cut off on the way is a network fault: try again.
+                        Err(crate::net::http::BodyError::Read(e)) => {
+                            Err(ConsoleError::Unreachable {
+                                attempts: attempt.number,
+                                last: crate::net::http::describe(&e.without_url()),
+                            })
+                        }
+                        Ok(bytes) => {
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&bytes).map_err(|_| ConsoleError::Body)?;
+                            body.get("SigninToken")
+                                .and_then(|v| v.as_str())
+                                .filter(|t| !t.is_empty())
+                                .map(Secret::new)
+                                .ok_or(ConsoleError::Body)
+                        }
+                    }
                 }
-            },
-            Ok(resp) => ConsoleError::Status {
-                status: resp.status().as_u16(),
-                detail: crate::net::http::redirect_note(resp.status().as_u16()).to_string(),
-            },
-            // reqwest's error text can hold the URL, which holds the credentials: strip it.
-            Err(e) => ConsoleError::Unreachable {
-                attempts: attempt,
-                last: crate::net::http::describe(&e.without_url()),
-            },
-        };
-        if !err.is_transient() {
-            return Err(err);
-        }
-        match budget.delay_after(attempt) {
-            Some(delay) => {
-                tracing::warn!("getSigninToken attempt {attempt} failed: {err}; retrying");
-                tokio::time::sleep(delay).await;
-            }
-            None => {
-                return Err(match err {
-                    ConsoleError::Status { status, .. } => ConsoleError::Status {
-                        status,
-                        detail: format!(" after {attempt} attempt(s)"),
-                    },
-                    ConsoleError::Unreachable { last, .. } => ConsoleError::Unreachable {
-                        attempts: attempt,
-                        last,
-                    },
-                    other => other,
-                });
+                Ok(resp) => Err(ConsoleError::Status {
+                    status: resp.status().as_u16(),
+                    detail: crate::net::http::redirect_note(resp.status().as_u16()).to_string(),
+                }),
+                // reqwest's error text can hold the URL, which holds the credentials: strip it.
+                Err(e) => Err(ConsoleError::Unreachable {
+                    attempts: attempt.number,
+                    last: crate::net::http::describe(&e.without_url()),
+                }),
             }
         }
-    }
+    };
+    retry::run(budget, &SigninPolicy, attempt)
+        .await
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Stopped(err) => err,
+            GaveUp::Exhausted { attempts, last, .. } => match last {
+                ConsoleError::Status { status, .. } => ConsoleError::Status {
+                    status,
+                    detail: format!(" after {attempts} attempt(s)"),
+                },
+                ConsoleError::Unreachable { last, .. } => {
+                    ConsoleError::Unreachable { attempts, last }
+                }
+                other => other,
+            },
+        })
 }
 
 /// The whole exchange: a sign-in URL for these credentials.

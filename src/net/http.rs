@@ -2,8 +2,10 @@
 //! both honouring `HTTPS_PROXY`/`NO_PROXY`, and both trusting the same roots:
 //! the system's (`SSL_CERT_FILE`/`SSL_CERT_DIR` say where they are), or, where
 //! the system has none (a `FROM scratch` image), Mozilla's roots built into the
-//! binary; plus the PEM bundle named by `AWS_CA_BUNDLE`.
+//! binary; plus the PEM bundle named by `AWS_CA_BUNDLE`. Those variables are read from the
+//! one environment snapshot, handed over once with [`configure`].
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ use base64::Engine;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+use crate::env::Env;
+
 /// What to do when a server's certificate is not trusted.
 pub const TLS_HINT: &str = "if a proxy or a private CA signs this endpoint's certificate, point AWS_CA_BUNDLE at its PEM bundle (SSL_CERT_FILE replaces the whole trust store)";
 
@@ -36,71 +40,125 @@ pub const MAX_ANSWER_TEXT: &str = "1 MiB";
 
 const USER_AGENT: &str = concat!("aws-oidc/", env!("CARGO_PKG_VERSION"));
 
-/// The trusted roots, loaded once.
+/// What the HTTP layer takes from the environment: where the trusted roots are. Read from
+/// the one snapshot ([`Env`]), never from the process directly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `AWS_CA_BUNDLE`: a PEM bundle trusted on top of the system's roots.
+    ca_bundle: Option<PathBuf>,
+    /// `SSL_CERT_FILE`: replaces the system's roots (with `SSL_CERT_DIR`).
+    cert_file: Option<PathBuf>,
+    /// `SSL_CERT_DIR`, split like `PATH`.
+    cert_dirs: Vec<PathBuf>,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Config {
+        Config {
+            ca_bundle: env.get("AWS_CA_BUNDLE").map(PathBuf::from),
+            cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
+            cert_dirs: env
+                .get("SSL_CERT_DIR")
+                .map(|dirs| {
+                    std::env::split_paths(dirs)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// Takes the HTTP layer's settings from the environment snapshot. Call it once, before the
+/// first client is built; later calls change nothing.
+#[expect(
+    dead_code,
+    reason = "main calls it once the new main.rs lands (issue 12); until then `config` takes its own snapshot"
+)]
+pub fn configure(env: &Env) {
+    let _ = CONFIG.set(Config::from_env(env));
+}
+
+/// The settings given to [`configure`]; a snapshot taken now if it was never called.
+fn config() -> &'static Config {
+    CONFIG.get_or_init(|| Config::from_env(&Env::from_process()))
+}
+
+/// The trusted roots, loaded once, when the first TLS client is built.
 fn roots() -> Result<&'static [CertificateDer<'static>], String> {
     static ROOTS: OnceLock<Result<Vec<CertificateDer<'static>>, String>> = OnceLock::new();
     ROOTS
-        .get_or_init(|| {
-            // Keep only what rustls accepts: the SDK's client panics on a root it cannot parse.
-            let usable =
-                |c: &CertificateDer<'static>| rustls::RootCertStore::empty().add(c.clone()).is_ok();
-            let mut seen = std::collections::HashSet::new();
-            let mut certs: Vec<CertificateDer<'static>> = system_roots()
-                .into_iter()
-                .filter(|c| seen.insert(c.as_ref().to_vec()) && usable(c))
-                .collect();
-            if certs.is_empty() {
-                tracing::debug!("no system CA certificates; using the built-in Mozilla roots");
-                certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                    .iter()
-                    .filter(|c| usable(c))
-                    .cloned()
-                    .collect();
-            }
-            if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
-                let shown = path.to_string_lossy().into_owned();
-                let pem = std::fs::read(&path)
-                    .map_err(|e| format!("cannot read AWS_CA_BUNDLE {shown}: {e}"))?;
-                let extra = CertificateDer::pem_slice_iter(&pem)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("AWS_CA_BUNDLE {shown} is not a PEM bundle: {e}"))?;
-                let before = certs.len();
-                certs.extend(extra.into_iter().filter(usable));
-                if certs.len() == before {
-                    return Err(format!(
-                        "AWS_CA_BUNDLE {shown} holds no usable PEM certificate"
-                    ));
-                }
-            }
-            Ok(certs)
-        })
+        .get_or_init(|| load_roots(config()))
         .as_ref()
         .map(Vec::as_slice)
         .map_err(Clone::clone)
 }
 
+fn load_roots(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
+    // Keep only what rustls accepts: the SDK's client panics on a root it cannot parse.
+    let usable =
+        |c: &CertificateDer<'static>| rustls::RootCertStore::empty().add(c.clone()).is_ok();
+    let mut seen = std::collections::HashSet::new();
+    let mut certs: Vec<CertificateDer<'static>> = system_roots(config)
+        .into_iter()
+        .filter(|c| seen.insert(c.as_ref().to_vec()) && usable(c))
+        .collect();
+    if certs.is_empty() {
+        tracing::debug!("no system CA certificates; using the built-in Mozilla roots");
+        certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|c| usable(c))
+            .cloned()
+            .collect();
+    }
+    if let Some(path) = &config.ca_bundle {
+        let shown = path.display();
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read AWS_CA_BUNDLE {shown}: {e}"))?;
+        let extra = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("AWS_CA_BUNDLE {shown} is not a PEM bundle: {e}"))?;
+        let before = certs.len();
+        certs.extend(extra.into_iter().filter(usable));
+        if certs.len() == before {
+            return Err(format!(
+                "AWS_CA_BUNDLE {shown} holds no usable PEM certificate"
+            ));
+        }
+    }
+    Ok(certs)
+}
+
 /// The system's roots. `SSL_CERT_FILE`/`SSL_CERT_DIR` when set; else the distribution's
 /// bundle file, read once (scanning /etc/ssl/certs as well would read every certificate
 /// two or three times over); else whatever the platform store has.
-fn system_roots() -> Vec<CertificateDer<'static>> {
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    if !set("SSL_CERT_FILE") && !set("SSL_CERT_DIR") {
-        const BUNDLES: [&str; 5] = [
-            "/etc/ssl/certs/ca-certificates.crt",
-            "/etc/pki/tls/certs/ca-bundle.crt",
-            "/etc/ssl/ca-bundle.pem",
-            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-            "/etc/ssl/cert.pem",
-        ];
-        for path in BUNDLES {
-            if let Ok(iter) = CertificateDer::pem_file_iter(path) {
-                let certs: Vec<_> = iter.filter_map(Result::ok).collect();
-                if !certs.is_empty() {
-                    return certs;
-                }
+fn system_roots(config: &Config) -> Vec<CertificateDer<'static>> {
+    if config.cert_file.is_some() || !config.cert_dirs.is_empty() {
+        let mut certs =
+            rustls_native_certs::load_certs_from_paths(config.cert_file.as_deref(), None).certs;
+        for dir in &config.cert_dirs {
+            certs.extend(rustls_native_certs::load_certs_from_paths(None, Some(dir)).certs);
+        }
+        return certs;
+    }
+    const BUNDLES: [&str; 5] = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
+    for path in BUNDLES {
+        if let Ok(iter) = CertificateDer::pem_file_iter(path) {
+            let certs: Vec<_> = iter.filter_map(Result::ok).collect();
+            if !certs.is_empty() {
+                return certs;
             }
         }
     }
+    // Neither variable is set (so the platform store's own look at them finds nothing).
     rustls_native_certs::load_native_certs().certs
 }
 
@@ -128,10 +186,14 @@ pub fn client(url: &str) -> Result<reqwest::Client, String> {
     if url.starts_with("http://") {
         PLAIN
             .get_or_init(|| {
+                // No trusted roots at all: without `tls_certs_only`, reqwest would build the
+                // platform verifier, which reads the system's roots for a client that never
+                // makes a TLS connection.
                 reqwest::Client::builder()
                     .user_agent(USER_AGENT)
                     .connect_timeout(Duration::from_secs(5))
                     .redirect(reqwest::redirect::Policy::none())
+                    .tls_certs_only(std::iter::empty())
                     .build()
                     .map_err(|e| describe(&e))
             })
@@ -368,5 +430,63 @@ mod tests {
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         assert_eq!(back, certs);
+    }
+
+    fn pem_file(dir: &std::path::Path, name: &str, certs: &[CertificateDer<'static>]) -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, pem_bundle(certs)).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn trust_settings_come_from_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        let system = pem_file(dir.path(), "system.pem", &mozilla[..3]);
+        let extra = pem_file(dir.path(), "extra.pem", &mozilla[3..4]);
+        let certs_dir = dir.path().join("certs");
+        std::fs::create_dir(&certs_dir).unwrap();
+        pem_file(&certs_dir, "a.pem", &mozilla[4..6]);
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", system.as_str()),
+            ("AWS_CA_BUNDLE", extra.as_str()),
+            ("SSL_CERT_DIR", certs_dir.to_str().unwrap()),
+        ]);
+        let sorted = |certs: &[CertificateDer<'_>]| {
+            let mut v: Vec<Vec<u8>> = certs.iter().map(|c| c.to_vec()).collect();
+            v.sort();
+            v
+        };
+        let got = load_roots(&Config::from_env(&env)).unwrap();
+        assert_eq!(sorted(&got), sorted(&mozilla[..6]));
+    }
+
+    #[test]
+    fn blank_variables_are_unset() {
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", ""),
+            ("SSL_CERT_DIR", " "),
+            ("AWS_CA_BUNDLE", ""),
+        ]);
+        assert_eq!(Config::from_env(&env), Config::default());
+    }
+
+    #[test]
+    fn an_unreadable_ca_bundle_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = pem_file(
+            dir.path(),
+            "system.pem",
+            &webpki_root_certs::TLS_SERVER_ROOT_CERTS[..1],
+        );
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", system.as_str()),
+            ("AWS_CA_BUNDLE", "/nonexistent/bundle.pem"),
+        ]);
+        let err = load_roots(&Config::from_env(&env)).unwrap_err();
+        assert!(
+            err.starts_with("cannot read AWS_CA_BUNDLE /nonexistent/bundle.pem: "),
+            "{err}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 pub mod hints;
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sts::config::{Region, SharedHttpClient};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
@@ -13,7 +13,7 @@ use aws_sdk_sts::types::PolicyDescriptorType;
 
 use crate::aws::credentials::{Assumed, Credentials};
 use crate::aws::partition::{RoleArn, account_of_arn};
-use crate::net::retry::Budget;
+use crate::net::retry::{self, Attempt, Budget, GaveUp, Verdict};
 use crate::secret::Secret;
 use crate::token::IdToken;
 
@@ -246,7 +246,62 @@ fn chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// Runs `call` under `budget`, retrying transient failures with backoff.
+/// How STS failures are retried: [`Class::Transient`] (and an attempt with no answer in
+/// time) is tried again; anything else stops with its [`StsError`].
+struct StsPolicy {
+    operation: &'static str,
+}
+
+impl retry::Policy for StsPolicy {
+    type Error = Class;
+    type Transient = String;
+    type Permanent = StsError;
+
+    fn classify(&self, class: Class) -> Verdict<String, StsError> {
+        let operation = self.operation;
+        Verdict::Stop(match class {
+            Class::Transient(last) => return Verdict::Retry(last),
+            Class::Tls(detail) => StsError::Tls { operation, detail },
+            Class::ExpiredToken(message) => StsError::ExpiredToken { operation, message },
+            Class::Permanent { code, message, .. } => StsError::Denied {
+                operation,
+                code,
+                message,
+            },
+        })
+    }
+
+    fn timed_out(&self, attempt: &Attempt) -> Option<Class> {
+        Some(Class::Transient(format!(
+            "no answer within {:.1} s",
+            attempt.timeout.as_secs_f64()
+        )))
+    }
+
+    fn starting(&self, attempt: &Attempt) {
+        tracing::info!(
+            "{} attempt {}/{}",
+            self.operation,
+            attempt.number,
+            attempt.of
+        );
+    }
+
+    fn failed(&self, attempt: &Attempt, last: &String, next: Option<Duration>) {
+        if let Some(delay) = next {
+            tracing::warn!(
+                "{} attempt {}/{} failed: {last}; retrying in {} ms",
+                self.operation,
+                attempt.number,
+                attempt.of,
+                delay.as_millis()
+            );
+        }
+    }
+}
+
+/// Runs `call` under `budget` in [the retry loop](retry::run), retrying transient failures
+/// with backoff.
 async fn with_retries<T, F, Fut>(
     operation: &'static str,
     budget: &Budget,
@@ -256,50 +311,21 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Class>>,
 {
-    let started = Instant::now();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        tracing::info!("{operation} attempt {attempt}/{}", budget.max_attempts);
-        let limit = budget.remaining().min(budget.attempt_timeout);
-        let class = match tokio::time::timeout(limit, call()).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(class)) => class,
-            Err(_) => Class::Transient(format!("no answer within {:.1} s", limit.as_secs_f64())),
-        };
-        let last = match class {
-            Class::Transient(last) => last,
-            Class::Tls(detail) => return Err(StsError::Tls { operation, detail }),
-            Class::ExpiredToken(message) => {
-                return Err(StsError::ExpiredToken { operation, message });
-            }
-            Class::Permanent { code, message, .. } => {
-                return Err(StsError::Denied {
-                    operation,
-                    code,
-                    message,
-                });
-            }
-        };
-        match budget.delay_after(attempt) {
-            Some(delay) => {
-                tracing::warn!(
-                    "{operation} attempt {attempt}/{} failed: {last}; retrying in {} ms",
-                    budget.max_attempts,
-                    delay.as_millis()
-                );
-                tokio::time::sleep(delay).await;
-            }
-            None => {
-                return Err(StsError::Exhausted {
-                    operation,
-                    attempts: attempt,
-                    secs: started.elapsed().as_secs_f64(),
-                    last,
-                });
-            }
-        }
-    }
+    retry::run(budget, &StsPolicy { operation }, |_| call())
+        .await
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Stopped(err) => err,
+            GaveUp::Exhausted {
+                attempts,
+                elapsed,
+                last,
+            } => StsError::Exhausted {
+                operation,
+                attempts,
+                secs: elapsed.as_secs_f64(),
+                last,
+            },
+        })
 }
 
 /// Builds an STS client. `credentials` is `None` for the unsigned web-identity call.

@@ -331,7 +331,10 @@ async fn run_command(
 
 mod github {
     //! GitHub Actions' ID token endpoint.
+    use std::time::Duration;
+
     use super::*;
+    use crate::net::retry::{self, Attempt, GaveUp, Verdict};
 
     /// Appends `audience=<aud>` to the request URL, which normally has a query already.
     pub fn request_url(url: &str, audience: &str) -> String {
@@ -351,79 +354,91 @@ mod github {
                 last: e,
             })?;
         let full = request_url(url, audience);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let timeout = budget.remaining().min(budget.attempt_timeout);
-            let result = client
+        let attempt = |attempt: Attempt| {
+            let request = client
                 .get(&full)
                 .header(
                     "Authorization",
                     format!("bearer {}", request_token.expose()),
                 )
                 .header("Accept", "application/json; api-version=2.0")
-                .timeout(timeout)
-                .send()
-                .await;
-            let retryable = match result {
-                Ok(resp) if resp.status().is_success() => {
-                    match crate::net::http::read_bounded(resp).await {
-                        Err(crate::net::http::BodyError::TooLarge) => {
-                            return Err(TokenError::EndpointTooLarge);
-                        }
-                        // A body cut off on the way is a network fault: try again.
-                        Err(crate::net::http::BodyError::Read(e)) => {
-                            TokenError::EndpointUnreachable {
-                                attempts: attempt,
-                                last: crate::net::http::describe(&e),
+                .timeout(attempt.timeout);
+            async move {
+                match request.send().await {
+                    Ok(resp) if resp.status().is_success() => {
+                        match crate::net::http::read_bounded(resp).await {
+                            Err(crate::net::http::BodyError::TooLarge) => {
+                                Err(TokenError::EndpointTooLarge)
+                            }
+                            // A body cut off on the way is a network fault: try again.
+                            Err(crate::net::http::BodyError::Read(e)) => {
+                                Err(TokenError::EndpointUnreachable {
+                                    attempts: attempt.number,
+                                    last: crate::net::http::describe(&e),
+                                })
+                            }
+                            Ok(bytes) => {
+                                let body: serde_json::Value = serde_json::from_slice(&bytes)
+                                    .map_err(|_| TokenError::EndpointBody)?;
+                                body.get("value")
+                                    .and_then(|v| v.as_str())
+                                    .map(Secret::new)
+                                    .ok_or(TokenError::EndpointBody)
                             }
                         }
-                        Ok(bytes) => {
-                            let body: serde_json::Value = serde_json::from_slice(&bytes)
-                                .map_err(|_| TokenError::EndpointBody)?;
-                            return body
-                                .get("value")
-                                .and_then(|v| v.as_str())
-                                .map(Secret::new)
-                                .ok_or(TokenError::EndpointBody);
-                        }
                     }
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let err = TokenError::EndpointStatus {
-                        status,
-                        detail: crate::net::http::redirect_note(status).to_string(),
-                    };
-                    if !(status >= 500 || status == 429) {
-                        return Err(err);
-                    }
-                    err
-                }
-                Err(e) => {
-                    let last = crate::net::http::describe(&e);
-                    if last.to_ascii_lowercase().contains("certificate") {
-                        return Err(TokenError::EndpointTls(last));
-                    }
-                    TokenError::EndpointUnreachable {
-                        attempts: attempt,
-                        last,
-                    }
-                }
-            };
-            tracing::info!("token endpoint attempt {attempt} failed: {retryable}");
-            match budget.delay_after(attempt) {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => {
-                    return Err(match retryable {
-                        TokenError::EndpointStatus { status, .. } => TokenError::EndpointStatus {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        Err(TokenError::EndpointStatus {
                             status,
-                            detail: format!(" after {attempt} attempt(s)"),
-                        },
-                        other => other,
-                    });
+                            detail: crate::net::http::redirect_note(status).to_string(),
+                        })
+                    }
+                    Err(e) => {
+                        let last = crate::net::http::describe(&e);
+                        if last.to_ascii_lowercase().contains("certificate") {
+                            return Err(TokenError::EndpointTls(last));
+                        }
+                        Err(TokenError::EndpointUnreachable {
+                            attempts: attempt.number,
+                            last,
+                        })
+                    }
                 }
             }
+        };
+        retry::run(budget, &EndpointPolicy, attempt)
+            .await
+            .map_err(|gave_up| match gave_up {
+                GaveUp::Stopped(err) => err,
+                GaveUp::Exhausted { attempts, last, .. } => match last {
+                    TokenError::EndpointStatus { status, .. } => TokenError::EndpointStatus {
+                        status,
+                        detail: format!(" after {attempts} attempt(s)"),
+                    },
+                    other => other,
+                },
+            })
+    }
+
+    /// Unreachable, 5xx and 429 are tried again; every other answer is final.
+    struct EndpointPolicy;
+
+    impl retry::Policy for EndpointPolicy {
+        type Error = TokenError;
+        type Transient = TokenError;
+        type Permanent = TokenError;
+
+        fn classify(&self, err: TokenError) -> Verdict<TokenError, TokenError> {
+            if err.is_transient() {
+                Verdict::Retry(err)
+            } else {
+                Verdict::Stop(err)
+            }
+        }
+
+        fn failed(&self, attempt: &Attempt, last: &TokenError, _next: Option<Duration>) {
+            tracing::info!("token endpoint attempt {} failed: {last}", attempt.number);
         }
     }
 
