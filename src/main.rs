@@ -46,6 +46,7 @@ fn main() -> ExitCode {
     let (verbose, quiet) = cli.command.verbosity();
     logging::init(verbose, quiet);
     let env = env::Env::from_process();
+    net::http::configure(&env);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -73,10 +73,6 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 
 /// Takes the HTTP layer's settings from the environment snapshot. Call it once, before the
 /// first client is built; later calls change nothing.
-#[expect(
-    dead_code,
-    reason = "main calls it once the new main.rs lands (issue 12); until then `config` takes its own snapshot"
-)]
 pub fn configure(env: &Env) {
     let _ = CONFIG.set(Config::from_env(env));
 }
