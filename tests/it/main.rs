@@ -1,0 +1,25 @@
+//! The integration tests: one binary (`cargo test --test it`), one module per area, all
+//! running the built `aws-oidc` against the in-process fakes of [`support`] (127.0.0.1 only).
+//!
+//! * [`faults`], [`console`], [`diagnose`], [`network`], [`limits`], [`exec_env`],
+//!   [`output_destinations`], [`serve_accept`], [`secret_hygiene`]: behaviour of each command
+//!   under faults, with exact exit codes, messages and no leaked secret;
+//! * [`fault_matrix`]: every network fault × every credential command, printed as a table
+//!   (and the kill test);
+//! * [`fakes_vs_sdk`]: the fakes checked against the official aws-sdk-sts client;
+//!
+//! A filter selects a module: `cargo test --test it faults::`, `cargo test --test it fault_matrix`.
+
+mod support;
+
+mod console;
+mod diagnose;
+mod exec_env;
+mod fakes_vs_sdk;
+mod fault_matrix;
+mod faults;
+mod limits;
+mod network;
+mod output_destinations;
+mod secret_hygiene;
+mod serve_accept;
