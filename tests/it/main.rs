@@ -7,6 +7,7 @@
 //! * [`fault_matrix`]: every network fault × every credential command, printed as a table
 //!   (and the kill test);
 //! * [`fakes_vs_sdk`]: the fakes checked against the official aws-sdk-sts client;
+//! * [`layout`]: the module dependency rule of `src/` and a `//!` doc on every file.
 //!
 //! A filter selects a module: `cargo test --test it faults::`, `cargo test --test it fault_matrix`.
 
@@ -18,6 +19,7 @@ mod exec_env;
 mod fakes_vs_sdk;
 mod fault_matrix;
 mod faults;
+mod layout;
 mod limits;
 mod network;
 mod output_destinations;
