@@ -7,9 +7,10 @@
 //! * [`fault_matrix`]: every network fault × every credential command, printed as a table
 //!   (and the kill test);
 //! * [`fakes_vs_sdk`]: the fakes checked against the official aws-sdk-sts client;
+//! * [`help`]: `--help` of every command against the committed snapshots in `snapshots/`;
 //! * [`layout`]: the module dependency rule of `src/` and a `//!` doc on every file.
 //!
-//! A filter selects a module: `cargo test --test it faults::`, `cargo test --test it fault_matrix`.
+//! A filter selects a module: `cargo test --test it faults::`, `cargo test --test it help::`.
 
 mod support;
 
@@ -19,6 +20,7 @@ mod exec_env;
 mod fakes_vs_sdk;
 mod fault_matrix;
 mod faults;
+mod help;
 mod layout;
 mod limits;
 mod network;
