@@ -45,6 +45,10 @@ pub enum Command {
     CredentialProcess(CredentialProcessArgs),
     #[command(flatten)]
     Diagnose(crate::commands::diagnose::Diagnose),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man(crate::commands::completions::ManArgs),
 }
 
 #[derive(Clone, Debug, Args)]
@@ -432,7 +436,7 @@ mod tests {
         for sub in cmd.get_subcommands() {
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();
-                if ["verbose", "help", "version", "command"].contains(&id) {
+                if ["verbose", "help", "version", "command", "shell"].contains(&id) {
                     continue;
                 }
                 assert!(

@@ -45,6 +45,16 @@ fn main() -> ExitCode {
         Command::Exec(e) => &e.common,
         Command::Console(c) => &c.common,
         Command::CredentialProcess(c) => &c.common,
+        // Generated from the clap definitions alone: no logging, environment or runtime.
+        Command::Completions(args) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            return commands::completions::completions(args, cmd)
+                .map_or_else(|f| fail(&f), ExitCode::from);
+        }
+        Command::Man(_) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            return commands::completions::man(cmd).map_or_else(|f| fail(&f), ExitCode::from);
+        }
         Command::Diagnose(_) => {
             let Command::Diagnose(d) = cli.command else {
                 unreachable!()
@@ -81,6 +91,7 @@ fn fail(f: &Failure) -> ExitCode {
 async fn run(command: Command, env: &crate::env::Env) -> Result<u8, Failure> {
     match command {
         Command::Diagnose(_) => unreachable!("diagnosis commands are run by diagnose::main"),
+        Command::Completions(_) | Command::Man(_) => unreachable!("printed before logging"),
         Command::Assume(args) => commands::assume::run(args, env).await,
         Command::Console(args) => {
             let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;

@@ -8,12 +8,14 @@
 //!   (and the kill test);
 //! * [`fakes_vs_sdk`]: the fakes checked against the official aws-sdk-sts client;
 //! * [`help`]: `--help` of every command against the committed snapshots in `snapshots/`;
+//! * [`completions`]: shell completions (bash, fish, zsh, …) and the man page;
 //! * [`layout`]: the module dependency rule of `src/` and a `//!` doc on every file.
 //!
 //! A filter selects a module: `cargo test --test it faults::`, `cargo test --test it help::`.
 
 mod support;
 
+mod completions;
 mod console;
 mod diagnose;
 mod exec_env;
