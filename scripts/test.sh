@@ -13,6 +13,8 @@ echo "== cargo build"
 cargo build --locked
 echo "== python test deps"
 scripts/setup-test-deps.sh --with-fish --with-strace
+# `man -l` renders `aws-oidc man` in tests/it/completions.rs (skipped there without man).
+command -v man >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq man-db >/dev/null; } || echo "man-db not installed: the man page is checked without man -l" >&2
 echo "== cargo test (unit + integration with fakes)"
 cargo test --locked
 echo "== conformance (moto STS, awscli, boto3)"

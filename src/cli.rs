@@ -39,6 +39,10 @@ pub enum Command {
     CredentialProcess(CredentialProcessArgs),
     #[command(flatten)]
     Diagnose(crate::commands::diagnose::Diagnose),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man(crate::commands::completions::ManArgs),
 }
 
 impl Command {
@@ -51,6 +55,14 @@ impl Command {
             Command::Console(args) => console::run(args, env).await,
             Command::CredentialProcess(args) => credential_process::run(args, env).await,
             Command::Diagnose(d) => diagnose::run(d, env).await,
+            // Generated from the clap definitions alone.
+            Command::Completions(args) => crate::commands::completions::completions(
+                &args,
+                <Cli as clap::CommandFactory>::command(),
+            ),
+            Command::Man(_) => {
+                crate::commands::completions::man(<Cli as clap::CommandFactory>::command())
+            }
         }
     }
 
@@ -65,6 +77,7 @@ impl Command {
             Command::Diagnose(Diagnose::Token(a)) => &a.log,
             Command::Diagnose(Diagnose::TrustPolicy(a)) => &a.log,
             Command::Diagnose(Diagnose::Explain(a)) => &a.log,
+            Command::Completions(_) | Command::Man(_) => return (0, false),
         };
         (log.verbose, log.quiet)
     }
@@ -86,7 +99,7 @@ mod tests {
         for sub in cmd.get_subcommands() {
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();
-                if ["verbose", "help", "version", "command"].contains(&id) {
+                if ["verbose", "help", "version", "command", "shell"].contains(&id) {
                     continue;
                 }
                 assert!(

@@ -25,12 +25,6 @@ pub enum Diagnose {
 #[derive(Debug, Args)]
 pub struct TokenCommandArgs {
     #[command(flatten)]
-    pub network: crate::args::NetworkArgs,
-
-    #[command(flatten)]
-    pub log: crate::args::LogArgs,
-
-    #[command(flatten)]
     pub token: TokenArgs,
 
     /// Print JSON instead of text.
@@ -53,6 +47,12 @@ pub struct TokenCommandArgs {
         default_value = "aws"
     )]
     pub partition: String,
+
+    #[command(flatten)]
+    pub network: crate::args::NetworkArgs,
+
+    #[command(flatten)]
+    pub log: crate::args::LogArgs,
 }
 
 /// What `trust-policy` prints on stdout.
@@ -70,12 +70,6 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct TrustPolicyArgs {
-    #[command(flatten)]
-    pub network: crate::args::NetworkArgs,
-
-    #[command(flatten)]
-    pub log: crate::args::LogArgs,
-
     /// The CI system the role is for.
     #[arg(
         long,
@@ -242,6 +236,12 @@ pub struct TrustPolicyArgs {
         default_value = "policy"
     )]
     pub format: OutputFormat,
+
+    #[command(flatten)]
+    pub network: crate::args::NetworkArgs,
+
+    #[command(flatten)]
+    pub log: crate::args::LogArgs,
 }
 
 impl TrustPolicyArgs {
@@ -272,12 +272,6 @@ impl TrustPolicyArgs {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
-    pub network: crate::args::NetworkArgs,
-
-    #[command(flatten)]
-    pub log: crate::args::LogArgs,
-
-    #[command(flatten)]
     pub token: TokenArgs,
 
     /// The trust policy: a JSON file or - for stdin (a policy document, or `aws iam get-role` output).
@@ -299,6 +293,12 @@ pub struct ExplainArgs {
     /// Print JSON instead of text.
     #[arg(long, env = "AWS_OIDC_JSON")]
     pub json: bool,
+
+    #[command(flatten)]
+    pub network: crate::args::NetworkArgs,
+
+    #[command(flatten)]
+    pub log: crate::args::LogArgs,
 }
 
 #[cfg(test)]

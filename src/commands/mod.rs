@@ -1,6 +1,7 @@
 //! One file per verb: its arguments and its `run` (`cli::Command::run` picks one).
 
 pub mod assume;
+pub mod completions;
 pub mod console;
 pub mod credential_process;
 pub mod diagnose;

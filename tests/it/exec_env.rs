@@ -1,9 +1,7 @@
 //! What `exec` and `exec --serve` leave in CMD's environment: the ID token variable aws-oidc
 //! consumed is removed unless `--keep-token-env`; GitHub's request variables stay.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// Runs `exec [--serve] [extra] -- sh -c <print which of VARS are set>` against a fake STS.
 fn exec_seen(

@@ -1,10 +1,8 @@
-//! Network behaviour of the built binary against the fakes in `tests/support`: redirects are
+//! Network behaviour of the built binary against the fakes in `tests/it/support.rs`: redirects are
 //! not followed (a token or credentials must not travel to another host, nor the URL leak
 //! in `Referer`), and network failures are reported with the URL tried and a readable time.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn redirect_to(url: &str) -> Step {
     Step::Respond {

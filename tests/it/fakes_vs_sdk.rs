@@ -2,12 +2,10 @@
 //! answers exactly as it would understand the real service's (success XML, ErrorResponse
 //! codes, SigV4 on AssumeRole, no auth on AssumeRoleWithWebIdentity, transport faults).
 
-mod support;
-
+use crate::support::*;
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use support::*;
 
 fn client(url: &str) -> aws_sdk_sts::Client {
     let conf = aws_sdk_sts::Config::builder()
@@ -144,7 +142,7 @@ async fn sdk_signs_assume_role_against_fake() {
 // ---- self-tests of the helpers and the scripted server (raw TCP) ----
 
 mod self_tests {
-    use super::support::*;
+    use crate::support::*;
 
     #[test]
     fn b64url_matches_known_vectors() {
@@ -173,7 +171,7 @@ mod self_tests {
 }
 
 mod server_self_tests {
-    use super::support::*;
+    use crate::support::*;
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::time::{Duration, Instant};

@@ -2,12 +2,10 @@
 //! federation endpoint: the exact getSigninToken request, SessionDuration for first-hop vs
 //! chained credentials, destinations, partitions, errors, retries, and where the URL goes.
 
-mod support;
-
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 
-use support::*;
+use crate::support::*;
 
 const TARGET_ROLE: &str = "arn:aws:iam::210987654321:role/target";
 

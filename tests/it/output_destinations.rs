@@ -1,12 +1,10 @@
-//! Where outputs go, against the built binary and the fake STS of `tests/support`:
+//! Where outputs go, against the built binary and the fake STS of `tests/it/support.rs`:
 //! devices, fifos and shared profile files.
-
-mod support;
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
-use support::*;
+use crate::support::*;
 
 /// A private character device like /dev/null (never the real one); `None`, with the reason
 /// printed, where mknod is not allowed (it needs root).

@@ -982,7 +982,7 @@ pub fn run_bin(
         elapsed,
         timed_out,
     };
-    // `AWS_OIDC_TEST_SHOW=1 cargo test --test faults -- --nocapture` prints every run.
+    // `AWS_OIDC_TEST_SHOW=1 cargo test --test it faults:: -- --nocapture` prints every run.
     if std::env::var_os("AWS_OIDC_TEST_SHOW").is_some() {
         eprintln!("=== {BIN} {args:?}\n{}", run.describe());
     }

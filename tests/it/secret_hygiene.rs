@@ -17,15 +17,13 @@
 //! Panic paths: the messages of reachable panics (a closed stdout pipe, out-of-range claim
 //! times) must hold no secret either.
 
-mod support;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const CHAIN_ROLE: &str = "arn:aws:iam::210987654321:role/target";
 

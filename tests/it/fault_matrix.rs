@@ -1,6 +1,6 @@
 //! Fault matrix: every network fault × every credential command × "once, then success" and
 //! "forever", against the in-process fake STS, fake GitHub token endpoint and fake federation
-//! endpoint (`tests/support`). Each row checks the exit code, how many requests the faulted
+//! endpoint (`tests/it/support.rs`). Each row checks the exit code, how many requests the faulted
 //! server saw, the wall time, that a failure leaves no output (no env file, no cache entry, no
 //! URL, the command not run) and that no canary secret reaches stdout/stderr.
 //!
@@ -8,18 +8,16 @@
 //! SIGKILLed at many points (before STS answers, in 0.5 ms steps around the answer, at random);
 //! every target must be byte-identical to the previous file or the complete new one.
 //!
-//! Meant as a `harness = false` target: `fn main` runs every row on 4 threads, prints the
-//! table and `N passed, M failed`, then the kill test, and exits non-zero on any failure; a
-//! positional argument filters rows (`cargo test --test fault_matrix -- console`; `kill` runs
-//! only the kill test). Under the default harness the two `#[test]`s run the same code and
-//! write the tables straight to stderr (not captured), so `cargo test` shows them either way;
-//! `FAULT_MATRIX_FILTER=…` filters there. `FAULT_MATRIX_VERBOSE=1` adds each failing run's
-//! stdout/stderr.
+//! Two `#[test]`s of the one integration binary: `fault_matrix` runs every row on 4 threads and
+//! `kill_mid_write_leaves_previous_files_intact` the kill test. Each writes its table, ending
+//! in `N passed, M failed` (`kill test: N passed, M failed`), straight to the process's stderr
+//! (`std::io::stderr`, which libtest does not capture), so `cargo test` shows both tables
+//! with or without `--nocapture`. `cargo test --test it fault_matrix` runs only these two;
+//! `FAULT_MATRIX_FILTER=console` keeps the rows whose `command at fault` line contains the
+//! word; `FAULT_MATRIX_VERBOSE=1` adds each failing run's stdout/stderr.
 //!
 //! Rows marked xfail are known gaps (listed with the reason under the table); they do not
 //! fail the run, but an xfail row that starts passing does (XPASS), so that the mark goes.
-
-mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +25,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const MAX_ATTEMPTS: &str = "3";
 const THREADS: usize = 4;
@@ -1194,28 +1192,6 @@ fn print_raw(s: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(s.as_bytes());
     let _ = err.flush();
-}
-
-/// `harness = false` entry point. Like libtest: `--list` lists nothing, and a positional
-/// argument (`cargo test --test fault_matrix -- console`) filters the rows (`kill` selects the
-/// kill test); other flags (`--nocapture`, …) are ignored.
-#[allow(dead_code)]
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        return;
-    }
-    let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
-    let mut failed = 0;
-    if filter.as_deref() != Some("kill") {
-        failed += run_matrix(filter.as_deref());
-    }
-    if filter.as_deref().is_none_or(|f| f == "kill") {
-        let (report, _, kill_failed) = run_kill_test();
-        print_raw(&report);
-        failed += kill_failed;
-    }
-    std::process::exit(i32::from(failed > 0));
 }
 
 #[test]

@@ -5,12 +5,10 @@
 //! printed, where strace is missing or cannot trace (`scripts/setup-test-deps.sh --with-strace`
 //! installs it).
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::*;
+use crate::support::*;
 
 /// Where trust roots live on the platforms `net::http` knows.
 const ROOT_PATHS: [&str; 3] = ["/etc/ssl", "/etc/pki", "/usr/lib/ssl"];

@@ -1,13 +1,11 @@
 //! Bounded reads: an answer or a token source that never ends must not be read to the end.
 //!
 //! Each case runs the built binary against a source that produces data without end (an
-//! endless chunked HTTP body from the fakes in `tests/support`, `yes`, `/dev/zero`) and
+//! endless chunked HTTP body from the fakes in `tests/it/support.rs`, `yes`, `/dev/zero`) and
 //! checks that it fails within seconds, with the expected exit code and a message naming
 //! the source and the limit, while its peak resident memory (`VmHWM`, sampled from
 //! `/proc/<pid>/status` as it runs) stays small. A run whose memory passes the ceiling is
 //! killed at once, so that the unbounded behaviour cannot take the machine down.
-
-mod support;
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -16,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// Peak RSS a failing run may reach (the binary itself needs ~10-20 MiB).
 const RSS_CEILING_KIB: u64 = 64 * 1024;

@@ -5,15 +5,13 @@
 //! opens far more idle connections than that, measures the CPU time the process uses over a
 //! second of failing accepts (`/proc/<pid>/stat`), then closes them and asks for credentials.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// utime + stime of `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {

@@ -1,15 +1,13 @@
 //! Fault-injection integration tests: the built `aws-oidc` binary against the in-process fakes
-//! in `tests/support` (scripted STS and GitHub token endpoint on 127.0.0.1).
+//! in `tests/it/support.rs` (scripted STS and GitHub token endpoint on 127.0.0.1).
 //!
 //! Every failing case asserts: exit code, an error + hint on stderr, how many requests the
 //! fake STS saw, no secret on stdout/stderr, and that no output file was written.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const TARGET_ROLE: &str = "arn:aws:iam::210987654321:role/target";
 const SIX_VARS: [&str; 6] = [

@@ -2,13 +2,11 @@
 //! codes 0/1/2, JSON output, stdin), and `assume --trust-policy` explaining an AccessDenied from
 //! the fake STS. The raw token never appears without `--raw`.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 const ACCOUNT_ARG: [&str; 2] = ["--account", ACCOUNT];
 
