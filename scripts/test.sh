@@ -23,12 +23,7 @@ echo "== GitLab template under gitlab-ci-local"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-gitlab.sh
 echo "== GitHub Action under act"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-action.sh
-echo "== cargo audit (RustSec advisory snapshot, offline)"
-if [ -d ../shared/advisory-db ]; then
-  command -v cargo-audit >/dev/null 2>&1 || cargo install cargo-audit --locked --quiet
-  cargo audit --db ../shared/advisory-db --no-fetch --stale
-else
-  echo "skipped: ../shared/advisory-db not found"
-fi
+echo "== supply chain: cargo-deny (RustSec snapshot offline, licences, bans, sources)"
+scripts/check-supply-chain.sh
 echo "== container image: static build, podman build from scratch, smoke test against moto"
 scripts/image-smoke.sh
