@@ -51,10 +51,13 @@ fi
 mapfile -t missing < <(missing_packages "${needs[@]}")
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "setup-system-deps: nothing missing for $what" >&2
-  exit 0
-fi
-if [ "$check_only" = 1 ]; then
+elif [ "$check_only" = 1 ]; then
   printf '%s\n' "${missing[@]}"
   exit 1
+else
+  apt_install setup-system-deps "${missing[@]}"
 fi
-apt_install setup-system-deps "${missing[@]}"
+if [ "$what" = test ] && command -v node >/dev/null 2>&1 \
+   && [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup-system-deps: WARNING: Node.js $(node --version) is too old for gitlab-ci-local: scripts/check-gitlab.sh needs 20 or newer (Debian 12's nodejs is 18)" >&2
+fi
