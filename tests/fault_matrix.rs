@@ -8,13 +8,13 @@
 //! SIGKILLed at many points (before STS answers, in 0.5 ms steps around the answer, at random);
 //! every target must be byte-identical to the previous file or the complete new one.
 //!
-//! Meant as a `harness = false` target: `fn main` runs every row on 4 threads, prints the
-//! table and `N passed, M failed`, then the kill test, and exits non-zero on any failure; a
-//! positional argument filters rows (`cargo test --test fault_matrix -- console`; `kill` runs
-//! only the kill test). Under the default harness the two `#[test]`s run the same code and
-//! write the tables straight to stderr (not captured), so `cargo test` shows them either way;
-//! `FAULT_MATRIX_FILTER=…` filters there. `FAULT_MATRIX_VERBOSE=1` adds each failing run's
-//! stdout/stderr.
+//! A `harness = false` target (Cargo.toml): libtest does not run it, so there are no
+//! `#[test]` functions here. `fn main` runs each test in `TESTS` (the matrix: every row on 4
+//! threads; then the kill test), catches a panic in one so the others still run, prints each
+//! table, `test NAME ... ok|FAILED`, and last the line `N passed, M failed` (rows and kill runs;
+//! a panicked test counts as one failure), and exits non-zero on any failure. A positional
+//! argument filters rows (`cargo test --test fault_matrix -- console`; `kill` runs only the
+//! kill test). `FAULT_MATRIX_VERBOSE=1` adds each failing run's stdout/stderr.
 //!
 //! Rows marked xfail are known gaps (listed with the reason under the table); they do not
 //! fail the run, but an xfail row that starts passing does (XPASS), so that the mark goes.
@@ -733,9 +733,9 @@ enum Status {
     XPass,
 }
 
-/// Runs every row, prints the table on stderr (unbuffered, bypassing test capture) and
-/// returns the number of failures.
-fn run_matrix(filter: Option<&str>) -> usize {
+/// Runs every row, prints the table on stderr (unbuffered) and returns (passed, failed); xfail
+/// rows count as neither.
+fn run_matrix(filter: Option<&str>) -> (usize, usize) {
     let faults = faults();
     let rows = rows(&faults);
     let rows: Vec<Row> = rows
@@ -904,7 +904,7 @@ fn run_matrix(filter: Option<&str>) -> usize {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(out.as_bytes());
     let _ = err.flush();
-    failed
+    (passed, failed)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1196,43 +1196,78 @@ fn print_raw(s: &str) {
     let _ = err.flush();
 }
 
-/// `harness = false` entry point. Like libtest: `--list` lists nothing, and a positional
+/// The fault matrix: every row passes (or is a known gap that still fails). Returns (passed,
+/// failed) rows.
+fn fault_matrix(filter: Option<&str>) -> (usize, usize) {
+    run_matrix(filter)
+}
+
+/// SIGKILL at many points of `assume` leaves every target the previous file or the whole new
+/// one. Returns (passed, failed) kill runs.
+fn kill_mid_write_leaves_previous_files_intact(_filter: Option<&str>) -> (usize, usize) {
+    let (report, passed, failed) = run_kill_test();
+    print_raw(&report);
+    (passed, failed)
+}
+
+/// One test of this file: `main` runs those whose `selected` accepts the filter.
+struct Test {
+    name: &'static str,
+    /// Returns (passed, failed) checks.
+    run: fn(Option<&str>) -> (usize, usize),
+    selected: fn(Option<&str>) -> bool,
+}
+
+/// What `main` runs, in order.
+const TESTS: &[Test] = &[
+    Test {
+        name: "fault_matrix",
+        run: fault_matrix,
+        selected: |f| f != Some("kill"),
+    },
+    Test {
+        name: "kill_mid_write_leaves_previous_files_intact",
+        run: kill_mid_write_leaves_previous_files_intact,
+        selected: |f| f.is_none_or(|f| f == "kill"),
+    },
+];
+
+/// `harness = false` entry point. Like libtest: `--list` lists the tests, and a positional
 /// argument (`cargo test --test fault_matrix -- console`) filters the rows (`kill` selects the
 /// kill test); other flags (`--nocapture`, …) are ignored.
-#[allow(dead_code)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
+        for test in TESTS {
+            println!("{}: test", test.name);
+        }
         return;
     }
     let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
-    let mut failed = 0;
-    if filter.as_deref() != Some("kill") {
-        failed += run_matrix(filter.as_deref());
+    let filter = filter.as_deref();
+    let (mut passed, mut failed) = (0, 0);
+    let mut verdicts = String::new();
+    for test in TESTS {
+        if !(test.selected)(filter) {
+            continue;
+        }
+        let name = test.name;
+        verdicts.push_str(&match std::panic::catch_unwind(|| (test.run)(filter)) {
+            Ok((p, 0)) => {
+                passed += p;
+                format!("test {name} ... ok ({p} passed)\n")
+            }
+            Ok((p, f)) => {
+                passed += p;
+                failed += f;
+                format!("test {name} ... FAILED ({p} passed, {f} failed: see its table above)\n")
+            }
+            Err(_) => {
+                failed += 1;
+                format!("test {name} ... FAILED (panicked)\n")
+            }
+        });
     }
-    if filter.as_deref().is_none_or(|f| f == "kill") {
-        let (report, _, kill_failed) = run_kill_test();
-        print_raw(&report);
-        failed += kill_failed;
-    }
+    print_raw(&format!("\n{verdicts}{passed} passed, {failed} failed\n"));
     std::process::exit(i32::from(failed > 0));
-}
-
-#[test]
-fn fault_matrix() {
-    let failed = run_matrix(std::env::var("FAULT_MATRIX_FILTER").ok().as_deref());
-    assert_eq!(
-        failed, 0,
-        "{failed} fault-matrix row(s) failed: see the table above"
-    );
-}
-
-#[test]
-fn kill_mid_write_leaves_previous_files_intact() {
-    let (report, _, failed) = run_kill_test();
-    print_raw(&report);
-    assert_eq!(
-        failed, 0,
-        "{failed} kill run(s) damaged a target: see the table above"
-    );
 }
