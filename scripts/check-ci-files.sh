@@ -53,7 +53,7 @@ fi
 # Offline: the built-in schemas are files inside the package; make any network access
 # fail fast instead of hanging (nothing here should need it).
 export HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9
-export NO_PROXY= no_proxy=
+export NO_PROXY='' no_proxy=''
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/aws-oidc-check-ci-files.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

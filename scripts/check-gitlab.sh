@@ -26,7 +26,8 @@
 # --force-shell-executor runs the jobs on this machine although the template sets `image:`.
 #
 # Needs: node + npm (Node 20 is fine for gitlab-ci-local 4.70.0; newer releases need
-# Node 22), git, rsync (installed with apt-get when missing and running as root), python3.
+# Node 22), git, rsync (each installed with apt-get when missing and running as root:
+# scripts/lib/system-deps.sh), python3.
 # gitlab-ci-local goes to <repo>/.tools/node_modules (or $AWS_OIDC_TOOLS_DIR).
 # Exits non-zero on any failure.
 set -euo pipefail
@@ -36,6 +37,8 @@ GLCL_VERSION=4.70.0
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/moto.sh
 . "$repo/scripts/lib/moto.sh"
+# shellcheck source=scripts/lib/system-deps.sh
+. "$repo/scripts/lib/system-deps.sh"
 cd "$repo"
 template="$repo/ci-templates/gitlab/templates/aws-oidc.yml"
 
@@ -57,18 +60,14 @@ fi
 [ -x "$bin" ] || die "aws-oidc binary not found at $bin"
 
 # --- tools ----------------------------------------------------------------------------
-for tool in git node npm; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
-done
-if ! command -v rsync >/dev/null 2>&1; then   # gitlab-ci-local copies the project with rsync
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "apt-get install rsync (gitlab-ci-local needs it)"
-    { apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }; } \
-      >/dev/null 2>&1 || die "apt-get install rsync failed"
-  else
-    die "rsync is not installed (gitlab-ci-local needs it): apt-get install rsync"
-  fi
-fi
+# gitlab-ci-local copies the project with rsync; the fixtures are git repositories.
+ensure_packages check-gitlab git=git node=nodejs npm=npm rsync=rsync \
+  || die "git, node, npm and rsync are needed"
+# gitlab-ci-local 4.70.0 stops at start on Node 18 (its yargs needs 20), which is what
+# Debian 12's nodejs package is.
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 20 ] \
+  || die "gitlab-ci-local $GLCL_VERSION needs Node.js 20 or newer; this is $(node --version) (Debian 12's nodejs is 18: install Node.js 20, e.g. NodeSource's nodejs package, or Debian 13's)"
 
 say "test dependencies (.venv: moto, awscli)"
 "$repo/scripts/setup-test-deps.sh"

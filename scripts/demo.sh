@@ -5,10 +5,15 @@
 #   scripts/demo.sh                       # builds target/release/aws-oidc
 #   AWS_OIDC_BIN=target/debug/aws-oidc scripts/demo.sh   # use an existing binary
 #
+# 0. Installs what is missing: python3 + python3-venv, gcc + libc6-dev, ca-certificates
+#    from Debian (scripts/setup-system-deps.sh demo; as root), moto, awscli and boto3
+#    into .venv (scripts/setup-test-deps.sh).
 # 1. GitHub Actions style: token from the fake ACTIONS_ID_TOKEN_REQUEST_URL,
 #    `aws-oidc assume --output sh`, eval, `aws sts get-caller-identity`.
 # 2. GitLab CI style: AWS_ID_TOKEN=<jwt>, `--output env=FILE`, load the
 #    dotenv file, `aws sts get-caller-identity`.
+# 3. `aws-oidc exec -- aws sts get-caller-identity` (GitLab style), as printed at the end
+#    under "Try it yourself".
 # Exits non-zero on any failure.
 set -euo pipefail
 
@@ -20,14 +25,20 @@ cd "$repo"
 say() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
 
+# --- system packages ------------------------------------------------------------
+say "system packages (scripts/setup-system-deps.sh demo)"
+"$repo/scripts/setup-system-deps.sh" demo || die "missing system packages (see above)"
+
 # --- binary -----------------------------------------------------------------
 if [ -n "${AWS_OIDC_BIN:-}" ]; then
   bin="$AWS_OIDC_BIN"
   case "$bin" in /*) ;; *) bin="$repo/$bin" ;; esac
 else
-  say "cargo build --release"
-  cargo build --release --quiet
-  bin="$repo/target/release/aws-oidc"
+  say "cargo build --release (a few minutes on a cold machine: optimised, fat LTO; cargo shows its progress)"
+  cargo build --release --locked
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+  bin="$target_dir/release/aws-oidc"
 fi
 [ -x "$bin" ] || die "aws-oidc binary not found at $bin"
 
@@ -48,8 +59,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-
 
 say "starting moto STS server"
 if start_moto "$venv_bin/python" "$venv_bin/moto_server" "$work/moto.log"; then pids+=("$moto_pid"); else moto_port=""; fi
@@ -90,6 +99,7 @@ base_env=(
 # --- 1. GitHub Actions path ---------------------------------------------------
 say "GitHub Actions path: aws-oidc assume --output sh; eval; aws sts get-caller-identity"
 mkdir -p "$work/home-gh"
+# shellcheck disable=SC2016  # the script is expanded by the inner bash
 "${base_env[@]}" \
   "HOME=$work/home-gh" \
   "CI=true" "GITHUB_ACTIONS=true" \
@@ -104,17 +114,23 @@ mkdir -p "$work/home-gh"
     aws sts get-caller-identity --output json
   ' >"$work/gh-identity.json" || die "GitHub path"
 cat "$work/gh-identity.json"
-grep -q '"arn:aws:sts::123456789012:assumed-role/demo/' "$work/gh-identity.json" \
-  || die "GitHub path: unexpected caller identity"
+grep -q '"arn:aws:sts::123456789012:assumed-role/demo/gh-9876543210-1"' "$work/gh-identity.json" \
+  || die "GitHub path: unexpected caller identity (session name gh-<run id>-<attempt>)"
 
 # --- 2. GitLab CI path --------------------------------------------------------
 say "GitLab CI path: AWS_ID_TOKEN=<jwt> aws-oidc assume --output env=FILE; load dotenv; aws sts get-caller-identity"
 mkdir -p "$work/home-gl"
 gitlab_jwt="$("$venv_bin/python" "$repo/scripts/fake_issuer.py" gitlab-token)"
+# The job's predefined variables, as in the token's claims (project_id, pipeline_id, job_id):
+# aws-oidc names the session gl-<project>-<pipeline>-<job>.
+gitlab_job=(
+  "CI=true" "GITLAB_CI=true" "CI_PROJECT_ID=2031" "CI_PROJECT_PATH=group/project"
+  "CI_PIPELINE_ID=574301" "CI_JOB_ID=8812345"
+)
+gitlab_arn="arn:aws:sts::123456789012:assumed-role/demo/gl-2031-574301-8812345"
 "${base_env[@]}" \
   "HOME=$work/home-gl" \
-  "CI=true" "GITLAB_CI=true" "CI_PROJECT_PATH=group/project" "CI_JOB_ID=8812345" \
-  "CI_PIPELINE_ID=574301" \
+  "${gitlab_job[@]}" \
   "AWS_ID_TOKEN=$gitlab_jwt" \
   "$bin" assume --role-arn arn:aws:iam::123456789012:role/demo \
     --output "env=$work/aws-oidc.env" || die "GitLab path: aws-oidc assume"
@@ -131,7 +147,41 @@ done <"$work/aws-oidc.env"
   aws sts get-caller-identity --output json >"$work/gl-identity.json" \
   || die "GitLab path: aws sts get-caller-identity"
 cat "$work/gl-identity.json"
-grep -q '"arn:aws:sts::123456789012:assumed-role/demo/' "$work/gl-identity.json" \
-  || die "GitLab path: unexpected caller identity"
+grep -q "\"$gitlab_arn\"" "$work/gl-identity.json" \
+  || die "GitLab path: unexpected caller identity (want $gitlab_arn)"
 
-say "demo OK: both paths produced working credentials against local STS"
+# --- 3. exec ---------------------------------------------------------------------
+say "exec: aws-oidc exec -- aws sts get-caller-identity (GitLab style)"
+"${base_env[@]}" "HOME=$work/home-gl" "${gitlab_job[@]}" "AWS_ID_TOKEN=$gitlab_jwt" \
+  "$bin" exec --role-arn arn:aws:iam::123456789012:role/demo -- \
+  aws sts get-caller-identity --output json >"$work/exec-identity.json" || die "exec path"
+grep -q "\"$gitlab_arn\"" "$work/exec-identity.json" || { cat "$work/exec-identity.json" >&2; die "exec path: unexpected caller identity"; }
+echo "exec: $gitlab_arn" >&2
+
+say "demo OK: GitHub path, GitLab path and exec produced working credentials against local STS"
+
+# Relative to the repository when the binary is inside it.
+shown_bin="${bin#"$repo"/}"
+cat >&2 <<EOF
+
+Try it yourself, from $repo (each server in a terminal of its own, or with & at the end):
+
+  .venv/bin/moto_server -H 127.0.0.1 -p 5000                  # local STS
+  .venv/bin/python scripts/fake_issuer.py serve --port 8099 --request-token demo   # token endpoint
+
+  export AWS_ENDPOINT_URL_STS=http://127.0.0.1:5000 AWS_EC2_METADATA_DISABLED=true
+
+  # GitHub Actions style: the token comes from the (fake) token endpoint
+  GITHUB_ACTIONS=true GITHUB_RUN_ID=42 \\
+  ACTIONS_ID_TOKEN_REQUEST_URL='http://127.0.0.1:8099/token?api-version=2.0' \\
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN=demo \\
+    $shown_bin assume --role-arn arn:aws:iam::123456789012:role/demo --output sh
+
+  # GitLab CI style: the token in AWS_ID_TOKEN; run a command with the credentials
+  export AWS_ID_TOKEN="\$(.venv/bin/python scripts/fake_issuer.py gitlab-token)"
+  GITLAB_CI=true CI_PROJECT_ID=2031 CI_PIPELINE_ID=574301 CI_JOB_ID=8812345 \\
+    $shown_bin exec --role-arn arn:aws:iam::123456789012:role/demo -- .venv/bin/aws sts get-caller-identity
+  $shown_bin token --token-env AWS_ID_TOKEN                 # what the token says (no secret shown)
+
+Other outputs (dotenv, fish, profile, credential_process, ...): $shown_bin assume --help
+EOF

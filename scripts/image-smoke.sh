@@ -37,6 +37,8 @@ done
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/moto.sh
 . "$repo/scripts/lib/moto.sh"
+# shellcheck source=scripts/lib/system-deps.sh
+. "$repo/scripts/lib/system-deps.sh"
 cd "$repo"
 
 image="${IMAGE:-localhost/aws-oidc:smoke}"
@@ -53,27 +55,9 @@ phase_done() { timings+=("$1 $((SECONDS - phase_start))s"); phase_start=$SECONDS
 
 # --- tools -------------------------------------------------------------------------
 say "tools: podman, runc, busybox-static"
-need=()
-command -v podman >/dev/null 2>&1 || need+=(podman)
-command -v runc >/dev/null 2>&1 || need+=(runc)
-if [ "$build" = 1 ]; then
-  [ -x /bin/busybox ] || need+=(busybox-static)
-  [ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
-fi
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "apt-get install ${need[*]}" >&2
-    log="$(mktemp)"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-             apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$log" 2>&1; then
-      tail -n 30 "$log" >&2; rm -f "$log"
-      die "apt-get install ${need[*]}"
-    fi
-    rm -f "$log"
-  else
-    die "missing ${need[*]} (Debian: apt-get install --no-install-recommends ${need[*]}, as root)"
-  fi
-fi
+needs=(podman=podman runc=runc)
+[ "$build" = 0 ] || needs+=(/bin/busybox=busybox-static /etc/ssl/certs/ca-certificates.crt=ca-certificates)
+ensure_packages image-smoke "${needs[@]}" || die "podman and runc are needed (and busybox-static, ca-certificates to build)"
 if [ -z "${CONTAINERS_CONF:-}" ] && [ -f "$repo/../shared/containers/containers.conf" ]; then
   CONTAINERS_CONF="$(cd "$repo/../shared/containers" && pwd)/containers.conf"
 fi

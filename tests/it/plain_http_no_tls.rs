@@ -2,7 +2,7 @@
 //! federation endpoint) never touches TLS trust roots: no file under `/etc/ssl` (nor the other
 //! distributions' bundle paths) is opened. Checked by running the binary under
 //! `strace -f -e trace=open,openat` against the in-process fakes; skipped, with the reason
-//! printed, where strace is missing or cannot trace (`scripts/setup-test-deps.sh --with-strace`
+//! printed, where strace is missing or cannot trace (`scripts/setup-system-deps.sh test`
 //! installs it).
 
 use std::path::Path;
