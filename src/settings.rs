@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use crate::args::{DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS, RoleArgs};
+use crate::aws::arn::RoleArn;
 use crate::aws::credentials::{Credentials, now_secs};
-use crate::aws::partition::{Partition, RoleArn, is_valid_region};
+use crate::aws::partition::{Partition, is_valid_region};
 use crate::ci::{self, Ci};
 use crate::failure::{self, Failure, Kind};
 use crate::secret::Secret;

@@ -1,8 +1,6 @@
-//! AWS partitions, role ARNs, regions and the STS endpoint they imply.
-//!
-//! The role's ARN names its partition; the partition decides the default
-//! region, the STS host, the default token audience and which regions are
-//! valid at all. Everything here is pure and offline.
+//! AWS partitions, regions and the STS endpoint and audience they imply. The role's ARN
+//! (`arn.rs`) names its partition; the partition decides the default region, the STS host, the
+//! default token audience and which regions are valid at all. Pure and offline.
 
 use std::fmt;
 
@@ -114,81 +112,6 @@ impl fmt::Display for Partition {
     }
 }
 
-/// A validated IAM role ARN: `arn:<partition>:iam::<12-digit account>:role/[path/]<name>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleArn {
-    pub arn: String,
-    pub partition: Partition,
-    pub account_id: String,
-    pub name: String,
-}
-
-/// Why a role ARN was refused. Each message says what the valid form is.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ArnError {
-    #[error(
-        "`{0}` is not an IAM role ARN (expected arn:<partition>:iam::<account-id>:role/<name>)"
-    )]
-    Shape(String),
-    #[error(
-        "unknown partition `{partition}` in `{arn}` (known: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-eusc)"
-    )]
-    Partition { arn: String, partition: String },
-    #[error("the account id `{account}` in `{arn}` must be 12 digits")]
-    Account { arn: String, account: String },
-    #[error(
-        "the role name in `{0}` is empty or has characters IAM does not allow ([A-Za-z0-9+=,.@_-], path segments separated by /)"
-    )]
-    Name(String),
-}
-
-impl RoleArn {
-    pub fn parse(input: &str) -> Result<RoleArn, ArnError> {
-        let arn = input.trim();
-        let shape = || ArnError::Shape(arn.to_string());
-        if arn.len() < 20 || arn.len() > 2048 {
-            return Err(shape());
-        }
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(shape());
-        };
-        let partition = Partition::from_name(partition).ok_or_else(|| ArnError::Partition {
-            arn: arn.to_string(),
-            partition: partition.to_string(),
-        })?;
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ArnError::Account {
-                arn: arn.to_string(),
-                account: account.to_string(),
-            });
-        }
-        let path_and_name = resource.strip_prefix("role/").ok_or_else(shape)?;
-        let name = path_and_name.rsplit('/').next().unwrap_or_default();
-        let valid_segment = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-        };
-        if name.len() > 64 || !path_and_name.split('/').all(valid_segment) {
-            return Err(ArnError::Name(arn.to_string()));
-        }
-        Ok(RoleArn {
-            arn: arn.to_string(),
-            partition,
-            account_id: account.to_string(),
-            name: name.to_string(),
-        })
-    }
-}
-
 /// Whether `region` looks like an AWS region name (`xx-name-N`, lower case).
 pub fn is_valid_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
@@ -204,88 +127,9 @@ pub fn is_valid_region(region: &str) -> bool {
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
 }
 
-/// The issuer as IAM names its OIDC provider and the provider's condition keys (`<provider>:sub`):
-/// `iss` without its `https://` scheme and otherwise exactly as spelled. A trailing slash stays
-/// (Auth0 issues `https://<tenant>.auth0.com/`): IAM matches the provider URL against `iss`
-/// exactly. The one place that turns an issuer into a provider.
-pub fn provider_of_issuer(iss: &str) -> String {
-    iss.strip_prefix("https://").unwrap_or(iss).to_string()
-}
-
-/// `arn:<partition>:iam::<account>:oidc-provider/<provider>` (see [`provider_of_issuer`]).
-pub fn provider_arn(partition: impl fmt::Display, account: &str, provider: &str) -> String {
-    format!("arn:{partition}:iam::{account}:oidc-provider/{provider}")
-}
-
-/// The account id inside an assumed-role ARN (`arn:aws:sts::123456789012:assumed-role/…`).
-pub fn account_of_arn(arn: &str) -> Option<&str> {
-    let account = arn.split(':').nth(4)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn provider_keeps_the_issuer_as_spelled() {
-        assert_eq!(
-            provider_of_issuer("https://token.actions.githubusercontent.com"),
-            "token.actions.githubusercontent.com"
-        );
-        assert_eq!(
-            provider_of_issuer("https://dev-abc.us.auth0.com/"),
-            "dev-abc.us.auth0.com/"
-        );
-        assert_eq!(
-            provider_of_issuer("https://git.example.com/gitlab"),
-            "git.example.com/gitlab"
-        );
-        assert_eq!(
-            provider_arn(Partition::AwsCn, "123456789012", "dev-abc.us.auth0.com/"),
-            "arn:aws-cn:iam::123456789012:oidc-provider/dev-abc.us.auth0.com/"
-        );
-    }
-
-    #[test]
-    fn parses_role_arns_in_every_partition() {
-        for p in Partition::ALL {
-            let arn = format!("arn:{}:iam::123456789012:role/deploy", p.name());
-            let r = RoleArn::parse(&arn).unwrap();
-            assert_eq!(r.partition, p);
-            assert_eq!(r.account_id, "123456789012");
-            assert_eq!(r.name, "deploy");
-        }
-    }
-
-    #[test]
-    fn parses_role_with_path() {
-        let r = RoleArn::parse("arn:aws:iam::123456789012:role/ci/gitlab/deploy-prod").unwrap();
-        assert_eq!(r.name, "deploy-prod");
-    }
-
-    #[test]
-    fn rejects_bad_arns() {
-        for bad in [
-            "deploy",
-            "arn:aws:iam::123456789012:user/alice",
-            "arn:aws:sts::123456789012:role/x",
-            "arn:aws:iam:us-east-1:123456789012:role/x",
-            "arn:aws:iam::123456789012:role/",
-            "arn:aws:iam::123456789012:role/a b",
-            "arn:aws:iam::123456789012:role//x",
-        ] {
-            assert!(RoleArn::parse(bad).is_err(), "{bad}");
-        }
-        assert!(matches!(
-            RoleArn::parse("arn:aws-moon:iam::123456789012:role/x"),
-            Err(ArnError::Partition { .. })
-        ));
-        assert!(matches!(
-            RoleArn::parse("arn:aws:iam::12345678901:role/deploy"),
-            Err(ArnError::Account { .. })
-        ));
-    }
 
     #[test]
     fn region_partitions() {
@@ -353,14 +197,5 @@ mod tests {
         ] {
             assert!(!is_valid_region(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn account_from_assumed_role_arn() {
-        assert_eq!(
-            account_of_arn("arn:aws:sts::123456789012:assumed-role/r/s"),
-            Some("123456789012")
-        );
-        assert_eq!(account_of_arn("nonsense"), None);
     }
 }

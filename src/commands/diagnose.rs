@@ -13,8 +13,9 @@ use crate::policy::explain::{self, Scope};
 use crate::policy::keys::Context;
 use crate::policy::{document as policy, generate, report};
 
+use crate::aws::arn::RoleArn;
 use crate::aws::credentials::now_secs;
-use crate::aws::partition::{Partition, RoleArn};
+use crate::aws::partition::Partition;
 use crate::ci::Ci;
 use crate::failure::{Failure, Kind};
 use crate::token::{self, Explicit, IdToken};

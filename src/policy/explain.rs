@@ -137,7 +137,7 @@ fn expected_provider_arn(policy: &Policy, provider: Option<&str>, scope: &Scope)
         .clone()
         .or_else(|| from_policy.map(|(_, a)| a))
         .unwrap_or_else(|| "<account-id>".into());
-    crate::aws::partition::provider_arn(
+    crate::aws::arn::provider_arn(
         partition,
         &account,
         provider.unwrap_or("<issuer host/path>"),

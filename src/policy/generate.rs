@@ -202,7 +202,7 @@ impl Trust {
     }
 
     pub fn provider_arn(&self, partition: Partition, account: &str) -> String {
-        crate::aws::partition::provider_arn(partition, account, &self.provider())
+        crate::aws::arn::provider_arn(partition, account, &self.provider())
     }
 
     fn document(&self, partition: Partition, account: &str) -> J {

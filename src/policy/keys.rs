@@ -81,7 +81,7 @@ pub struct Context {
     extra: BTreeMap<String, (String, Vec<String>)>,
 }
 
-pub use crate::aws::partition::provider_of_issuer as provider_of;
+pub use crate::aws::arn::provider_of_issuer as provider_of;
 
 /// Strings of a claim value: a string, or the strings of an array.
 fn strings(v: Option<&Value>) -> Vec<String> {

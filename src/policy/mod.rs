@@ -12,7 +12,7 @@ pub mod report;
 
 use std::path::Path;
 
-use crate::aws::partition::RoleArn;
+use crate::aws::arn::RoleArn;
 use crate::token::jwt::Claims;
 use explain::Scope;
 use keys::Context;

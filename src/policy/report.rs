@@ -66,7 +66,7 @@ fn display(v: &Value) -> String {
 impl Report<'_> {
     fn provider_arn(&self, ctx: &Context) -> Option<String> {
         ctx.provider.as_ref().map(|p| {
-            crate::aws::partition::provider_arn(
+            crate::aws::arn::provider_arn(
                 &self.partition,
                 self.account.as_deref().unwrap_or("<account-id>"),
                 p,

@@ -1,4 +1,5 @@
-//! The credentials cache behind `credential-process` and `exec --serve`.
+//! The credentials cache behind `credential-process` (`exec --serve` keeps its credentials in
+//! memory and does not use it).
 //!
 //! One file per key (a SHA-256 of everything that decides which credentials
 //! come out), mode 0600 in a 0700 directory, replaced atomically. A lock file

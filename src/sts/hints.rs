@@ -2,7 +2,7 @@
 //! names the values involved (the token's claims, the role, the provider).
 
 use super::StsError;
-use crate::aws::partition::RoleArn;
+use crate::aws::arn::RoleArn;
 use crate::token::jwt::Claims;
 
 /// What the hints may mention.
@@ -41,7 +41,7 @@ pub fn hints(err: &StsError, ctx: &Context) -> Vec<String> {
 }
 
 fn provider_arn(ctx: &Context) -> String {
-    crate::aws::partition::provider_arn(
+    crate::aws::arn::provider_arn(
         ctx.role.partition,
         &ctx.role.account_id,
         &ctx.claims.provider().unwrap_or_else(|| "<issuer>".into()),

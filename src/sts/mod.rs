@@ -11,8 +11,8 @@ use aws_sdk_sts::config::{Region, SharedHttpClient};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 
+use crate::aws::arn::{RoleArn, account_of_arn};
 use crate::aws::credentials::{Assumed, Credentials};
-use crate::aws::partition::{RoleArn, account_of_arn};
 use crate::net::retry::{self, Attempt, Budget, GaveUp, Verdict};
 use crate::secret::Secret;
 use crate::token::IdToken;

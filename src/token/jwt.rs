@@ -146,11 +146,9 @@ impl Claims {
     }
 
     /// The issuer as IAM names the provider and its condition keys
-    /// ([`crate::aws::partition::provider_of_issuer`]).
+    /// ([`crate::aws::arn::provider_of_issuer`]).
     pub fn provider(&self) -> Option<String> {
-        self.iss
-            .as_deref()
-            .map(crate::aws::partition::provider_of_issuer)
+        self.iss.as_deref().map(crate::aws::arn::provider_of_issuer)
     }
 }
 
