@@ -1,4 +1,4 @@
-//! `aws-oidc exec -- CMD`: run a command with the credentials in its environment.
+//! Running CMD with the credentials in its environment (`exec`, `exec --serve`): the command,
 //!
 //! On Unix the process image is replaced (`execvp`), so CMD receives signals
 //! sent to aws-oidc directly and its exit status is the job's; elsewhere CMD
