@@ -1,4 +1,4 @@
-//! Running CMD with the credentials in its environment (`exec`, `exec --serve`): the command,
+//! Running CMD with the credentials in its environment (`exec`, and the child of `exec --serve`).
 //!
 //! On Unix the process image is replaced (`execvp`), so CMD receives signals
 //! sent to aws-oidc directly and its exit status is the job's; elsewhere CMD
