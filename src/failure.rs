@@ -1,6 +1,6 @@
 //! The one error type `main` sees: a category (which decides the exit code), one line of
 //! message, and hints; and the mapping of module errors (token, output, command line) into it.
-//! STS errors are mapped in `obtain`, which knows the role and token they need for hints.
+//! `obtain` makes the hints an STS error needs (they name the role and the token's claims).
 
 use std::fmt;
 
@@ -98,6 +98,33 @@ pub fn token(e: crate::token::TokenError, audience: &str) -> Failure {
     };
     let hints = e.hints(audience);
     Failure::new(kind, e.to_string()).hints(hints)
+}
+
+/// An STS error: refused (exit 4), transient failures outlasted (5), an untrusted certificate
+/// (usage, 2); `hints` are the ones the caller made for this role and token.
+pub fn sts(e: crate::sts::StsError, hints: Vec<String>) -> Failure {
+    use crate::sts::StsError;
+    let kind = match e {
+        StsError::Denied { .. } | StsError::ExpiredToken { .. } => Kind::Denied,
+        StsError::Exhausted { .. } => Kind::Transient,
+        StsError::Tls { .. } => Kind::Usage,
+    };
+    Failure::new(kind, e.to_string()).hints(hints)
+}
+
+/// A console sign-in error: bad options are usage errors, network trouble transient, a refusal
+/// denied.
+pub fn console(e: crate::console::ConsoleError, chained: bool) -> Failure {
+    use crate::console::ConsoleError;
+    let kind = match e {
+        ConsoleError::NoFederation(_) | ConsoleError::Destination(_) | ConsoleError::Setup(_) => {
+            Kind::Usage
+        }
+        ref e if e.is_transient() => Kind::Transient,
+        _ => Kind::Denied,
+    };
+    let hints = e.hints(chained);
+    Failure::new(kind, format!("console sign-in: {e}")).hints(hints)
 }
 
 /// An output error: a usage error (a bad destination) or exit 6, with nothing half-written.

@@ -4,7 +4,7 @@
 
 use crate::aws::credentials::{Assumed, human_duration, now_secs, rfc3339};
 use crate::env::Env;
-use crate::failure::{self, Failure, Kind};
+use crate::failure::{self, Failure};
 use crate::net::retry::Budget;
 use crate::settings::{Route, Settings, check_account};
 use crate::sts::{self, StsError, WebIdentityRequest};
@@ -56,14 +56,9 @@ async fn fetch_token(
     Ok(token)
 }
 
+/// An STS error with the hints this role and token call for (the kind: [`failure::sts`]).
 fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failure {
     let from_environment = matches!(s.route, Route::Environment(_));
-    let kind = match e {
-        StsError::Denied { .. } => Kind::Denied,
-        StsError::ExpiredToken { .. } => Kind::Denied,
-        StsError::Exhausted { .. } => Kind::Transient,
-        StsError::Tls { .. } => Kind::Usage,
-    };
     let ctx = sts::hints::Context {
         claims,
         role: &s.role,
@@ -100,7 +95,7 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
             )],
         });
     }
-    Failure::new(kind, e.to_string()).hints(hints)
+    failure::sts(e, hints)
 }
 
 /// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.

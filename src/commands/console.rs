@@ -3,7 +3,7 @@
 
 use crate::aws::credentials::Assumed;
 use crate::env::Env;
-use crate::failure::{Failure, Kind};
+use crate::failure::Failure;
 use crate::net::retry::Budget;
 use crate::output::{self, Plan};
 use crate::secret::Secret;
@@ -78,10 +78,7 @@ pub fn check_console(
             )
         })
         .map(|_| ())
-        .map_err(|e| {
-            let hints = e.hints(false);
-            Failure::usage(format!("console sign-in: {e}")).hints(hints)
-        })
+        .map_err(|e| failure::console(e, false))
 }
 
 /// The federated console sign-in URL for `assumed`.
@@ -100,15 +97,5 @@ pub async fn console_url(
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
     crate::console::sign_in_url(assumed, s.role.partition, &opts, &budget)
         .await
-        .map_err(|e| {
-            let kind = match e {
-                crate::console::ConsoleError::NoFederation(_)
-                | crate::console::ConsoleError::Destination(_)
-                | crate::console::ConsoleError::Setup(_) => Kind::Usage,
-                ref e if e.is_transient() => Kind::Transient,
-                _ => Kind::Denied,
-            };
-            let hints = e.hints(assumed.chained);
-            Failure::new(kind, format!("console sign-in: {e}")).hints(hints)
-        })
+        .map_err(|e| failure::console(e, assumed.chained))
 }
