@@ -12,6 +12,7 @@ mod aws;
 mod ci;
 mod cli;
 mod commands;
+mod config;
 mod console;
 mod env;
 mod failure;

@@ -29,38 +29,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::args::RoleArgs;
 use crate::commands::assume::AssumeArgs;
+use crate::config::{self, TargetSpec};
 use crate::failure::{Failure, Kind};
 use crate::obtain;
 use crate::output::{self, Destination, Format, Plan, RenderOptions};
 use crate::settings::{self, Settings};
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    role_arn: Option<String>,
-    chain_role_arn: Option<String>,
-    external_id: Option<String>,
-    chain_session_name: Option<String>,
-    session_name: Option<String>,
-    region: Option<String>,
-    duration: Option<i32>,
-    sts_endpoint: Option<String>,
-    policy: Option<String>,
-    policy_arns: Option<Vec<String>>,
-    outputs: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    defaults: Spec,
-    targets: BTreeMap<String, Spec>,
-}
 
 /// One target, ready to run.
 pub struct RoleTarget {
@@ -69,13 +44,8 @@ pub struct RoleTarget {
     pub outputs: Vec<Destination>,
 }
 
-/// The 1-based line where `needle` first occurs in `text`, for error messages.
-fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
-}
-
-fn layer(base: &Spec, over: &Spec) -> Spec {
-    Spec {
+fn layer(base: &TargetSpec, over: &TargetSpec) -> TargetSpec {
+    TargetSpec {
         role_arn: over.role_arn.clone().or_else(|| base.role_arn.clone()),
         chain_role_arn: over
             .chain_role_arn
@@ -108,7 +78,7 @@ fn layer(base: &Spec, over: &Spec) -> Spec {
     }
 }
 
-fn apply(common: &RoleArgs, spec: &Spec) -> RoleArgs {
+fn apply(common: &RoleArgs, spec: &TargetSpec) -> RoleArgs {
     let mut c = common.clone();
     if let Some(v) = &spec.role_arn {
         c.role_arn = vec![v.clone()];
@@ -160,7 +130,7 @@ fn parse_outputs(
         .map(|o| {
             o.parse::<Destination>().map_err(|e| {
                 let at = text
-                    .and_then(|t| line_of(t, o))
+                    .and_then(|t| config::line_of(t, o))
                     .map_or(String::new(), |l| format!(" (line {l})"));
                 Failure::usage(format!("target {name}: {e}{at}"))
             })
@@ -174,32 +144,29 @@ pub fn resolve(
     env: &crate::env::Env,
 ) -> Result<Option<Vec<RoleTarget>>, Failure> {
     let cli_outputs = &args.outputs;
-    if args.config.is_some() && !args.common.role_arn.is_empty() {
+    // A file without `targets:` (only providers) never turns `assume` into a targets run.
+    let file = match &args.config {
+        Some(path) => Some(config::read(path).map_err(|e| {
+            Failure::usage(e.to_string())
+                .hint("see the schema in README.md, \"Many roles in one run\"")
+        })?),
+        None => None,
+    }
+    .filter(|c| c.targets.is_some());
+    if file.is_some() && !args.common.role_arn.is_empty() {
         return Err(Failure::usage(
             "--config names the roles; drop --role-arn (or put it under `defaults:`)",
         ));
     }
-    let (specs, text): (Vec<(String, Spec)>, Option<String>) = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::usage(format!("cannot read --config {}: {e}", path.display()))
-            })?;
-            let file: File = serde_saphyr::from_str(&text).map_err(|e| {
-                Failure::usage(format!(
-                    "--config {}: {}",
-                    path.display(),
-                    first_line(&e.to_string())
-                ))
-                .hint("see the schema in README.md, \"Many roles in one run\"")
-            })?;
-            if file.targets.is_empty() {
-                return Err(Failure::usage(format!(
-                    "--config {}: no targets",
-                    path.display()
-                )));
+    let (specs, text): (Vec<(String, TargetSpec)>, Option<String>) = match file {
+        Some(file) => {
+            let path = file.path.display().to_string();
+            let targets = file.targets.unwrap_or_default();
+            if targets.is_empty() {
+                return Err(Failure::usage(format!("--config {path}: no targets")));
             }
-            let chosen: Vec<(String, Spec)> = if args.targets.is_empty() {
-                file.targets
+            let chosen: Vec<(String, TargetSpec)> = if args.targets.is_empty() {
+                targets
                     .iter()
                     .map(|(n, t)| (n.clone(), layer(&file.defaults, t)))
                     .collect()
@@ -207,20 +174,19 @@ pub fn resolve(
                 args.targets
                     .iter()
                     .map(|n| {
-                        file.targets
+                        targets
                             .get(n)
                             .map(|t| (n.clone(), layer(&file.defaults, t)))
                             .ok_or_else(|| {
                                 Failure::usage(format!(
-                                    "--target {n} is not in {} (targets: {})",
-                                    path.display(),
-                                    file.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                                    "--target {n} is not in {path} (targets: {})",
+                                    targets.keys().cloned().collect::<Vec<_>>().join(", ")
                                 ))
                             })
                     })
                     .collect::<Result<_, _>>()?
             };
-            (chosen, Some(text))
+            (chosen, Some(file.text))
         }
         None if args.common.role_arn.len() > 1 => {
             let specs = args
@@ -229,7 +195,7 @@ pub fn resolve(
                 .iter()
                 .map(|arn| {
                     let name = arn.rsplit('/').next().unwrap_or(arn).to_string();
-                    let spec = Spec {
+                    let spec = TargetSpec {
                         role_arn: Some(arn.clone()),
                         ..Default::default()
                     };
@@ -245,7 +211,7 @@ pub fn resolve(
         if let Some(d) = spec.duration.filter(|d| !(900..=43200).contains(d)) {
             let at = text
                 .as_deref()
-                .and_then(|t| line_of(t, &format!("duration: {d}")))
+                .and_then(|t| config::line_of(t, &format!("duration: {d}")))
                 .map_or(String::new(), |l| format!(" (line {l})"));
             return Err(Failure::usage(format!(
                 "target {name}{at}: duration {d} is outside 900-43200 seconds"
@@ -254,9 +220,9 @@ pub fn resolve(
         let common = apply(&args.common, &spec);
         let settings = Settings::resolve(&common, env).map_err(|mut f| {
             let value = spec.role_arn.as_deref().unwrap_or(&name);
-            let at = text
-                .as_deref()
-                .and_then(|t| line_of(t, value).or_else(|| line_of(t, &format!("{name}:"))));
+            let at = text.as_deref().and_then(|t| {
+                config::line_of(t, value).or_else(|| config::line_of(t, &format!("{name}:")))
+            });
             f.message = match at {
                 Some(l) => format!("target {name} (line {l}): {}", f.message),
                 None => format!("target {name}: {}", f.message),
@@ -280,13 +246,6 @@ pub fn resolve(
     }
     check_distinct(&resolved)?;
     Ok(Some(resolved))
-}
-
-/// The parser's first line ("line 4 column 5: unknown field …"), without its snippet.
-fn first_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or(s);
-    let line = line.split(" --> ").next().unwrap_or(line);
-    line.trim_start_matches("error: ").trim().to_string()
 }
 
 /// Two targets writing the same file or profile would overwrite each other.
