@@ -45,6 +45,25 @@ pub enum Command {
     Man(crate::commands::completions::ManArgs),
 }
 
+impl Cli {
+    /// The command line's definition, as parsed, shown in `--help`, completed and put in the man
+    /// page: `[env: NAME]` never shows a variable's value (`AWS_OIDC_TOKEN_COMMAND` may carry a
+    /// password).
+    pub fn definition() -> clap::Command {
+        fn hide_values(cmd: clap::Command) -> clap::Command {
+            cmd.mut_args(|a| a.hide_env_values(true))
+                .mut_subcommands(hide_values)
+        }
+        hide_values(<Cli as clap::CommandFactory>::command())
+    }
+
+    /// Parses the process's command line.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        let matches = Cli::definition().try_get_matches()?;
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+}
+
 impl Command {
     /// Runs the command to its exit code.
     pub async fn run(self, env: &crate::env::Env) -> Result<u8, crate::failure::Failure> {
@@ -60,9 +79,7 @@ impl Command {
                 &args,
                 <Cli as clap::CommandFactory>::command(),
             ),
-            Command::Man(_) => {
-                crate::commands::completions::man(<Cli as clap::CommandFactory>::command())
-            }
+            Command::Man(_) => crate::commands::completions::man(Cli::definition()),
         }
     }
 

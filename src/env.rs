@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// The environment's UTF-8 variables (others are left out: no setting aws-oidc reads is
 /// anything but text).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env {
     vars: BTreeMap<String, String>,
 }
@@ -67,6 +67,13 @@ impl Env {
     }
 }
 
+/// The names only: values include secret keys and tokens.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.vars.keys()).finish()
+    }
+}
+
 impl FromIterator<(String, String)> for Env {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Env {
         Env {
@@ -95,5 +102,11 @@ mod tests {
         assert!(env.is_true("D") && !env.is_true("A"));
         assert_eq!(env.iter().count(), 4);
         assert_eq!(env.with("E", "1").get("E"), Some("1"));
+        let secret = Env::from_pairs([("AWS_SECRET_ACCESS_KEY", "canary-secret-value")]);
+        let shown = format!("{secret:?}");
+        assert!(
+            shown.contains("AWS_SECRET_ACCESS_KEY") && !shown.contains("canary"),
+            "{shown}"
+        );
     }
 }

@@ -35,7 +35,7 @@ use crate::cli::Cli;
 use crate::failure::{Failure, Kind};
 
 fn main() -> ExitCode {
-    let cli = match <Cli as clap::Parser>::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             clap::error::ErrorKind::DisplayHelp

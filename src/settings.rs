@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::args::{DEFAULT_DURATION, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS, RoleArgs};
+use crate::args::{DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECS, RoleArgs};
 use crate::aws::arn::RoleArn;
 use crate::aws::credentials::{Credentials, now_secs};
 use crate::aws::partition::{Partition, is_valid_region};
@@ -433,10 +433,12 @@ pub fn credential_process_command(s: &Settings) -> Result<String, Failure> {
     })?;
     let mut words = vec![exe.display().to_string(), "credential-process".into()];
     words.extend(s.to_args()?);
+    // Named by its flag only: a value (a token command's arguments) may hold a credential.
     if let Some(bad) = words.iter().find(|a| a.contains(['\n', '\r', '\0'])) {
+        let flag = bad.split('=').next().filter(|f| f.starts_with("--"));
         return Err(Failure::usage(format!(
-            "--refreshable: `{}` holds a line break, which a profile line cannot carry",
-            bad.lines().next().unwrap_or_default()
+            "--refreshable: the value of {} holds a line break, which a profile line cannot carry",
+            flag.unwrap_or("an option")
         )));
     }
     Ok(words
@@ -449,7 +451,9 @@ pub fn credential_process_command(s: &Settings) -> Result<String, Failure> {
 impl Settings {
     /// The options that resolve to these same settings again: the one place that turns
     /// settings back into a command line (`credential_process` profiles, single roles and YAML
-    /// targets alike). Paths are absolute; values equal to their defaults are left out.
+    /// targets alike). Each option is one `--flag=value` word (a value may start with `-`);
+    /// paths are absolute; the region, endpoint, duration and audience are always written, so a
+    /// refresh does not take them from whatever environment the SDK runs in.
     pub fn to_args(&self) -> Result<Vec<String>, Failure> {
         let Route::WebIdentity { request, .. } = &self.route else {
             return Err(Failure::usage(
@@ -457,21 +461,14 @@ impl Settings {
             ));
         };
         let mut args: Vec<String> = Vec::new();
-        let mut push = |flag: &str, value: String| {
-            args.push(flag.to_string());
-            args.push(value);
-        };
+        let mut push = |flag: &str, value: String| args.push(format!("{flag}={value}"));
         push("--role-arn", self.role.arn.clone());
         push("--region", self.endpoint.region.clone());
-        if self.endpoint.url != self.role.partition.sts_endpoint(&self.endpoint.region) {
-            push("--sts-endpoint", self.endpoint.url.clone());
-        }
+        push("--sts-endpoint", self.endpoint.url.clone());
         if let Some(v) = &self.explicit_session_name {
             push("--session-name", v.clone());
         }
-        if self.duration != DEFAULT_DURATION {
-            push("--duration", self.duration.to_string());
-        }
+        push("--duration", self.duration.to_string());
         match &self.policy {
             Some(SessionPolicy { file: Some(f), .. }) => {
                 push("--policy", format!("@{}", f.display()))
@@ -508,9 +505,7 @@ impl Settings {
         if let Some(v) = &t.command {
             push("--token-command", v.clone());
         }
-        if self.audience != self.role.partition.default_audience() {
-            push("--audience", self.audience.clone());
-        }
+        push("--audience", self.audience.clone());
         if self.max_attempts != DEFAULT_MAX_ATTEMPTS {
             push("--max-attempts", self.max_attempts.to_string());
         }

@@ -152,6 +152,11 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
         crate::commands::console::check_console(&settings, &args.console, env)?;
     }
     output::check_destinations(&destinations, env, url_dest.as_ref()).map_err(failure::output)?;
+    // Before STS: a line that cannot be written refuses the run, not its last step.
+    let refreshable = args
+        .refreshable
+        .then(|| settings::credential_process_command(&settings))
+        .transpose()?;
     let obtained = obtain::obtain(&settings, env).await?;
     let assumed = obtained.assumed;
     let mut opts = RenderOptions {
@@ -164,8 +169,13 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
     if let (Some(path), Some(token), Route::WebIdentity { request, .. }) =
         (web_identity, obtained.token, &settings.route)
     {
-        let left = token.claims.exp.map(|exp| exp.saturating_sub(now_secs()));
-        if let Some(left) = left.filter(|l| *l < 3600) {
+        // The token's lifetime, not the time left (which a slow start shaves below an hour).
+        let c = &token.claims;
+        let lifetime = c
+            .exp
+            .map(|exp| exp.saturating_sub(c.iat.unwrap_or_else(now_secs)));
+        let left = c.exp.map(|exp| exp.saturating_sub(now_secs()));
+        if let (Some(_), Some(left)) = (lifetime.filter(|l| *l < 3600), left) {
             tracing::warn!(
                 "the ID token expires in {}: SDKs re-read the token file only when their session ends, so later refreshes will fail; for long jobs use `aws-oidc exec --serve` or a `credential-process` profile, which mint fresh tokens",
                 human_duration(left)
@@ -178,9 +188,7 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
             token: token.raw().clone(),
         });
     }
-    if args.refreshable {
-        opts.refreshable = Some(settings::credential_process_command(&settings)?);
-    }
+    opts.refreshable = refreshable;
     let mut plan = Plan::render(&destinations, &assumed, env, &opts).map_err(failure::output)?;
     if let Some(dest) = &url_dest {
         // Before anything is written: a failure here leaves no output behind.

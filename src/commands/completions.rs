@@ -2,8 +2,8 @@
 //! man page (clap_mangen), both generated from the one clap definition in `cli.rs`, so every
 //! flag's doc comment is its `--help` line, its man page entry and its completion hint.
 //!
-//! Neither needs logging, the environment or a runtime: `main.rs` runs them right after
-//! parsing, passing the top-level `clap::Command` in (so this file does not import `cli`).
+//! Neither reads the environment or the network: `cli::Command::run` passes the top-level
+//! `clap::Command` in (so this file does not import `cli`).
 
 use std::io::Write;
 

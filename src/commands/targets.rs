@@ -292,6 +292,19 @@ pub async fn run(
             f
         })?;
     }
+    // Before STS: a refresh line that cannot be written refuses the target up front.
+    let refresh_lines: Vec<Option<String>> = targets
+        .iter()
+        .map(|t| {
+            args.refreshable
+                .then(|| settings::credential_process_command(&t.settings))
+                .transpose()
+                .map_err(|mut f| {
+                    f.message = format!("target {}: {}", t.name, f.message);
+                    f
+                })
+        })
+        .collect::<Result<_, _>>()?;
     // One token per distinct audience (a target's default audience follows its partition):
     // one fetch when all agree.
     let mut tokens: BTreeMap<&str, Option<crate::token::IdToken>> = BTreeMap::new();
@@ -342,14 +355,12 @@ pub async fn run(
     // All successes go into one plan: shared files (~/.aws/credentials) are rewritten once.
     let mut plan = Plan::default();
     let mut done = Vec::new();
-    for (t, r) in targets.iter().zip(results) {
+    for ((t, r), refresh_line) in targets.iter().zip(results).zip(refresh_lines) {
         let rendered = r
             .unwrap_or_else(|| Err(Failure::new(Kind::Internal, "no result")))
             .and_then(|o| {
                 let mut opts = opts.clone();
-                if args.refreshable {
-                    opts.refreshable = Some(settings::credential_process_command(&t.settings)?);
-                }
+                opts.refreshable = refresh_line;
                 let from = plan.written.len();
                 plan.render_into(&t.outputs, &o.assumed, &env, &opts)
                     .map_err(crate::failure::output)?;
@@ -646,6 +657,19 @@ mod refresh_command {
                 vec![],
             ),
             (vec!["--role-arn", role, "--token-file", &tf], vec![]),
+            // Values that start with `-` must stay values.
+            (
+                vec![
+                    "--role-arn",
+                    role,
+                    "--session-name=-me",
+                    "--chain-role-arn",
+                    "arn:aws:iam::210987654321:role/t",
+                    "--external-id=-ext",
+                    "--chain-session-name=-chained",
+                ],
+                vec![],
+            ),
             (
                 vec!["--role-arn", role, "--token-env", "MY_TOKEN"],
                 vec![("MY_TOKEN", "x")],
@@ -724,11 +748,31 @@ mod refresh_command {
         .unwrap();
         let s = resolve_assume(&["--config", &p.display().to_string()], &env(&[]));
         let line = credential_process_command(&s[0]).unwrap();
-        assert!(line.contains(" --duration 1800 "), "{line}");
+        assert!(line.contains(" --duration=1800 "), "{line}");
         assert!(
-            line.contains(r#" --policy '{"Version":"2012-10-17","Statement":[]}'"#),
+            line.contains(r#" '--policy={"Version":"2012-10-17","Statement":[]}'"#),
             "{line}"
         );
+    }
+
+    #[test]
+    fn what_the_sdk_environment_could_change_is_written() {
+        // A refresh runs in the SDK's environment, where AWS_OIDC_DURATION, AWS_OIDC_AUDIENCE
+        // or AWS_ENDPOINT_URL_STS may say otherwise: the first run's values are written even
+        // when they are the defaults.
+        let s = resolve_assume(
+            &["--role-arn", "arn:aws:iam::123456789012:role/r"],
+            &env(&[]),
+        );
+        let args = s[0].to_args().unwrap();
+        for want in [
+            "--region=us-east-1",
+            "--sts-endpoint=https://sts.us-east-1.amazonaws.com",
+            "--duration=3600",
+            "--audience=sts.amazonaws.com",
+        ] {
+            assert!(args.iter().any(|a| a == want), "{want} not in {args:?}");
+        }
     }
 
     #[test]
@@ -749,7 +793,13 @@ mod refresh_command {
         );
         let args = s[0].to_args().unwrap();
         let cwd = std::env::current_dir().unwrap();
-        let at = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+        let at = |flag: &str| {
+            let prefix = format!("{flag}=");
+            args.iter()
+                .find_map(|a| a.strip_prefix(&prefix))
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(
             at("--token-file"),
             cwd.join("target/tmp-refresh-paths/tok.jwt")

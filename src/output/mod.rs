@@ -1,6 +1,8 @@
 //! Handing the credentials on: one writer per format, and a plan that renders
 //! everything in memory first, stages every file, and only then commits them,
-//! so that a failure leaves no new or partial file behind.
+//! so that a failure leaves no new or partial file behind. Streams the user named
+//! (a fifo, `/dev/stderr`) cannot be staged: they are written through, after the
+//! files are staged and before they are committed.
 
 pub mod github;
 pub mod profile;

@@ -124,3 +124,27 @@ fn help_width_follows_columns() {
         "COLUMNS=60 does not wrap more than COLUMNS=100:\n{narrow}"
     );
 }
+
+#[test]
+fn help_never_shows_a_variables_value() {
+    // `[env: NAME=value]` would print a token command's password, or a policy, into CI logs.
+    for cmd in ["assume", "exec", "credential-process", "token"] {
+        let out = Command::new(BIN)
+            .args([cmd, "--help"])
+            .env_clear()
+            .env(
+                "AWS_OIDC_TOKEN_COMMAND",
+                "get-token --password canary-hunter2",
+            )
+            .env("AWS_OIDC_EXTERNAL_ID", "canary-external-id")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cmd}: {text}");
+        assert!(text.contains("AWS_OIDC_TOKEN_COMMAND"), "{cmd}: {text}");
+        assert!(
+            !text.contains("canary"),
+            "{cmd} --help shows a value:\n{text}"
+        );
+    }
+}
