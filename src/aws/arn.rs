@@ -40,17 +40,7 @@ impl RoleArn {
         if arn.len() < 20 || arn.len() > 2048 {
             return Err(shape());
         }
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(shape());
-        };
+        let (partition, account, resource) = iam_parts(arn).ok_or_else(shape)?;
         let partition = Partition::from_name(partition).ok_or_else(|| ArnError::Partition {
             arn: arn.to_string(),
             partition: partition.to_string(),
@@ -78,6 +68,54 @@ impl RoleArn {
             name: name.to_string(),
         })
     }
+}
+
+/// `arn:<partition>:iam::<account>:<resource>` split into its three parts.
+fn iam_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((partition, account, resource))
+}
+
+/// A parsed `arn:<partition>:iam::<account>:oidc-provider/<path>` (as a trust policy names it;
+/// the parts are kept as written, for messages).
+pub struct ProviderArn<'a> {
+    pub partition: &'a str,
+    pub account: &'a str,
+    pub path: &'a str,
+}
+
+/// The parts of an OIDC provider ARN, or `None` when `arn` is not one.
+pub fn parse_provider_arn(arn: &str) -> Option<ProviderArn<'_>> {
+    let (partition, account, resource) = iam_parts(arn)?;
+    Some(ProviderArn {
+        partition,
+        account,
+        path: resource.strip_prefix("oidc-provider/")?,
+    })
+}
+
+/// The role name inside an assumed-role ARN of `role`'s partition and account
+/// (`arn:<partition>:sts::<account>:assumed-role/<role name>/<session>`), if it is one.
+pub fn assumed_role_name<'a>(assumed: &'a str, role: &RoleArn) -> Option<&'a str> {
+    let prefix = format!(
+        "arn:{}:sts::{}:assumed-role/",
+        role.partition.name(),
+        role.account_id
+    );
+    assumed
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(name, _session)| name)
 }
 
 /// The issuer as IAM names its OIDC provider and the provider's condition keys (`<provider>:sub`):

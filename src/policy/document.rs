@@ -652,31 +652,7 @@ fn statement_outcome(s: &Statement, request: &Request, ctx: &Context) -> Stateme
     }
 }
 
-/// A parsed `arn:<partition>:iam::<account>:oidc-provider/<path>`.
-pub struct ProviderArn<'a> {
-    pub partition: &'a str,
-    pub account: &'a str,
-    pub path: &'a str,
-}
-
-pub fn parse_provider_arn(arn: &str) -> Option<ProviderArn<'_>> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    Some(ProviderArn {
-        partition,
-        account,
-        path: resource.strip_prefix("oidc-provider/")?,
-    })
-}
+use crate::aws::arn::parse_provider_arn;
 
 /// Why a `Federated` value does not name this token's provider, or `None` when it does.
 pub fn federated_mismatch(value: &str, request: &Request) -> Option<String> {

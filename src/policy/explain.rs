@@ -123,7 +123,8 @@ fn dedup(edits: &mut Vec<Edit>) {
 fn expected_provider_arn(policy: &Policy, provider: Option<&str>, scope: &Scope) -> String {
     let from_policy = policy.statements.iter().find_map(|s| match &s.principal {
         PrincipalSpec::Principal(p) => p.federated.iter().find_map(|f| {
-            policy::parse_provider_arn(f).map(|a| (a.partition.to_string(), a.account.to_string()))
+            crate::aws::arn::parse_provider_arn(f)
+                .map(|a| (a.partition.to_string(), a.account.to_string()))
         }),
         _ => None,
     });

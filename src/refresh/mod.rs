@@ -112,17 +112,7 @@ impl Provider {
 /// credentials fresh from STS.
 fn mismatch(s: &Settings, a: &Assumed) -> Option<String> {
     let want = s.chain.as_ref().map_or(&s.role, |c| &c.role);
-    // arn:<partition>:sts::<account>:assumed-role/<role name>/<session>
-    let prefix = format!(
-        "arn:{}:sts::{}:assumed-role/",
-        want.partition.name(),
-        want.account_id
-    );
-    let role_name = a
-        .assumed_role_arn
-        .strip_prefix(&prefix)
-        .and_then(|rest| rest.split_once('/'))
-        .map(|(name, _session)| name);
+    let role_name = crate::aws::arn::assumed_role_name(&a.assumed_role_arn, want);
     // IAM role names are unique regardless of case, and STS answers with the role's own.
     if a.account_id != want.account_id
         || !role_name.is_some_and(|n| n.eq_ignore_ascii_case(&want.name))
