@@ -1,0 +1,1 @@
+//! loopback (in progress)
