@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::Transient as _;
 use super::discovery::DEVICE_GRANT;
 use super::tokens::{TokenEndpoint, TokenError, Tokens};
 use crate::secret::Secret;

@@ -4,12 +4,10 @@
 //! a secure URL) and kept as [`Discovery`]: the endpoints and the capabilities `login`
 //! chooses between.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
 use super::Transport;
-use crate::net::retry::{self, Attempt, Budget, GaveUp, Verdict};
+use crate::net::retry::{self, Attempt, Budget, GaveUp};
 
 /// The parts of the discovery document aws-oidc uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,7 +89,7 @@ pub enum DiscoveryError {
     },
 }
 
-impl DiscoveryError {
+impl super::Transient for DiscoveryError {
     fn is_transient(&self) -> bool {
         match self {
             DiscoveryError::Transport { source, .. } => {
@@ -158,7 +156,7 @@ pub async fn fetch(issuer: &str, budget: &Budget) -> Result<Discovery, Discovery
             parse(issuer, &url, &answer.body)
         }
     };
-    retry::run(budget, &Policy, attempt)
+    retry::run(budget, &super::RetryTransient::new("discovery"), attempt)
         .await
         .map_err(|gave_up| match gave_up {
             GaveUp::Stopped(e) => e,
@@ -171,26 +169,6 @@ pub async fn fetch(issuer: &str, budget: &Budget) -> Result<Discovery, Discovery
                 other => other,
             },
         })
-}
-
-struct Policy;
-
-impl retry::Policy for Policy {
-    type Error = DiscoveryError;
-    type Transient = DiscoveryError;
-    type Permanent = DiscoveryError;
-
-    fn classify(&self, e: DiscoveryError) -> Verdict<DiscoveryError, DiscoveryError> {
-        if e.is_transient() {
-            Verdict::Retry(e)
-        } else {
-            Verdict::Stop(e)
-        }
-    }
-
-    fn failed(&self, attempt: &Attempt, last: &DiscoveryError, _next: Option<Duration>) {
-        tracing::info!("discovery attempt {} failed: {last}", attempt.number);
-    }
 }
 
 #[derive(Deserialize)]
@@ -275,6 +253,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::idp::fake;
     use serde_json::json;
+    use std::time::Duration;
 
     pub(crate) fn budget() -> Budget {
         Budget {

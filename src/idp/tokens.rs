@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::Transport;
 use super::discovery::Discovery;
-use crate::net::retry::{self, Attempt, Budget, GaveUp, Verdict};
+use crate::net::retry::{self, Attempt, Budget, GaveUp};
 use crate::secret::Secret;
 
 /// How the client proves who it is to the token endpoint.
@@ -121,9 +121,11 @@ impl TokenError {
             _ => None,
         }
     }
+}
 
+impl super::Transient for TokenError {
     /// Worth another try: unreachable, or a 5xx/429 answer.
-    pub fn is_transient(&self) -> bool {
+    fn is_transient(&self) -> bool {
         match self {
             TokenError::Transport { source, .. } => matches!(source, Transport::Unreachable(_)),
             TokenError::Status { status, .. } | TokenError::OAuth { status, .. } => {
@@ -208,9 +210,11 @@ impl TokenEndpoint {
             params.push(("scope", scope));
         }
         let params = &params;
-        retry::run(budget, &RefreshPolicy, |attempt: Attempt| async move {
-            self.post(params, attempt.timeout).await
-        })
+        retry::run(
+            budget,
+            &super::RetryTransient::new("token refresh"),
+            |attempt: Attempt| async move { self.post(params, attempt.timeout).await },
+        )
         .await
         .map_err(|gave_up| match gave_up {
             GaveUp::Stopped(e) => e,
@@ -334,26 +338,6 @@ pub(crate) fn oauth_error(status: u16, body: &[u8]) -> TokenError {
             status,
             note: crate::net::http::redirect_note(status).to_string(),
         },
-    }
-}
-
-struct RefreshPolicy;
-
-impl retry::Policy for RefreshPolicy {
-    type Error = TokenError;
-    type Transient = TokenError;
-    type Permanent = TokenError;
-
-    fn classify(&self, e: TokenError) -> Verdict<TokenError, TokenError> {
-        if e.is_transient() {
-            Verdict::Retry(e)
-        } else {
-            Verdict::Stop(e)
-        }
-    }
-
-    fn failed(&self, attempt: &Attempt, last: &TokenError, _next: Option<Duration>) {
-        tracing::info!("token refresh attempt {} failed: {last}", attempt.number);
     }
 }
 
