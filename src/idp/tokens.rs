@@ -1,5 +1,5 @@
-//! The token endpoint: the authorization-code exchange, the refresh-token grant, and the
-//! POST the device grant polls with; client authentication (`client_secret_basic`,
+//! The token endpoint: the authorization-code exchange, the refresh-token grant, the
+//! POST the device grant polls with, and refresh-token revocation (RFC 7009, for logout); client authentication (`client_secret_basic`,
 //! `client_secret_post`, or none for a public client) as the discovery document allows;
 //! the answer's tokens as [`Secret`]s; OAuth error answers, `invalid_grant` kept apart
 //! (the caller deletes its refresh token and asks for a new login).
@@ -231,6 +231,35 @@ impl TokenEndpoint {
                 other => other,
             },
         })
+    }
+
+    /// Revokes a refresh token (RFC 7009) at the provider's `revocation_endpoint`: one
+    /// attempt (logout deletes the local copy whatever the answer). 200 means revoked, or
+    /// already unknown to the provider.
+    pub async fn revoke(
+        &self,
+        revocation_endpoint: &str,
+        refresh_token: &Secret,
+        timeout: Duration,
+    ) -> Result<(), TokenError> {
+        let transport = |source| TokenError::Transport {
+            url: revocation_endpoint.to_string(),
+            source,
+        };
+        let client = crate::net::http::client(revocation_endpoint)
+            .map_err(|e| transport(Transport::Unreachable(e)))?;
+        let params = [
+            ("token", refresh_token.expose()),
+            ("token_type_hint", "refresh_token"),
+        ];
+        let request = self.authenticate(client.post(revocation_endpoint), &params);
+        let answer = super::send(request.timeout(timeout))
+            .await
+            .map_err(transport)?;
+        match answer.status {
+            200 => Ok(()),
+            status => Err(oauth_error(status, &answer.body)),
+        }
     }
 
     /// One POST of `params` (plus the client's credentials) to the token endpoint.
@@ -529,6 +558,34 @@ pub(crate) mod tests {
             matches!(err, TokenError::Exhausted { attempts: 3, .. }),
             "{err}"
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn revokes_a_refresh_token() {
+        let server = fake::serve(|_, n| {
+            if n == 0 {
+                (200, String::new())
+            } else {
+                (400, r#"{"error":"unsupported_token_type"}"#.into())
+            }
+        })
+        .await;
+        let ep = endpoint(&server.url, &[], None);
+        let url = format!("{}/revoke", server.url);
+        ep.revoke(&url, &Secret::new("RT"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let r = &server.requests()[0];
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/revoke"));
+        let form = r.form();
+        assert_eq!(form["token"], "RT");
+        assert_eq!(form["token_type_hint"], "refresh_token");
+        assert_eq!(form["client_id"], "cli");
+        let err = ep
+            .revoke(&url, &Secret::new("RT"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(err.oauth_code(), Some("unsupported_token_type"));
     }
 
     #[test]
