@@ -17,6 +17,7 @@ mod console;
 mod env;
 mod failure;
 mod fs;
+mod idp;
 mod logging;
 mod net;
 mod obtain;

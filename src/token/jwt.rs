@@ -152,7 +152,8 @@ impl Claims {
     }
 }
 
-fn decode_object(segment: &str) -> Option<Map<String, Value>> {
+/// One JWT segment (header or payload) decoded as a JSON object; `None` when it is not one.
+pub fn decode_object(segment: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(segment.trim_end_matches('=')).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(map) => Some(map),
