@@ -125,7 +125,7 @@ const common = {
   response_types: ['code'],
   scope: 'openid email profile offline_access',
 };
-export const SECRET = 'aws-cli-test-secret-0123456789abcdef';
+const SECRET = 'aws-cli-test-secret-0123456789abcdef';
 
 const provider = new Provider(issuer, {
   clients: [
