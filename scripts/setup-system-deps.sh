@@ -41,7 +41,7 @@ if [ "$what" = test ]; then
   needs+=(
     git=git                                 # check-gitlab.sh, check-action.sh, supply chain
     curl=curl                               # check-action.sh and the workflow it runs
-    node=nodejs npm=npm rsync=rsync         # gitlab-ci-local (check-gitlab.sh)
+    node=nodejs npm=npm rsync=rsync         # gitlab-ci-local (check-gitlab.sh), oidc-provider (setup-idp.sh)
     openssl=openssl shasum=perl             # TLS tests, action/tests/unit.sh
     fish=fish                               # conformance: the fish output
     podman=podman runc=runc /bin/busybox=busybox-static   # image-smoke.sh

@@ -4,7 +4,8 @@
 # components (moto's STS server, awscli, boto3), the CI files, the supply chain
 # and the container image. Installs what it needs: Debian packages when missing
 # (scripts/setup-system-deps.sh test, as root), Python tools into .venv, npm ones
-# into .tools. Each step's start is printed with the minutes since the start.
+# into .tools (gitlab-ci-local) and tests/idp/node_modules (oidc-provider).
+# Each step's start is printed with the minutes since the start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,9 @@ step "python test deps"
 scripts/setup-test-deps.sh --with-fish
 step "cargo test (unit + integration with fakes)"
 cargo test --locked
-step "conformance (moto STS, awscli, boto3)"
+step "test OpenID provider (scripts/setup-idp.sh: npm ci oidc-provider into tests/idp)"
+scripts/setup-idp.sh
+step "conformance (moto STS, awscli, boto3, oidc-provider)"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" .venv/bin/python -m pytest -q -p no:cacheprovider tests/conformance
 step "CI files against their schemas (check-jsonschema, offline)"
 scripts/check-ci-files.sh

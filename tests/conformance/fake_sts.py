@@ -17,6 +17,14 @@ protocol (form POST, XML answers in the 2011-06-15 namespace) on 127.0.0.1 and:
   Expired key id -> 403 ExpiredToken; unknown key id or wrong session token ->
   403 InvalidClientTokenId; bad signature -> 403 SignatureDoesNotMatch.
 * A role whose name contains `deny_substring` ("deny") -> 403 AccessDenied.
+* Optional, like an IAM OIDC identity provider: `identity_providers` maps an issuer URL to
+  {"jwks_url": URL (default: the issuer's discovery document's jwks_uri),
+   "audiences": [client ids] (empty or absent: any)}. When set, AssumeRoleWithWebIdentity
+  also checks the token as AWS does: issuer known (else InvalidIdentityToken "No
+  OpenIDConnect provider found in your account for <iss>"), signature RS256/ES256 against
+  the provider's JWKS (InvalidIdentityToken; JWKS unreachable -> IDPCommunicationError),
+  expiry (ExpiredTokenException), audience (InvalidIdentityToken "Incorrect token
+  audience"). Absent (the default): no signature, issuer or audience check.
 
 Every call is recorded (action, role, session, token claims, user agent, the
 key id issued or used, the error) together with the peak number of requests in
@@ -26,8 +34,10 @@ In process (tests):
     sts = FakeSTS(lifetime=6).start(); ...; sts.calls(action=...); sts.stop()
 Standalone (bench):
     fake_sts.py serve --port 0 --port-file F [--lifetime S] [--latency-ms N]
+                      [--identity-provider ISSUER[=JWKS_URL]] [--audience CLIENT_ID]
 Admin endpoints (both modes): GET /_calls, GET /_stats, POST /_config
-({"lifetime": s, "latency_ms": n, "token_skew": s, "deny_substring": "deny"}),
+({"lifetime": s, "latency_ms": n, "token_skew": s, "deny_substring": "deny",
+"identity_providers": {issuer: {"jwks_url": u, "audiences": [..]}}}),
 POST /_reset (forget calls, keep issued credentials), GET /healthz.
 """
 
@@ -49,6 +59,7 @@ import string
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -92,12 +103,15 @@ class StsError(Exception):
 class FakeSTS:
     def __init__(self, lifetime: float = 6.0, latency: float = 0.0, token_skew: float = 0.0,
                  deny_substring: str = "deny", verify_signatures: bool = True,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0,
+                 identity_providers: dict[str, dict] | None = None):
         self.lifetime = lifetime
         self.latency = latency
         self.token_skew = token_skew
         self.deny_substring = deny_substring
         self.verify_signatures = verify_signatures
+        self.identity_providers: dict[str, dict] = _idps(identity_providers)
+        self._jwks = JwksCache()
         self.lock = threading.Lock()
         self._calls: list[dict] = []
         self.issued: dict[str, dict] = {}        # akid -> record (with secrets)
@@ -186,6 +200,8 @@ class FakeSTS:
                 setattr(self, k, float(v))
             elif k == "deny_substring":
                 self.deny_substring = str(v)
+            elif k == "identity_providers":
+                self.identity_providers = _idps(v)
             else:
                 raise KeyError(k)
 
@@ -310,11 +326,24 @@ class FakeSTS:
                 raise StsError(400, "InvalidIdentityToken", "Token is not a valid JWT")
             call.update(jti=claims.get("jti"), sub=claims.get("sub"), aud=claims.get("aud"),
                         iss=claims.get("iss"), token_exp=claims.get("exp"))
+            idp = None
+            if self.identity_providers:
+                idp = self.identity_providers.get(str(claims.get("iss")))
+                if idp is None:
+                    raise StsError(400, "InvalidIdentityToken",
+                                   f"No OpenIDConnect provider found in your account for "
+                                   f"{claims.get('iss')}")
+                call["alg"] = verify_jwt_signature(token, idp, self._jwks)
             exp = claims.get("exp")
             if not isinstance(exp, (int, float)) or time.time() > exp + self.token_skew:
                 raise StsError(400, "ExpiredTokenException",
                                f"Token expired: current date/time {iso(time.time())} must be "
                                f"before the expiration date/time {iso(exp or 0)}")
+            if idp is not None and idp["audiences"]:
+                aud = claims.get("aud")
+                auds = aud if isinstance(aud, list) else [aud]
+                if not any(a in idp["audiences"] for a in auds):
+                    raise StsError(400, "InvalidIdentityToken", "Incorrect token audience")
             rec = self._issue(role_arn, session, None, sub=claims.get("sub"), jti=claims.get("jti"))
             call["issued"] = rec["akid"]
             return response_xml(action, rec, web_identity=(claims, ))
@@ -337,6 +366,113 @@ class FakeSTS:
                     f"<Account>{caller['account']}</Account>"
                     f"</GetCallerIdentityResult>{_meta()}</GetCallerIdentityResponse>")
         raise StsError(400, "InvalidAction", f"Could not find operation {action!r} for version 2011-06-15")
+
+
+# ------------------------------------------------------- web identity token signatures
+
+
+def _idps(value) -> dict[str, dict]:
+    """Normalise identity_providers: {issuer: {"jwks_url": str|None, "audiences": [str]}}."""
+    out: dict[str, dict] = {}
+    for issuer, conf in (value or {}).items():
+        conf = dict(conf or {})
+        unknown = set(conf) - {"jwks_url", "audiences"}
+        if unknown:
+            raise KeyError(f"identity_providers[{issuer!r}]: unknown keys {sorted(unknown)}")
+        auds = conf.get("audiences") or []
+        out[str(issuer)] = {"jwks_url": conf.get("jwks_url"),
+                            "audiences": [auds] if isinstance(auds, str) else list(auds)}
+    return out
+
+
+def _b64url(seg: str) -> bytes:
+    return base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4))
+
+
+class JwksCache:
+    """JWKS documents by URL; fetched again when a token names an unknown kid."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.docs: dict[str, list[dict]] = {}
+
+    def keys(self, url: str, refresh: bool = False) -> list[dict]:
+        with self.lock:
+            if not refresh and url in self.docs:
+                return self.docs[url]
+        req = urllib.request.Request(url, headers={"Accept": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:   # 127.0.0.1 only in tests
+            doc = json.loads(r.read())
+        keys = [k for k in doc.get("keys", []) if isinstance(k, dict)]
+        with self.lock:
+            self.docs[url] = keys
+        return keys
+
+
+def _jwks_url(idp: dict, issuer: str) -> str:
+    if idp.get("jwks_url"):
+        return idp["jwks_url"]
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())["jwks_uri"]
+
+
+def verify_jwt_signature(token: str, idp: dict, cache: JwksCache) -> str:
+    """Verifies the JWS signature of `token` (RS256 or ES256) with the provider's JWKS.
+    Returns the alg; raises StsError as STS would."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    invalid = StsError(400, "InvalidIdentityToken",
+                       "The web identity token signature could not be verified with the "
+                       "identity provider's keys")
+    try:
+        h64, p64, s64 = token.split(".")
+        header = json.loads(_b64url(h64))
+        sig = _b64url(s64)
+        claims = json.loads(_b64url(p64))
+    except (ValueError, binascii.Error):
+        raise StsError(400, "InvalidIdentityToken", "Token is not a valid JWT") from None
+    alg = header.get("alg") if isinstance(header, dict) else None
+    if alg not in ("RS256", "ES256"):
+        raise StsError(400, "InvalidIdentityToken", f"Unsupported token signing algorithm {alg!r}")
+    kty = "RSA" if alg == "RS256" else "EC"
+    kid = header.get("kid")
+    try:
+        url = _jwks_url(idp, str(claims.get("iss")))
+        keys = cache.keys(url)
+        if kid is not None and not any(k.get("kid") == kid for k in keys):
+            keys = cache.keys(url, refresh=True)
+    except (OSError, ValueError, KeyError):
+        raise StsError(400, "IDPCommunicationError",
+                       "Couldn't retrieve verification key from your identity provider, please "
+                       "reference AssumeRoleWithWebIdentity documentation for requirements") from None
+    candidates = [k for k in keys if k.get("kty") == kty and (kid is None or k.get("kid") == kid)
+                  and k.get("use", "sig") == "sig" and k.get("alg", alg) == alg]
+    if not candidates:
+        raise invalid
+    signed = f"{h64}.{p64}".encode()
+    for k in candidates:
+        try:
+            if kty == "RSA":
+                pub = rsa.RSAPublicNumbers(int.from_bytes(_b64url(k["e"]), "big"),
+                                           int.from_bytes(_b64url(k["n"]), "big")).public_key()
+                pub.verify(sig, signed, padding.PKCS1v15(), hashes.SHA256())
+            else:
+                if k.get("crv") != "P-256" or len(sig) != 64:
+                    continue
+                pub = ec.EllipticCurvePublicNumbers(int.from_bytes(_b64url(k["x"]), "big"),
+                                                    int.from_bytes(_b64url(k["y"]), "big"),
+                                                    ec.SECP256R1()).public_key()
+                der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                           int.from_bytes(sig[32:], "big"))
+                pub.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+            return alg
+        except (InvalidSignature, KeyError, ValueError, binascii.Error):
+            continue
+    raise invalid
 
 
 def assumed_arn(rec: dict) -> str:
@@ -491,7 +627,8 @@ if pytest is not None:
     @pytest.fixture
     def sts(fake_sts_server):
         """The module's fake STS, reset to defaults: 6 s credentials, no latency, no skew."""
-        fake_sts_server.configure(lifetime=6, latency=0, token_skew=0, deny_substring="deny")
+        fake_sts_server.configure(lifetime=6, latency=0, token_skew=0, deny_substring="deny",
+                                  identity_providers={})
         fake_sts_server.reset_inflight()
         return fake_sts_server
 
@@ -508,11 +645,20 @@ def main(argv=None) -> int:
     s.add_argument("--token-skew", type=float, default=300.0,
                    help="seconds a web identity token is accepted after exp (AWS: 300)")
     s.add_argument("--deny-substring", default="deny")
+    s.add_argument("--identity-provider", action="append", default=[], metavar="ISSUER[=JWKS_URL]",
+                   help="verify web identity tokens of this issuer (repeatable); JWKS from "
+                        "discovery unless given")
+    s.add_argument("--audience", action="append", default=[], metavar="CLIENT_ID",
+                   help="accepted token audience for every --identity-provider (repeatable)")
     args = p.parse_args(argv)
+    idps = {}
+    for spec in args.identity_provider:
+        issuer, _, jwks = spec.partition("=")
+        idps[issuer] = {"jwks_url": jwks or None, "audiences": args.audience}
 
     fake = FakeSTS(lifetime=args.lifetime, latency=args.latency_ms / 1000,
                    token_skew=args.token_skew, deny_substring=args.deny_substring,
-                   host=args.host, port=args.port).start()
+                   host=args.host, port=args.port, identity_providers=idps).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
