@@ -16,6 +16,7 @@ mod console;
 mod env;
 mod failure;
 mod fs;
+mod idp;
 mod logging;
 mod net;
 mod obtain;
