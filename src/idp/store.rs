@@ -271,9 +271,12 @@ fn probe(keyring: &Keyring) -> Result<(), String> {
         .entry(".probe")
         .map_err(|e| format!("{}: {e}", keyring.name))?;
     if cfg!(target_os = "linux") {
-        entry
-            .set_secret(b"1")
-            .map_err(|e| format!("{}: {e}", keyring.name))?;
+        entry.set_secret(b"1").map_err(|e| match e {
+            keyring_core::Error::NoStorageAccess(_) => {
+                format!("{}: no session keyring ({e})", keyring.name)
+            }
+            e => format!("{}: {e}", keyring.name),
+        })?;
         match entry.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => {}
             Err(e) => return Err(format!("{}: {e}", keyring.name)),
