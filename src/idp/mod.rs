@@ -6,6 +6,8 @@
 //! * [`loopback`]: authorization code + PKCE on a 127.0.0.1 redirect (RFC 8252).
 //! * [`tokens`]: the token endpoint (code exchange, refresh, client authentication).
 //! * [`verify`]: ID token checks (OIDC Core §3.1.3.7), signatures against the provider's JWKS.
+//! * [`store`]: where the tokens of a login are kept (the OS keyring, else a private file).
+//! * [`session`]: the current ID token of a login, refreshed under a lock when it nears expiry.
 //!
 //! No OAuth framework: a few form POSTs with the project's HTTP client
 //! ([`crate::net::http::client`], which follows no redirects), bounded reads, and aws-lc-rs.
@@ -18,6 +20,8 @@ pub mod device;
 pub mod discovery;
 pub mod loopback;
 pub mod pkce;
+pub mod session;
+pub mod store;
 pub mod tokens;
 pub mod verify;
 

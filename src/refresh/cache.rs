@@ -187,7 +187,7 @@ fn check_private_dir(dir: &Path) -> Result<(), CacheError> {
 
 /// Opens a cache file without following a symbolic link at its name (nor blocking on a
 /// FIFO), and makes sure it is a regular file of the user's.
-fn open_own_file(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+pub(crate) fn open_own_file(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
