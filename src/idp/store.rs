@@ -60,26 +60,7 @@ pub struct Tokens {
 }
 
 /// `token_store:` in the config file, or `AWS_OIDC_TOKEN_STORE`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    #[default]
-    Auto,
-    Keyring,
-    File,
-}
-
-impl std::str::FromStr for StoreKind {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<StoreKind, StoreError> {
-        match s.trim() {
-            "auto" => Ok(StoreKind::Auto),
-            "keyring" => Ok(StoreKind::Keyring),
-            "file" => Ok(StoreKind::File),
-            other => Err(StoreError::BadKind(other.to_string())),
-        }
-    }
-}
+pub use crate::config::StoreKind;
 
 impl StoreKind {
     /// The backend to use: `AWS_OIDC_TOKEN_STORE` when set, else what the config file says
@@ -89,7 +70,7 @@ impl StoreKind {
         env: &crate::env::Env,
     ) -> Result<StoreKind, StoreError> {
         match env.get(ENV_VAR) {
-            Some(v) => v.parse(),
+            Some(v) => v.parse().map_err(|_| StoreError::BadKind(v.to_string())),
             None => Ok(configured.unwrap_or_default()),
         }
     }
