@@ -268,6 +268,27 @@ pub struct TokenArgs {
         help_heading = "Token"
     )]
     pub audience: Option<String>,
+
+    /// Use the ID token of `aws-oidc login --provider NAME` (refreshed when it nears expiry);
+    /// the provider's `role_arn` is then the default role.
+    #[arg(
+        long,
+        env = "AWS_OIDC_PROVIDER",
+        value_name = "NAME",
+        help_heading = "Token",
+        conflicts_with_all = ["token_env", "token_file", "token_command"]
+    )]
+    pub provider: Option<String>,
+
+    /// The configuration file: providers, and with `assume` the targets of a many-roles run
+    /// [default: $XDG_CONFIG_HOME/aws-oidc/config.yaml, ~/.config/aws-oidc/config.yaml].
+    #[arg(
+        long,
+        env = "AWS_OIDC_CONFIG",
+        value_name = "FILE",
+        help_heading = "Token"
+    )]
+    pub config: Option<PathBuf>,
 }
 
 /// Parses `argv` (without the program name) into one command's options, for tests that must not

@@ -37,6 +37,10 @@ pub enum Command {
     Console(ConsoleCommandArgs),
     /// Print credential_process JSON, cached and refreshed (for `credential_process =` in an AWS profile).
     CredentialProcess(CredentialProcessArgs),
+    /// Sign in to an OpenID provider (device code or browser) and keep its tokens for --provider.
+    Login(crate::commands::login::LoginArgs),
+    /// Forget (and revoke) a provider's stored tokens.
+    Logout(crate::commands::login::LogoutArgs),
     #[command(flatten)]
     Diagnose(crate::commands::diagnose::Diagnose),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
@@ -73,6 +77,8 @@ impl Command {
             Command::Exec(args) => exec::run(args, env).await,
             Command::Console(args) => console::run(args, env).await,
             Command::CredentialProcess(args) => credential_process::run(args, env).await,
+            Command::Login(args) => crate::commands::login::login(args, env).await,
+            Command::Logout(args) => crate::commands::login::logout(args, env).await,
             Command::Diagnose(d) => diagnose::run(d, env).await,
             // Generated from the clap definitions alone.
             Command::Completions(args) => crate::commands::completions::completions(
@@ -91,6 +97,8 @@ impl Command {
             Command::Exec(a) => &a.common.log,
             Command::Console(a) => &a.common.log,
             Command::CredentialProcess(a) => &a.common.log,
+            Command::Login(a) => &a.log,
+            Command::Logout(a) => &a.log,
             Command::Diagnose(Diagnose::Token(a)) => &a.log,
             Command::Diagnose(Diagnose::TrustPolicy(a)) => &a.log,
             Command::Diagnose(Diagnose::Explain(a)) => &a.log,

@@ -26,10 +26,6 @@
 //!   prod: {role_arn: arn:aws:iam::111111111111:role/deploy}
 //! ```
 
-// `providers:` and `token_store:` are read by `login` and `--provider` (issue 13), which are
-// being wired; until then only their checks and tests use them.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -109,7 +105,7 @@ pub enum Flow {
 }
 
 /// One named OpenID provider.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     /// `https://…`, or `http://127.0.0.1`/`http://localhost` (local providers, tests).

@@ -4,9 +4,9 @@
 
 use crate::aws::credentials::{Assumed, human_duration, now_secs, rfc3339};
 use crate::env::Env;
-use crate::failure::{self, Failure};
+use crate::failure::{self, Failure, Kind};
 use crate::net::retry::Budget;
-use crate::settings::{Route, Settings, check_account};
+use crate::settings::{Login, Route, Settings, check_account};
 use crate::sts::{self, StsError, WebIdentityRequest};
 use crate::token::{self, Source, TokenError};
 
@@ -16,10 +16,13 @@ async fn fetch_token(
     env: &Env,
     budget: &Budget,
 ) -> Result<token::IdToken, Failure> {
-    let token = source
-        .fetch(&s.audience, env, budget)
-        .await
-        .map_err(|e| failure::token(e, &s.audience))?;
+    let token = match (&s.login, source) {
+        (Some(login), Source::Login(_)) => login_token(login, budget).await?,
+        _ => source
+            .fetch(&s.audience, env, budget)
+            .await
+            .map_err(|e| failure::token(e, &s.audience))?,
+    };
     tracing::info!(
         "ID token from {}: {}",
         source.describe(),
@@ -54,6 +57,62 @@ async fn fetch_token(
         )
     })?;
     Ok(token)
+}
+
+/// The ID token of a stored login, refreshed when it nears expiry; never an interactive login
+/// (exit 3 with the `aws-oidc login` command to run instead).
+pub async fn login_token(login: &Login, budget: &Budget) -> Result<token::IdToken, Failure> {
+    let store =
+        crate::idp::store::Store::open(login.store, login.cache_dir.clone()).map_err(|e| {
+            let hint = e.hint();
+            Failure::new(Kind::Token, e.to_string()).hints(hint)
+        })?;
+    if let Some(notice) = store.notice() {
+        tracing::info!("{notice}");
+    }
+    let raw = crate::idp::session::id_token(&login.name, &login.provider, &store, budget)
+        .await
+        .map_err(|e| {
+            let kind = if e.is_transient() {
+                Kind::Transient
+            } else {
+                Kind::Token
+            };
+            let f = Failure::new(kind, e.to_string());
+            if e.needs_login() {
+                f.hint(format!("run: aws-oidc login --provider {}", login.name))
+            } else {
+                f
+            }
+        })?;
+    token::IdToken::parse(raw.expose()).map_err(|err| {
+        Failure::new(
+            Kind::Token,
+            format!("the stored ID token of {}: {err}", login.name),
+        )
+        .hint(format!("run: aws-oidc login --provider {}", login.name))
+    })
+}
+
+/// The session name a login's token gives: the provider's `session_name_claim`, else email,
+/// preferred_username, sub; sanitised like every derived name.
+fn login_session_name(login: &Login, claims: &token::jwt::Claims) -> Option<String> {
+    let claim = |k: &str| {
+        claims
+            .all
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    login
+        .provider
+        .session_name_claim
+        .as_deref()
+        .and_then(claim)
+        .or_else(|| claim("email"))
+        .or_else(|| claim("preferred_username"))
+        .or_else(|| claims.sub.clone())
+        .map(|n| crate::ci::sanitize_session_name(&n))
 }
 
 /// An STS error with the hints this role and token call for (the kind: [`failure::sts`]).
@@ -186,6 +245,21 @@ async fn web_identity(
     let mut token = match token {
         Some(t) => t,
         None => fetch_token(s, source, env, budget).await?,
+    };
+    // A login names the session after the person, unless --session-name did.
+    let named;
+    let request = match (&s.login, &s.explicit_session_name) {
+        (Some(login), None) => match login_session_name(login, &token.claims) {
+            Some(name) => {
+                named = WebIdentityRequest {
+                    session_name: name,
+                    ..request.clone()
+                };
+                &named
+            }
+            None => request,
+        },
+        _ => request,
     };
     let client = sts::client(&s.endpoint, http.clone(), None);
     let mut reminted = false;

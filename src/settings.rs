@@ -53,6 +53,53 @@ pub struct Settings {
     pub explicit_chain_session_name: Option<String>,
     /// `--token-env/--token-file/--token-command` as given (the file made absolute).
     pub explicit_token: Explicit,
+    /// `--provider`: the stored login the ID token comes from.
+    pub login: Option<Login>,
+}
+
+/// A stored login (`--provider NAME`): the provider as configured and where its tokens are.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub name: String,
+    pub provider: crate::config::Provider,
+    /// The configuration file it was read from, absolute (written into refreshable profiles).
+    pub config: std::path::PathBuf,
+    pub store: crate::config::StoreKind,
+    /// Where the file store lives (the cache directory); `None`: the platform default.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The login `--provider` names, read from the configuration file, or `None` without one.
+pub fn login(
+    token: &crate::args::TokenArgs,
+    env: &crate::env::Env,
+) -> Result<Option<Login>, Failure> {
+    let Some(name) = &token.provider else {
+        return Ok(None);
+    };
+    let config = crate::config::load(token.config.as_deref(), env)
+        .map_err(|e| Failure::usage(e.to_string()))?
+        .ok_or_else(|| {
+            let at = crate::config::default_path(env)
+                .map_or("the default path".into(), |p| p.display().to_string());
+            Failure::usage(format!(
+                "--provider {name}: no configuration file ({at} does not exist)"
+            ))
+            .hint(format!(
+                "add the provider with: aws-oidc setup --provider {name} --issuer URL --client-id ID, or write it under `providers:` (README: \"On a laptop\")"
+            ))
+        })?;
+    let provider = config.provider(name).map_err(Failure::usage)?.clone();
+    let store =
+        crate::idp::store::StoreKind::resolve(provider.token_store.or(config.token_store), env)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(Some(Login {
+        name: name.clone(),
+        provider,
+        config: absolute(&config.path),
+        store,
+        cache_dir: crate::refresh::cache::default_dir(env),
+    }))
 }
 
 /// An inline session policy and, for `@FILE`, where it was read from.
@@ -65,13 +112,19 @@ pub struct SessionPolicy {
 }
 
 /// Resolves the region: option, then AWS_REGION / AWS_DEFAULT_REGION, then the partition's.
-fn region(opts: &RoleArgs, partition: Partition, env: &crate::env::Env) -> Result<String, Failure> {
+fn region(
+    opts: &RoleArgs,
+    configured: Option<&str>,
+    partition: Partition,
+    env: &crate::env::Env,
+) -> Result<String, Failure> {
     let (region, from) = match (
-        &opts.region,
+        opts.region.as_deref().or(configured),
         env.get("AWS_REGION"),
         env.get("AWS_DEFAULT_REGION"),
     ) {
-        (Some(r), _, _) => (r.trim().to_string(), "--region"),
+        (Some(r), _, _) if opts.region.is_some() => (r.trim().to_string(), "--region"),
+        (Some(r), _, _) => (r.trim().to_string(), "the provider's region"),
         (None, Some(r), _) => (r.trim().to_string(), "AWS_REGION"),
         (None, None, Some(r)) => (r.trim().to_string(), "AWS_DEFAULT_REGION"),
         (None, None, None) => return Ok(partition.default_region().to_string()),
@@ -221,10 +274,12 @@ impl Settings {
                 "only `assume` takes several --role-arn; give this command one",
             ));
         }
+        let login = login(&opts.token, env)?;
         let role_value = opts
             .role_arn
             .first()
             .cloned()
+            .or_else(|| login.as_ref().and_then(|l| l.provider.role_arn.clone()))
             .or_else(|| env.get("AWS_ROLE_ARN").map(str::to_string))
             .ok_or_else(|| Failure::usage("--role-arn is required").hint("pass --role-arn arn:aws:iam::<account-id>:role/<name> or set AWS_OIDC_ROLE_ARN"))?;
         let role = role_arn(&role_value, "--role-arn")?;
@@ -243,7 +298,12 @@ impl Settings {
             )));
         }
         let partition = role.partition;
-        let region = region(opts, partition, env)?;
+        let region = region(
+            opts,
+            login.as_ref().and_then(|l| l.provider.region.as_deref()),
+            partition,
+            env,
+        )?;
         let endpoint = Endpoint {
             url: endpoint_url(opts, partition, &region, env)?,
             region,
@@ -347,6 +407,7 @@ impl Settings {
             env: opts.token.token_env.clone(),
             file: opts.token.token_file.as_deref().map(absolute),
             command: opts.token.token_command.clone(),
+            provider: opts.token.provider.clone(),
         };
         let route = if opts.role_chaining {
             Route::Environment(environment_credentials(env)?)
@@ -383,6 +444,7 @@ impl Settings {
             policy,
             explicit_chain_session_name: opts.chain_session_name.clone(),
             explicit_token,
+            login,
             max_attempts: opts.network.max_attempts,
             timeout: Duration::from_secs(opts.network.timeout),
             base_delay: Duration::from_millis(opts.network.retry_base_delay_ms),
@@ -494,6 +556,10 @@ impl Settings {
             if let Some(v) = &self.explicit_chain_session_name {
                 push("--chain-session-name", v.clone());
             }
+        }
+        if let Some(login) = &self.login {
+            push("--provider", login.name.clone());
+            push("--config", login.config.display().to_string());
         }
         let t = &self.explicit_token;
         if let Some(v) = &t.env {

@@ -9,8 +9,6 @@ use crate::obtain;
 use crate::output::{self, Destination, Format, Plan, RenderOptions, WebIdentity};
 use crate::settings::{self, Route, Settings};
 
-use std::path::PathBuf;
-
 use crate::args::{ConsoleArgs, RoleArgs};
 use clap::Args;
 
@@ -38,15 +36,6 @@ pub struct AssumeArgs {
 
     #[command(flatten)]
     pub console: ConsoleArgs,
-
-    /// Assume the targets listed in this YAML file (see README: "Many roles in one run").
-    #[arg(
-        long,
-        env = "AWS_OIDC_CONFIG",
-        value_name = "FILE",
-        help_heading = "Targets"
-    )]
-    pub config: Option<PathBuf>,
 
     /// With --config: only these targets (repeatable) [default: all].
     #[arg(

@@ -34,7 +34,11 @@ pub struct CredentialProcessArgs {
 }
 
 pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
-    let settings = Settings::resolve(&args.common, env)?;
+    let mut settings = Settings::resolve(&args.common, env)?;
+    // A login's file store lives under the same cache directory.
+    if let (Some(dir), Some(login)) = (&args.cache_dir, settings.login.as_mut()) {
+        login.cache_dir = Some(dir.clone());
+    }
     let cache = if args.no_cache {
         None
     } else {

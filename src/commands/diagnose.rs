@@ -38,13 +38,18 @@ async fn fetch(
     audience: &str,
     env: &crate::env::Env,
 ) -> Result<(IdToken, String), Failure> {
+    let budget = network.budget();
+    if let Some(login) = crate::settings::login(args, env)? {
+        let token = crate::obtain::login_token(&login, &budget).await?;
+        return Ok((token, format!("the login to {}", login.name)));
+    }
     let explicit = Explicit {
         env: args.token_env.clone(),
         file: args.token_file.clone(),
         command: args.token_command.clone(),
+        provider: None,
     };
     let source = token::detect(&explicit, env).map_err(|e| token_failure(e, audience))?;
-    let budget = network.budget();
     let token = source
         .fetch(audience, env, &budget)
         .await

@@ -7,4 +7,5 @@ pub mod credential_process;
 pub mod diagnose;
 pub mod diagnose_args;
 pub mod exec;
+pub mod login;
 pub mod targets;

@@ -145,7 +145,7 @@ pub fn resolve(
 ) -> Result<Option<Vec<RoleTarget>>, Failure> {
     let cli_outputs = &args.outputs;
     // A file without `targets:` (only providers) never turns `assume` into a targets run.
-    let file = match &args.config {
+    let file = match &args.common.token.config {
         Some(path) => Some(config::read(path).map_err(|e| {
             Failure::usage(e.to_string())
                 .hint("see the schema in README.md, \"Many roles in one run\"")

@@ -9,7 +9,6 @@
 //! end or spoil the sign-in. Pages are fixed text (nothing the request carried is shown
 //! unescaped), never cached; the listener closes after one valid callback or the timeout.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -197,7 +196,8 @@ impl Loopback {
     }
 
     /// The address listened on.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+    #[cfg(test)]
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
     }
 
@@ -472,6 +472,7 @@ fn html_escape(s: &str) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::net::SocketAddr;
 
     const ISSUER: &str = "https://idp.example.com";
 

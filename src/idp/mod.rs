@@ -12,10 +12,6 @@
 //! No OAuth framework: a few form POSTs with the project's HTTP client
 //! ([`crate::net::http::client`], which follows no redirects), bounded reads, and aws-lc-rs.
 
-// Nothing in the binary calls this module until `login` is wired to it; this line goes away
-// then, so that dead code is reported again.
-#![cfg_attr(not(test), allow(dead_code))]
-
 pub mod device;
 pub mod discovery;
 pub mod loopback;

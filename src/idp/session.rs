@@ -54,7 +54,9 @@ impl SessionError {
     /// Whether trying again later may work (the provider or the network failed).
     pub fn is_transient(&self) -> bool {
         match self {
-            SessionError::Refresh { err, .. } => !err.is_invalid_grant() && err.oauth_code().is_none(),
+            SessionError::Refresh { err, .. } => {
+                !err.is_invalid_grant() && err.oauth_code().is_none()
+            }
             SessionError::Discovery(..) => true,
             _ => false,
         }
@@ -104,11 +106,12 @@ pub async fn id_token(
     let disc = discovery::fetch(&provider.issuer, budget)
         .await
         .map_err(|e| SessionError::Discovery(e, name.to_string()))?;
-    let endpoint = tokens::TokenEndpoint::new(&disc, &provider.client_id, provider.client_secret.clone())
-        .map_err(|err| SessionError::Refresh {
-            provider: name.to_string(),
-            err,
-        })?;
+    let endpoint =
+        tokens::TokenEndpoint::new(&disc, &provider.client_id, provider.client_secret.clone())
+            .map_err(|err| SessionError::Refresh {
+                provider: name.to_string(),
+                err,
+            })?;
     let answer = match endpoint.refresh(&refresh_token, None, budget).await {
         Ok(a) => a,
         Err(err) if err.is_invalid_grant() => {

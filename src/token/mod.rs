@@ -34,11 +34,17 @@ pub enum Source {
     Command(String),
     /// `buildkite-agent oidc request-token`.
     Buildkite,
+    /// The stored login to this provider (`aws-oidc login`): `obtain` fetches it through
+    /// `idp::session`, which this module does not know.
+    Login(String),
 }
 
 /// Why no token could be had. Messages name the source, never the token.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// A stored login is read by `obtain` (through `idp::session`), never here.
+    #[error("the login to {0} is read through the token store")]
+    LoginElsewhere(String),
     /// The job runs in `ci` (perhaps none) and no source offered a token; the CI words it.
     #[error("{}", ci.missing_token())]
     NotFound { ci: Ci },
@@ -133,6 +139,8 @@ pub struct Explicit {
     pub env: Option<String>,
     pub file: Option<PathBuf>,
     pub command: Option<String>,
+    /// `--provider`: the stored login to this provider.
+    pub provider: Option<String>,
 }
 
 /// Picks the token source: the explicit one, else the first that a CI of [`crate::ci::ALL`]
@@ -146,6 +154,9 @@ pub fn detect(explicit: &Explicit, env: &crate::env::Env) -> Result<Source, Toke
     }
     if let Some(cmd) = &explicit.command {
         return Ok(Source::Command(cmd.clone()));
+    }
+    if let Some(name) = &explicit.provider {
+        return Ok(Source::Login(name.clone()));
     }
     match crate::ci::token_offer(env) {
         Some(Ok(offer)) => Ok(Source::from(offer)),
@@ -174,7 +185,7 @@ impl Source {
     pub fn can_mint(&self) -> bool {
         matches!(
             self,
-            Source::GitHub { .. } | Source::Command(_) | Source::Buildkite
+            Source::GitHub { .. } | Source::Command(_) | Source::Buildkite | Source::Login(_)
         )
     }
 
@@ -186,6 +197,7 @@ impl Source {
             Source::File(path) => format!("file {}", path.display()),
             Source::Command(cmd) => format!("command `{}`", command_label(cmd)),
             Source::Buildkite => "buildkite-agent oidc request-token".into(),
+            Source::Login(name) => format!("the login to {name}"),
         }
     }
 
@@ -227,6 +239,7 @@ impl Source {
             Source::GitHub { url, request_token } => {
                 github::fetch(url, request_token, audience, budget).await?
             }
+            Source::Login(name) => return Err(TokenError::LoginElsewhere(name.clone())),
         };
         IdToken::parse(raw.expose()).map_err(|source| TokenError::Invalid {
             from: self.describe(),
