@@ -9,6 +9,7 @@
 
 mod args;
 mod aws;
+mod cache;
 mod ci;
 mod cli;
 mod commands;

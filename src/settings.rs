@@ -98,7 +98,7 @@ pub fn login(
         provider,
         config: absolute(&config.path),
         store,
-        cache_dir: crate::refresh::cache::default_dir(env),
+        cache_dir: crate::cache::default_dir(env),
     }))
 }
 

@@ -45,14 +45,14 @@ pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> 
         let dir = args
             .cache_dir
             .clone()
-            .or_else(|| refresh::cache::default_dir(env))
+            .or_else(|| crate::cache::default_dir(env))
             .ok_or_else(|| {
                 Failure::usage(
                     "no cache directory: set --cache-dir or AWS_OIDC_CACHE_DIR (or pass --no-cache)",
                 )
             })?;
         Some(
-            refresh::cache::Cache::open(dir)
+            crate::cache::Cache::open(dir)
                 .map_err(|e| Failure::new(Kind::Output, e.to_string()).hint(e.hint()))?,
         )
     };

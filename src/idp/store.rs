@@ -17,7 +17,7 @@
 //! - **file**: `<cache dir>/tokens/<provider>.json`, mode 0600 in a 0700 directory, replaced
 //!   atomically ([`crate::fs::stage`]), read without following a symbolic link; the cache
 //!   directory and `tokens/` must be the user's and writable by nobody else (the checks of the
-//!   credentials cache, [`crate::refresh::cache`], applied to both).
+//!   credentials cache, [`crate::cache`], applied to both).
 //! - **auto**: the keyring when a cheap probe says it works, else the file, with a one-line
 //!   notice ([`Store::notice`]) for `login` to print.
 //!
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::refresh::cache::{Cache, CacheError, open_own_file};
+use crate::cache::{Cache, CacheError, open_own_file};
 use crate::secret::Secret;
 
 /// The keyring service of every entry.
@@ -206,7 +206,7 @@ impl fmt::Debug for Guard {
 /// Held while one process refreshes a provider's tokens; released on drop (or when the
 /// process dies).
 pub struct Guard {
-    _lock: crate::refresh::cache::Lock,
+    _lock: crate::cache::Lock,
 }
 
 /// The OS keyring of this platform, or why there is none.
@@ -281,7 +281,7 @@ fn usable_keyring() -> Result<Keyring, String> {
 }
 
 impl Store {
-    /// The store `kind` says, with `cache_dir` (from [`crate::refresh::cache::default_dir`] or
+    /// The store `kind` says, with `cache_dir` (from [`crate::cache::default_dir`] or
     /// `--cache-dir`) for the file backend and the refresh locks. `auto` never fails because
     /// of the keyring: an unusable one means the file (and a [`Store::notice`]).
     pub fn open(kind: StoreKind, cache_dir: Option<PathBuf>) -> Result<Store, StoreError> {

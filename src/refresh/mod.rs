@@ -3,7 +3,6 @@
 //! than the margin is left. Shared by `credential-process` (through the
 //! on-disk cache, across processes) and `exec --serve` (in memory).
 
-pub mod cache;
 pub mod serve;
 
 use std::time::{Duration, Instant};
@@ -11,9 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use crate::aws::credentials::{Assumed, now_secs};
+use crate::cache::Cache;
 use crate::failure::{Failure, Kind};
 use crate::obtain;
-use crate::refresh::cache::Cache;
 use crate::settings::Settings;
 
 pub struct Provider {
@@ -32,7 +31,7 @@ impl Provider {
         margin: Duration,
     ) -> Provider {
         let cache = cache.map(|c| {
-            let key = crate::refresh::cache::key(&settings.cache_description());
+            let key = crate::cache::key(&settings.cache_description());
             (c, key)
         });
         Provider {
