@@ -98,8 +98,9 @@ pub enum StoreError {
     },
     #[error("the token file {0} is not aws-oidc's token file (or is damaged)")]
     Corrupt(PathBuf),
-    #[error("token_store is keyring, but {keyring} is not usable here: {why}")]
-    KeyringUnusable { keyring: &'static str, why: String },
+    /// `why` names the keyring ("the kernel keyring: no session keyring (…)").
+    #[error("token_store is keyring, but no keyring is usable here: {why}")]
+    KeyringUnusable { why: String },
     #[error("{keyring}: {action} the {kind} of provider {provider}: {why}")]
     Keyring {
         keyring: &'static str,
@@ -299,10 +300,7 @@ impl Store {
                 cache_dir,
                 notice: None,
             }),
-            (StoreKind::Keyring, Err(why)) => Err(StoreError::KeyringUnusable {
-                keyring: keyring_name(),
-                why,
-            }),
+            (StoreKind::Keyring, Err(why)) => Err(StoreError::KeyringUnusable { why }),
             (StoreKind::File, _) => Store::file(cache_dir, None),
             (StoreKind::Auto, Err(why)) => Store::file(cache_dir, Some(why)),
         }
@@ -390,18 +388,6 @@ impl Store {
                 source,
             })?;
         Ok(Guard { _lock: lock })
-    }
-}
-
-fn keyring_name() -> &'static str {
-    if cfg!(target_os = "linux") {
-        "the kernel keyring"
-    } else if cfg!(target_os = "macos") {
-        "the macOS Keychain"
-    } else if cfg!(target_os = "windows") {
-        "the Windows Credential Manager"
-    } else {
-        "the OS keyring"
     }
 }
 
@@ -931,8 +917,16 @@ mod tests {
         );
         round_trip(&store);
         // Asked for explicitly, an unusable keyring is an error, not a silent file.
-        let err = Store::open_with(StoreKind::Keyring, Some(cache), Err("no".into())).unwrap_err();
-        assert!(err.to_string().contains("token_store is keyring"), "{err}");
+        let err = Store::open_with(
+            StoreKind::Keyring,
+            Some(cache),
+            Err("the kernel keyring: no session keyring (AccessDenied)".into()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "token_store is keyring, but no keyring is usable here: the kernel keyring: no session keyring (AccessDenied)"
+        );
         assert!(err.hint().unwrap().contains("keyctl session"));
     }
 
