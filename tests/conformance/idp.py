@@ -13,6 +13,7 @@ Import the fixtures into a test module:
         idp.browser_command                       # [path]: an aws-oidc --browser-command
         idp.configure(id_token_ttl=60, device_poll_errors=["slow_down"], ...)
         idp.token_requests()                      # token endpoint calls seen by the provider
+        idp.introspect(token)                     # {"active": ...}; spends nothing
 
 `idp_server` is one provider per test session (started after `scripts/setup-idp.sh`, which
 installs oidc-provider with npm once, under a lock); `idp` is that provider reset to its
@@ -246,6 +247,16 @@ class Idp:
         return http_json("POST", self.token_endpoint,
                          form={**form, "grant_type": "refresh_token", "refresh_token": refresh_token},
                          auth=auth)
+
+    def introspect(self, token: str, client_id: str | None = None) -> dict:
+        """RFC 7662 introspection: {"active": bool, ...}. Unlike refresh(), it spends nothing, so
+        a test can ask whether a stored refresh token still works without rotating it."""
+        cid = client_id or self.client_id
+        form, auth = self.client_auth(cid)
+        status, out = http_json("POST", self.issuer + "/token/introspection",
+                                form={**form, "token": token}, auth=auth)
+        assert status == 200, out
+        return out
 
     def stop(self) -> int:
         if self.proc.poll() is None:
