@@ -31,6 +31,19 @@ pub struct CredentialProcessArgs {
     /// Do not cache: every call asks STS.
     #[arg(long, env = "AWS_OIDC_NO_CACHE")]
     pub no_cache: bool,
+
+    /// With --provider: `auto` signs in when no usable login is stored, talking on the terminal
+    /// (/dev/tty, since SDKs hide this command's stderr) or opening the browser; `never` (the
+    /// default) exits 3 at once with the `aws-oidc login` command to run.
+    #[arg(long, env = "AWS_OIDC_LOGIN", value_enum, default_value = "never")]
+    pub login: LoginWhen,
+}
+
+/// When `credential-process` may start a sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginWhen {
+    Never,
+    Auto,
 }
 
 pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
@@ -56,6 +69,9 @@ pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> 
                 .map_err(|e| Failure::new(Kind::Output, e.to_string()).hint(e.hint()))?,
         )
     };
+    if let (LoginWhen::Auto, Some(login)) = (args.login, &settings.login) {
+        sign_in_if_needed(login, &settings, env).await?;
+    }
     let margin = std::time::Duration::from_secs(args.refresh_margin);
     let provider = refresh::Provider::new(settings, env.clone(), cache, margin);
     let assumed = provider.get().await?;
@@ -63,4 +79,40 @@ pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> 
     std::io::Write::write_all(&mut out, output::json(&assumed).as_bytes())
         .map_err(|e| Failure::new(Kind::Output, format!("cannot write to stdout: {e}")))?;
     Ok(0)
+}
+
+/// `--login auto`: a sign-in on the terminal when the stored login cannot give an ID token.
+async fn sign_in_if_needed(
+    login: &crate::settings::Login,
+    settings: &Settings,
+    env: &Env,
+) -> Result<(), Failure> {
+    let budget = crate::net::retry::Budget::new(
+        settings.max_attempts,
+        settings.timeout,
+        settings.base_delay,
+    );
+    let needs = match crate::obtain::login_token(login, &budget).await {
+        Ok(_) => false,
+        Err(f) => f.kind == Kind::Token && f.hints.iter().any(|h| h.contains("aws-oidc login")),
+    };
+    if !needs {
+        return Ok(());
+    }
+    let mut console = crate::commands::login::Console::tty().ok_or_else(|| {
+        Failure::new(
+            Kind::Token,
+            format!("not logged in to {} and no terminal to sign in on", login.name),
+        )
+        .hint(format!("run: aws-oidc login --provider {}", login.name))
+    })?;
+    let how = crate::commands::login::SignIn {
+        device: false,
+        browser: false,
+        no_browser: false,
+        browser_command: None,
+    };
+    let (who, _) = crate::commands::login::sign_in(login, &how, &mut console, &budget, env).await?;
+    tracing::info!("signed in to {} as {}", login.name, who.escape_default());
+    Ok(())
 }

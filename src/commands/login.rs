@@ -7,7 +7,7 @@
 //!
 //! Everything a person must see goes to stderr, also without a terminal; nothing secret does.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -107,10 +107,84 @@ fn provider_failure(what: &str, e: impl std::fmt::Display, transient: bool) -> F
     Failure::new(kind, format!("{what}: {e}"))
 }
 
+/// Where a sign-in talks to the person: stderr, or the terminal itself (`/dev/tty`) when stderr
+/// goes somewhere nobody reads (an SDK running `credential-process`).
+pub struct Console {
+    out: Box<dyn std::io::Write + Send>,
+    terminal: bool,
+}
+
+impl Console {
+    pub fn stderr() -> Console {
+        Console {
+            out: Box::new(std::io::stderr()),
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// The controlling terminal, or `None` when there is none (then nobody could sign in).
+    pub fn tty() -> Option<Console> {
+        let tty = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        Some(Console {
+            out: Box::new(tty),
+            terminal: true,
+        })
+    }
+
+    fn say(&mut self, line: &str) {
+        let _ = writeln!(self.out, "{line}");
+    }
+
+    fn status(&mut self, line: &str) {
+        if self.terminal {
+            let _ = write!(self.out, "\r{line}");
+            let _ = self.out.flush();
+        }
+    }
+}
+
+/// How to sign in, from the command line.
+pub struct SignIn<'a> {
+    pub device: bool,
+    pub browser: bool,
+    pub no_browser: bool,
+    pub browser_command: Option<&'a str>,
+}
+
 pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
     let login = find(&args.provider, &args.config, env)?;
+    let how = SignIn {
+        device: args.device,
+        browser: args.browser,
+        no_browser: args.no_browser,
+        browser_command: args.browser_command.as_deref(),
+    };
+    let mut console = Console::stderr();
+    let (who, kept) = sign_in(&login, &how, &mut console, &args.network.budget(), env).await?;
+    if !args.log.quiet {
+        console.say(&format!(
+            "aws-oidc: logged in to {} as {}; tokens kept in {kept}",
+            login.name,
+            who.escape_default()
+        ));
+    }
+    Ok(0)
+}
+
+/// Signs in to `login`'s provider, talking on `console`, and keeps the tokens: who signed in,
+/// and where the tokens are.
+pub async fn sign_in(
+    login: &Login,
+    args: &SignIn<'_>,
+    console: &mut Console,
+    budget: &crate::net::retry::Budget,
+    env: &Env,
+) -> Result<(String, String), Failure> {
     let p = &login.provider;
-    let budget = args.network.budget();
+    let budget = budget.clone();
     let disc = discovery::fetch(&p.issuer, &budget)
         .await
         .map_err(|e| provider_failure(&format!("provider {}", login.name), e, true))?;
@@ -153,9 +227,11 @@ pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
                 .await
                 .map_err(|e| Failure::new(Kind::Token, e.to_string()))?;
             tracing::info!("waiting for the sign-in at {}", listener.redirect_uri());
-            eprintln!("aws-oidc: to sign in, open {url}");
+            console.say(&format!("aws-oidc: to sign in, open {url}"));
             if !args.no_browser {
-                open_browser(&url, args.browser_command.as_deref(), env);
+                if let Some(e) = open_browser(&url, args.browser_command, env) {
+                    console.say(&e);
+                }
             }
             let authorized = listener
                 .wait()
@@ -188,32 +264,29 @@ pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
             let grant = device::start(&endpoint, device_endpoint, &scope, &extra, CALL_TIMEOUT)
                 .await
                 .map_err(|e| provider_failure("device sign-in", e, false))?;
-            eprintln!(
+            console.say(&format!(
                 "aws-oidc: to sign in, open {} and enter the code {}",
                 grant.verification_uri, grant.user_code
-            );
+            ));
             if let Some(complete) = &grant.verification_uri_complete {
-                eprintln!("aws-oidc: or open {complete}");
+                console.say(&format!("aws-oidc: or open {complete}"));
             }
-            eprintln!(
+            console.say(&format!(
                 "aws-oidc: the code is for {} ({}); it expires in {} s",
                 p.client_id,
                 disc.issuer,
                 grant.expires_in.as_secs()
-            );
-            let terminal = std::io::stderr().is_terminal();
+            ));
             let mut pace = device::RealPace::start();
             let answer = device::poll(&endpoint, &grant, &mut pace, |tick| {
-                if terminal {
-                    eprint!(
-                        "\raws-oidc: waiting for the sign-in… {:>4} s left ",
-                        tick.remaining.as_secs()
-                    );
-                }
+                console.status(&format!(
+                    "aws-oidc: waiting for the sign-in… {:>4} s left ",
+                    tick.remaining.as_secs()
+                ));
             })
             .await;
-            if terminal {
-                eprintln!();
+            if console.terminal {
+                console.say("");
             }
             let answer = answer.map_err(|e| provider_failure("device sign-in", e, false))?;
             (answer, None)
@@ -246,10 +319,10 @@ pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
         tracing::info!("{} granted the scopes: {granted}", login.name);
     }
     if answer.refresh_token.is_none() {
-        eprintln!(
+        console.say(&format!(
             "aws-oidc: warning: {} gave no refresh token: you will sign in again when the ID token expires (add offline_access to scopes)",
             login.name
-        );
+        ));
     }
     let store = store(&login)?;
     let kept = Tokens {
@@ -274,15 +347,7 @@ pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
         .or_else(|| claim("preferred_username"))
         .or_else(|| checked.claims.sub.clone())
         .unwrap_or_else(|| "(no subject)".into());
-    if !args.log.quiet {
-        eprintln!(
-            "aws-oidc: logged in to {} as {}; tokens kept in {}",
-            login.name,
-            who.escape_default(),
-            store.location(&login.name)
-        );
-    }
-    Ok(0)
+    Ok((who, store.location(&login.name)))
 }
 
 pub async fn logout(args: LogoutArgs, env: &Env) -> Result<u8, Failure> {
@@ -334,7 +399,7 @@ fn can_open_browser(env: &Env) -> bool {
 /// Starts the browser on `url` and does not wait for it: `--browser-command`, else `$BROWSER`,
 /// else the platform's opener. Words are split on spaces, the URL is the last argument, no
 /// shell runs. A browser that cannot start leaves the printed URL to the person.
-fn open_browser(url: &str, command: Option<&str>, env: &Env) {
+fn open_browser(url: &str, command: Option<&str>, env: &Env) -> Option<String> {
     let line = command
         .map(str::to_string)
         .or_else(|| env.get("BROWSER").map(str::to_string))
@@ -348,9 +413,7 @@ fn open_browser(url: &str, command: Option<&str>, env: &Env) {
             }
         });
     let mut words = line.split_whitespace();
-    let Some(program) = words.next() else {
-        return;
-    };
+    let program = words.next()?;
     let spawned = std::process::Command::new(program)
         .args(words)
         .arg(url)
@@ -361,9 +424,10 @@ fn open_browser(url: &str, command: Option<&str>, env: &Env) {
         // Reaped in the background so it does not linger as a zombie.
         Ok(mut child) => {
             std::thread::spawn(move || child.wait());
+            None
         }
-        Err(e) => {
-            eprintln!("aws-oidc: could not start the browser ({program}: {e}); open the URL above")
-        }
+        Err(e) => Some(format!(
+            "aws-oidc: could not start the browser ({program}: {e}); open the URL above"
+        )),
     }
 }

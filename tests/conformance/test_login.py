@@ -544,3 +544,52 @@ def test_awscli_and_boto3_through_a_credential_process_profile(ctx):
         check_sts_call(ctx, call["issued"])
     gci = ctx.sts.calls(action="GetCallerIdentity", since=mark, ok=True)
     assert len(gci) == 2, gci
+
+
+def test_credential_process_login_auto_signs_in_on_the_terminal(ctx):
+    """`credential-process --login auto` without a login: the sign-in talks on the terminal
+    (/dev/tty: SDKs hide stderr), and the credentials follow on stdout; stderr stays quiet."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+
+    def controlling_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in ctx.env.items() if k not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")}
+    p = subprocess.Popen([ctx.bin, *ctx.with_provider("credential-process", "--login", "auto",
+                                                      "--no-cache")],
+                         env=env, cwd=ctx.tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, preexec_fn=controlling_terminal, pass_fds=(slave,))
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 15
+        code = None
+        while time.monotonic() < deadline and code is None:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            seen += chunk
+            m = re.search(rb"enter the code (\S+)", seen)
+            if m:
+                code = m.group(1).decode()
+        assert code, f"no device code on the terminal:\n{seen.decode(errors='replace')}"
+        ctx.idp.complete_device(code)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=5)
+        os.close(master)
+    ctx.stderrs.append(err.decode())
+    assert p.returncode == 0, err.decode()
+    doc = json.loads(out)
+    assert doc["Version"] == 1 and doc["AccessKeyId"].startswith("ASIA"), doc
+    assert b"enter the code" not in err, "the sign-in talked on stderr, which SDKs hide"
+    # The login is kept: the next call needs no terminal.
+    ctx.run(ctx.with_provider("credential-process", "--no-cache"))
