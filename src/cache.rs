@@ -77,6 +77,9 @@ struct Entry {
     assumed_role_arn: String,
     region: String,
     chained: bool,
+    /// The login (`--provider`) the credentials came from: `logout` forgets them too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<String>,
 }
 
 /// Where the cache lives by default: `$AWS_OIDC_CACHE_DIR`, the CI runner's temp dir
@@ -276,8 +279,9 @@ impl Cache {
         })
     }
 
-    /// Stores `a` under `key`, atomically and privately.
-    pub fn store(&self, key: &str, a: &Assumed) -> std::io::Result<()> {
+    /// Stores `a` under `key`, atomically and privately; `login` names the provider whose
+    /// login they came from.
+    pub fn store(&self, key: &str, a: &Assumed, login: Option<&str>) -> std::io::Result<()> {
         let c = &a.credentials;
         let entry = Entry {
             version: 1,
@@ -289,6 +293,7 @@ impl Cache {
             assumed_role_arn: a.assumed_role_arn.clone(),
             region: a.region.clone(),
             chained: a.chained,
+            login: login.map(str::to_string),
         };
         let text = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         fs::stage(&self.path(key), &text)?.commit()
@@ -325,6 +330,31 @@ impl Cache {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Removes every entry cached from the login to `provider`; how many there were.
+    pub fn forget_login(&self, provider: &str) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let mut text = String::new();
+            let Ok(mut f) = open_own_file(&path, OpenOptions::new().read(true)) else {
+                continue;
+            };
+            if f.read_to_string(&mut text).is_err() {
+                continue;
+            }
+            let from_login = serde_json::from_str::<Entry>(&text)
+                .is_ok_and(|e| e.login.as_deref() == Some(provider));
+            if from_login {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// Held while refreshing; released on drop (the OS releases it if the process dies).
@@ -357,7 +387,7 @@ mod tests {
         let cache = Cache::open(dir.path().join("c")).unwrap();
         let k = key("role=x");
         assert!(cache.fresh(&k, 300).is_none());
-        cache.store(&k, &assumed(now_secs() + 600)).unwrap();
+        cache.store(&k, &assumed(now_secs() + 600), None).unwrap();
         let a = cache.fresh(&k, 300).unwrap();
         assert_eq!(a.credentials.session_token.expose(), "t");
         assert!(a.chained);
@@ -450,7 +480,9 @@ mod tests {
 
         // An entry that is a symlink to a well-formed entry elsewhere is not read.
         let elsewhere = Cache::open(tmp.path().join("elsewhere")).unwrap();
-        elsewhere.store(&k, &assumed(now_secs() + 600)).unwrap();
+        elsewhere
+            .store(&k, &assumed(now_secs() + 600), None)
+            .unwrap();
         std::os::unix::fs::symlink(elsewhere.path(&k), cache.path(&k)).unwrap();
         assert!(
             cache.fresh(&k, 300).is_none(),
@@ -468,7 +500,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(tmp.path().join("c")).unwrap();
         let k = key("role=x");
-        cache.store(&k, &assumed(now_secs() + 600)).unwrap();
+        cache.store(&k, &assumed(now_secs() + 600), None).unwrap();
         assert!(cache.fresh(&k, 300).is_some());
         std::os::unix::fs::chown(cache.path(&k), Some(65534), None).unwrap();
         assert!(
@@ -512,5 +544,36 @@ mod tests {
         );
         drop(held);
         assert!(cache.lock("k", Instant::now()).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod forget_tests {
+    use super::*;
+
+    #[test]
+    fn forget_login_removes_only_that_logins_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let a = Assumed {
+            credentials: Credentials {
+                access_key_id: "ASIAEXAMPLEEXAMPLE01".into(),
+                secret_access_key: Secret::new("s"),
+                session_token: Secret::new("t"),
+                expiration: now_secs() + 600,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            chained: false,
+        };
+        cache.store(&key("corp"), &a, Some("corp")).unwrap();
+        cache.store(&key("other"), &a, Some("other")).unwrap();
+        cache.store(&key("ci"), &a, None).unwrap();
+        assert_eq!(cache.forget_login("corp").unwrap(), 1);
+        assert!(cache.fresh(&key("corp"), 0).is_none());
+        assert!(cache.fresh(&key("other"), 0).is_some());
+        assert!(cache.fresh(&key("ci"), 0).is_some());
+        assert_eq!(cache.forget_login("corp").unwrap(), 0);
     }
 }

@@ -102,7 +102,10 @@ async fn sign_in_if_needed(
     let mut console = crate::commands::login::Console::tty().ok_or_else(|| {
         Failure::new(
             Kind::Token,
-            format!("not logged in to {} and no terminal to sign in on", login.name),
+            format!(
+                "not logged in to {} and no terminal to sign in on",
+                login.name
+            ),
         )
         .hint(format!("run: aws-oidc login --provider {}", login.name))
     })?;

@@ -377,6 +377,18 @@ pub async fn logout(args: LogoutArgs, env: &Env) -> Result<u8, Failure> {
             ),
         }
     }
+    // Credentials cached from this login go with it.
+    if let Some(dir) = login.cache_dir.as_ref().filter(|d| d.is_dir()) {
+        match crate::cache::Cache::open(dir.clone()).map(|c| c.forget_login(&login.name)) {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("removed {n} cached credentials of {}", login.name),
+            Ok(Err(e)) => tracing::warn!(
+                "could not remove the cached credentials of {}: {e}",
+                login.name
+            ),
+            Err(e) => tracing::warn!("could not open the credentials cache: {e}"),
+        }
+    }
     let removed = store.delete(&login.name).map_err(store_failure)?;
     if !args.log.quiet {
         if removed {

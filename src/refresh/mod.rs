@@ -66,7 +66,8 @@ impl Provider {
                         Some(a) => a,
                         None => {
                             let a = self.obtain().await?;
-                            if let Err(e) = cache.store(key, &a) {
+                            let login = self.settings.login.as_ref().map(|l| l.name.as_str());
+                            if let Err(e) = cache.store(key, &a, login) {
                                 tracing::warn!(
                                     "could not write the credentials cache in {}: {e}",
                                     cache.dir().display()

@@ -505,7 +505,12 @@ def test_invalid_grant_asks_to_log_in_again(ctx):
 def test_logout_removes_the_tokens(ctx):
     browser_login(ctx)
     st = ctx.stored()
+    # Credentials cached from this login (credential-process's cache) go with it.
+    creds = json.loads(ctx.run(ctx.with_provider("credential-process")).stdout)
+    cached = [f for f in ctx.cache.rglob("*.json") if creds["SecretAccessKey"] in f.read_text()]
+    assert len(cached) == 1, cached
     p = ctx.run(ctx.with_provider("logout"))
+    assert not cached[0].exists(), "credentials cached from the login survived logout"
     assert p.stdout == ""
     assert not st["path"].exists(), f"{st['path']} is still there after logout"
     assert ctx.token_files() == []
