@@ -228,10 +228,10 @@ pub async fn sign_in(
                 .map_err(|e| Failure::new(Kind::Token, e.to_string()))?;
             tracing::info!("waiting for the sign-in at {}", listener.redirect_uri());
             console.say(&format!("aws-oidc: to sign in, open {url}"));
-            if !args.no_browser {
-                if let Some(e) = open_browser(&url, args.browser_command, env) {
-                    console.say(&e);
-                }
+            if !args.no_browser
+                && let Some(e) = open_browser(&url, args.browser_command, env)
+            {
+                console.say(&e);
             }
             let authorized = listener
                 .wait()
@@ -324,7 +324,7 @@ pub async fn sign_in(
             login.name
         ));
     }
-    let store = store(&login)?;
+    let store = store(login)?;
     let kept = Tokens {
         id_token,
         id_token_expires_at: checked.claims.exp.unwrap_or_else(now_secs),

@@ -211,6 +211,10 @@ def ctx(login_bin, tmp_path, idp, sts):
         for s in leaks:
             assert s not in err, f"a secret ({len(s)} chars) appeared on stderr:\n{err}"
         assert not JWT_IN_TEXT.search(err), f"a JWT appeared on stderr:\n{err}"
+        # Device codes, authorization codes, refresh and access tokens are opaque words; the
+        # authorization URL (state, nonce, PKCE challenge: not secrets) is the only exception.
+        rest = "\n".join(l for l in err.splitlines() if not BROWSER_LINE.match(l))
+        assert not opaque_secrets_in(rest), f"something secret-shaped on stderr:\n{err}"
 
 
 # ------------------------------------------------------------------------ logins
@@ -226,8 +230,12 @@ class Background:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.err: list[str] = []
+        self.out: list[str] = []
         self.t = threading.Thread(target=self._read, daemon=True)
+        self.t_out = threading.Thread(target=lambda: self.out.append(self.proc.stdout.read()),
+                                      daemon=True)
         self.t.start()
+        self.t_out.start()
 
     def _read(self):
         for line in self.proc.stderr:
@@ -257,14 +265,13 @@ class Background:
     def finish(self, timeout: float) -> tuple[int, str, str]:
         """(exit status, stdout, stderr) after waiting at most `timeout` s for the exit."""
         try:
-            # Only stdout here: the reader thread owns stderr (communicate() would read it too
-            # and steal part of a line).
             self.proc.wait(timeout=timeout)
-            out = self.proc.stdout.read()
         except subprocess.TimeoutExpired:
             raise AssertionError(f"aws-oidc {' '.join(self.args)} still running after {timeout} s; "
                                  "stderr so far:\n" + "".join(self.err)) from None
         self.t.join(timeout=5)
+        self.t_out.join(timeout=5)
+        out = "".join(self.out)
         err = "".join(self.err)
         self.c.stderrs.append(err)
         return self.proc.returncode, out, err
@@ -274,6 +281,7 @@ class Background:
             self.proc.kill()
         self.proc.wait(timeout=5)
         self.t.join(timeout=5)
+        self.t_out.join(timeout=5)
 
 
 def check_success_line(c: Ctx, err: str) -> str:
@@ -499,6 +507,9 @@ def test_invalid_grant_asks_to_log_in_again(ctx):
     assert time.monotonic() - t0 < 5
     grants = ctx.refresh_grants(mark)
     assert [(g["status"], g["error"]) for g in grants] == [(400, "invalid_grant")], grants
+    # And again (the login is unusable for good, not just once).
+    p = ctx.run(ctx.with_provider("assume", "--output", "json"), check=False, timeout=20)
+    check_needs_login(p, "assume after invalid_grant")
     assert ctx.sts.calls(action="AssumeRoleWithWebIdentity", since=sts_mark) == []
 
 
