@@ -302,7 +302,7 @@ fn ask(args: &mut SetupArgs) -> Result<(), Failure> {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut prompt = |question: &str, default: Option<&str>| -> Result<String, Failure> {
-        match default {
+        match default.filter(|d| !d.is_empty()) {
             Some(d) => eprint!("{question} [{d}]: "),
             None => eprint!("{question}: "),
         }
