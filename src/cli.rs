@@ -41,6 +41,8 @@ pub enum Command {
     Login(crate::commands::login::LoginArgs),
     /// Forget (and revoke) a provider's stored tokens.
     Logout(crate::commands::login::LogoutArgs),
+    /// Add or update an OpenID provider in the configuration file (asks on a terminal).
+    Setup(crate::commands::setup::SetupArgs),
     #[command(flatten)]
     Diagnose(crate::commands::diagnose::Diagnose),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
@@ -79,6 +81,7 @@ impl Command {
             Command::CredentialProcess(args) => credential_process::run(args, env).await,
             Command::Login(args) => crate::commands::login::login(args, env).await,
             Command::Logout(args) => crate::commands::login::logout(args, env).await,
+            Command::Setup(args) => crate::commands::setup::run(args, env).await,
             Command::Diagnose(d) => diagnose::run(d, env).await,
             // Generated from the clap definitions alone.
             Command::Completions(args) => crate::commands::completions::completions(
@@ -99,6 +102,7 @@ impl Command {
             Command::CredentialProcess(a) => &a.common.log,
             Command::Login(a) => &a.log,
             Command::Logout(a) => &a.log,
+            Command::Setup(a) => &a.log,
             Command::Diagnose(Diagnose::Token(a)) => &a.log,
             Command::Diagnose(Diagnose::TrustPolicy(a)) => &a.log,
             Command::Diagnose(Diagnose::Explain(a)) => &a.log,

@@ -203,6 +203,15 @@ pub fn read(path: &Path) -> Result<Config, ConfigError> {
             detail: "larger than 1 MiB, which is no configuration".into(),
         });
     }
+    let config = parse(path, text)?;
+    warn_if_others_can_read(&config);
+    Ok(config)
+}
+
+/// Checks `text` as the content of the file at `path` (which is not read): what `setup` is
+/// about to write, before it replaces the file.
+pub fn parse(path: &Path, text: String) -> Result<Config, ConfigError> {
+    let shown = path.display().to_string();
     let file: File = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Invalid {
         path: shown.clone(),
         detail: first_line(&e.to_string()),
@@ -216,7 +225,6 @@ pub fn read(path: &Path) -> Result<Config, ConfigError> {
         text,
     };
     config.check()?;
-    warn_if_others_can_read(&config);
     Ok(config)
 }
 

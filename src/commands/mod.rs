@@ -8,4 +8,5 @@ pub mod diagnose;
 pub mod diagnose_args;
 pub mod exec;
 pub mod login;
+pub mod setup;
 pub mod targets;

@@ -2,7 +2,7 @@
 //! running the built `aws-oidc` against the in-process fakes of [`support`] (127.0.0.1 only).
 //!
 //! * [`faults`], [`console`], [`diagnose`], [`network`], [`limits`], [`exec_env`],
-//!   [`output_destinations`], [`serve_accept`], [`secret_hygiene`]: behaviour of each command
+//!   [`output_destinations`], [`serve_accept`], [`secret_hygiene`], [`setup`]: behaviour of each command
 //!   under faults, with exact exit codes, messages and no leaked secret;
 //! * [`fault_matrix`]: every network fault × every credential command, printed as a table
 //!   (and the kill test);
@@ -31,3 +31,4 @@ mod output_destinations;
 mod plain_http_no_tls;
 mod secret_hygiene;
 mod serve_accept;
+mod setup;
