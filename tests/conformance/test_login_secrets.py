@@ -4,7 +4,8 @@ credentials by contract (login, logout, token without --raw).
 
 One scenario per verbosity (-v, -vv, -q, and -vv with RUST_LOG/AWS_OIDC_LOG=trace and
 RUST_BACKTRACE=full), and one trace pass with the confidential client `aws-cli-secret`
-(`client_secret:` in the config):
+(`client_secret:` in the config). aws-oidc's log level comes from -v/-vv/-q only (it
+ignores RUST_LOG; dependencies stay silent), so the trace pass proves that too.
 
     login --device, logout, login --browser --browser-command <driver>,
     credential-process --provider (fresh, then cached), token --provider, assume --provider,
@@ -20,6 +21,8 @@ JWT-shaped text. The authorization URL's `state`, `nonce` and `code_challenge` a
 secrets (they travel through the browser) and are not looked for.
 
 The stored token file must never hold the authorization code, the verifier or the device_code.
+A second test does the same over the failing paths (a denied device login, a refresh with a
+spent refresh token, a refresh with a wrong client secret), where errors get echoed.
 """
 
 from __future__ import annotations
@@ -161,6 +164,19 @@ def harvest(c: Ctx, confidential: bool) -> dict[str, str]:
     return out
 
 
+def output_leaks(k: Canary, secrets: dict[str, str]) -> list[str]:
+    """One line per secret found in a kept output: the command, what secret, which stream."""
+    leaks = []
+    for o in k.outputs:
+        for value, label in secrets.items():
+            if value in o.text:
+                leaks.append(f"{o.what}: {label} on {o.stream}")
+        m = JWT_IN_TEXT.search(o.text)
+        if m:
+            leaks.append(f"{o.what}: JWT-shaped text on {o.stream}: {m.group(0)[:24]}…")
+    return leaks
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 def test_no_secret_on_stderr_or_stdout_on_any_login_path(ctx, mode):
     flags, extra_env, confidential = MODES[mode]
@@ -216,18 +232,75 @@ def test_no_secret_on_stderr_or_stdout_on_any_login_path(ctx, mode):
     if confidential:
         assert c.idp.client_secret in secrets
 
-    leaks = []
-    for o in k.outputs:
-        for value, label in secrets.items():
-            if value in o.text:
-                leaks.append(f"{o.what}: {label} on {o.stream}")
-        m = JWT_IN_TEXT.search(o.text)
-        if m:
-            leaks.append(f"{o.what}: JWT-shaped text on {o.stream}: {m.group(0)[:24]}…")
+    leaks = output_leaks(k, secrets)
     for after, text in k.stored_snapshots:
         for value, label in secrets.items():
             if any(label.startswith(f"{n} sent") for n in NEVER_STORED) and value in text:
                 leaks.append(f"token store {after}: holds the {label}")
     assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
     # The fixture's own check (ctx teardown) runs too, over every stderr.
+    c.secrets.update(secrets)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_no_secret_on_stderr_on_failing_login_paths(ctx, mode):
+    """Error messages are where a request body or a provider answer gets echoed: a denied
+    device login, a refresh with a spent refresh token (invalid_grant), and with the
+    confidential client a refresh with a wrong client secret (invalid_client)."""
+    flags, extra_env, confidential = MODES[mode]
+    c = ctx
+    c.env.update(extra_env)
+    client = c.idp.secret_client_id if confidential else c.idp.client_id
+    c.sts.configure(lifetime=3600, identity_providers={
+        c.idp.issuer: {"audiences": [c.idp.client_id, c.idp.secret_client_id]}})
+    write_config(c, confidential)
+    k = Canary(c, flags, confidential)
+
+    # The user aborts the device login.
+    args = k.args("login", "--device")
+    bg = Background(c, args)
+    try:
+        m = bg.wait_line(DEVICE_LINE, timeout=15)
+        c.idp.complete_device(m.group(2), deny=True)
+        rc, out, err = bg.finish(timeout=15)
+    finally:
+        bg.kill()
+    k.keep(args, out, err)
+    assert rc != 0, f"a denied device login exited 0:\n{err}"
+
+    # The stored refresh token is spent behind aws-oidc's back: the refresh fails.
+    c.idp.configure(id_token_ttl=4)       # margin 2 s
+    k.browser_login()
+    st = c.stored()
+    status, answer = c.idp.refresh(st["refresh_token"], client_id=client)
+    assert status == 200, answer
+    wait_until(jwt_parts(st["id_token"])[1]["exp"] - 2 + 0.3)
+    args = k.args("assume", "--output", "json")
+    p = c.run(args, check=False, timeout=30)
+    k.keep(args, p.stdout, p.stderr)
+    assert p.returncode == 3, f"exit {p.returncode}\n{p.stderr}"
+
+    wrong = None
+    if confidential:
+        # Logged in again, then the configured client secret is wrong at the refresh.
+        k.browser_login()
+        st = c.stored()
+        wrong = "wrong-Secret-" + os.urandom(16).hex()
+        c.config.write_text(c.config.read_text().replace(c.idp.client_secret, wrong))
+        wait_until(jwt_parts(st["id_token"])[1]["exp"] - 2 + 0.3)
+        args = k.args("credential-process", "--no-cache")
+        p = c.run(args, check=False, timeout=30)
+        k.keep(args, p.stdout, p.stderr)
+        assert p.returncode != 0, f"a refresh with a wrong client secret succeeded:\n{p.stderr}"
+        reqs = [t for t in c.idp.token_requests() if t["grant_type"] == "refresh_token"]
+        assert reqs and reqs[-1]["status"] == 401, reqs
+
+    secrets = harvest(c, confidential)
+    if wrong:
+        secrets[wrong] = "the (wrong) client_secret from the config"
+    labels = set(secrets.values())
+    for needed in ("device_code sent", "code sent", "code_verifier sent", "refresh_token answered"):
+        assert any(x.startswith(needed) for x in labels), f"no {needed!r} captured: {sorted(labels)}"
+    leaks = output_leaks(k, secrets)
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
     c.secrets.update(secrets)
