@@ -26,7 +26,8 @@
 //                                      error, e.g. authorization_pending, answer these, one each)
 //                                   "authorization_iss": "http://other" | null
 //                                     (rewrite `iss` in authorization redirects to loopback)}
-//   GET  /_admin/token_requests    every token endpoint call: grant_type, client_id, status, error
+//   GET  /_admin/token_requests    every token endpoint call: grant_type, client_id, status, error,
+//                                  form (the body sent), basic_auth, issued (tokens answered)
 //   POST /_admin/reset             forget token requests, poll errors, iss override
 // The chosen port is written to --port-file (atomically) once the server listens. Everything
 // the provider or Node prints goes to --log-file. SIGTERM/SIGINT stop it cleanly (exit 0).
@@ -74,6 +75,16 @@ const settings = {
   authorization_iss: null,
 };
 const tokenRequests = [];
+// `Authorization: Basic` credentials as {client_id, client_secret} (form-decoded, RFC 6749 2.3.1).
+function basicAuth(header) {
+  const m = /^Basic\s+(\S+)$/i.exec(header || '');
+  if (!m) return null;
+  const raw = Buffer.from(m[1], 'base64').toString();
+  const i = raw.indexOf(':');
+  if (i < 0) return null;
+  const dec = (x) => decodeURIComponent(x.replace(/\+/g, ' '));
+  return { client_id: dec(raw.slice(0, i)), client_secret: dec(raw.slice(i + 1)) };
+}
 
 // oidc-provider warns on stderr (its `attention` helper) about Node versions it does not
 // test with; import it only after console is redirected.
@@ -339,6 +350,13 @@ provider.use(async (ctx, next) => {
       status: ctx.status,
       error: ctx.status >= 400 ? ctx.body?.error : undefined,
       time: Date.now() / 1000,
+      // For the leak (canary) tests: what the client sent (the form body: code, code_verifier,
+      // device_code, refresh_token, client_secret with client_secret_post; the Basic
+      // credentials) and the tokens it got back.
+      form: { ...(ctx.oidc?.body || {}) },
+      basic_auth: basicAuth(ctx.get('authorization')),
+      issued: Object.fromEntries(['id_token', 'access_token', 'refresh_token']
+        .filter((k) => typeof ctx.body?.[k] === 'string').map((k) => [k, ctx.body[k]])),
     });
   }
   // RFC 9207 mix-up tests: an authorization response carrying another issuer.
