@@ -32,6 +32,25 @@ pub struct LoginArgs {
     #[arg(long, env = "AWS_OIDC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Quick start without a configuration: the provider's issuer URL (with --client-id); after
+    /// a successful sign-in the provider is saved in the configuration file under --provider.
+    #[arg(
+        long,
+        env = "AWS_OIDC_ISSUER",
+        value_name = "URL",
+        requires = "client_id"
+    )]
+    pub issuer: Option<String>,
+
+    /// With --issuer: the client id registered at the provider (a public client).
+    #[arg(
+        long,
+        env = "AWS_OIDC_CLIENT_ID",
+        value_name = "ID",
+        requires = "issuer"
+    )]
+    pub client_id: Option<String>,
+
     /// Sign in with the device grant: open a URL on any device and enter a code.
     #[arg(long, env = "AWS_OIDC_LOGIN_DEVICE", conflicts_with = "browser")]
     pub device: bool,
@@ -155,7 +174,14 @@ pub struct SignIn<'a> {
 }
 
 pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
-    let login = find(&args.provider, &args.config, env)?;
+    let quick = match (&args.issuer, &args.client_id) {
+        (Some(issuer), Some(client_id)) => Some(quick_login(&args, issuer, client_id, env)?),
+        _ => None,
+    };
+    let login = match &quick {
+        Some(l) => l.clone(),
+        None => find(&args.provider, &args.config, env)?,
+    };
     let how = SignIn {
         device: args.device,
         browser: args.browser,
@@ -164,6 +190,15 @@ pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
     };
     let mut console = Console::stderr();
     let (who, kept) = sign_in(&login, &how, &mut console, &args.network.budget(), env).await?;
+    if let Some(quick) = quick {
+        let saved =
+            crate::commands::setup::save_provider(&quick.config, &quick.name, quick.provider)?;
+        console.say(&format!(
+            "aws-oidc: provider {} saved in {}",
+            quick.name,
+            saved.display()
+        ));
+    }
     if !args.log.quiet {
         console.say(&format!(
             "aws-oidc: logged in to {} as {}; tokens kept in {kept}",
@@ -172,6 +207,46 @@ pub async fn login(args: LoginArgs, env: &Env) -> Result<u8, Failure> {
         ));
     }
     Ok(0)
+}
+
+/// `login --issuer URL --client-id ID`: a provider from the flags (scopes openid and
+/// offline_access), saved in the configuration file once the sign-in worked.
+fn quick_login(
+    args: &LoginArgs,
+    issuer: &str,
+    client_id: &str,
+    env: &Env,
+) -> Result<Login, Failure> {
+    crate::config::check_issuer(issuer).map_err(Failure::usage)?;
+    let config = args
+        .config
+        .clone()
+        .or_else(|| crate::config::default_path(env))
+        .ok_or_else(|| Failure::usage("no configuration path: pass --config FILE"))?;
+    let provider = crate::config::Provider {
+        issuer: issuer.to_string(),
+        client_id: client_id.to_string(),
+        client_secret: None,
+        scopes: Some(vec!["openid".into(), "offline_access".into()]),
+        audience: None,
+        extra_params: Default::default(),
+        flow: Flow::Auto,
+        redirect_ports: None,
+        role_arn: None,
+        duration: None,
+        region: None,
+        session_name_claim: None,
+        token_store: None,
+    };
+    let store = crate::idp::store::StoreKind::resolve(None, env)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(Login {
+        name: args.provider.clone(),
+        provider,
+        config: settings::absolute(&config),
+        store,
+        cache_dir: crate::cache::default_dir(env),
+    })
 }
 
 /// Signs in to `login`'s provider, talking on `console`, and keeps the tokens: who signed in,

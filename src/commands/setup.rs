@@ -399,6 +399,13 @@ fn echo(on: bool) -> bool {
 /// Writes `provider` as `name` into the file at `path` (creating it in a private directory),
 /// keeping the rest; the fields setup does not ask for, and a client secret not given again,
 /// are kept from the provider already there.
+/// Saves `provider` as `name` in the configuration file at `path` (`login --issuer
+/// --client-id` after a successful sign-in): the same careful edit as `setup`.
+pub fn save_provider(path: &Path, name: &str, provider: Provider) -> Result<PathBuf, Failure> {
+    check_name(name)?;
+    save(path, name, provider)
+}
+
 fn save(path: &Path, name: &str, mut provider: Provider) -> Result<PathBuf, Failure> {
     let cannot = |e: &dyn std::fmt::Display| {
         Failure::new(

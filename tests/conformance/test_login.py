@@ -609,3 +609,23 @@ def test_credential_process_login_auto_signs_in_on_the_terminal(ctx):
     assert b"enter the code" not in err, "the sign-in talked on stderr, which SDKs hide"
     # The login is kept: the next call needs no terminal.
     ctx.run(ctx.with_provider("credential-process", "--no-cache"))
+
+
+def test_quick_login_with_issuer_and_client_id_saves_the_provider(ctx):
+    """`login --issuer URL --client-id ID` without a configuration: the sign-in works, then the
+    provider is saved (0600) so `--provider` finds it; a failed sign-in saves nothing."""
+    cfg = ctx.tmp / "fresh" / "config.yaml"
+    cmd = " ".join(ctx.idp.browser_command)
+    base = ["login", "--provider", "quick", "--config", str(cfg), "--issuer", ctx.idp.issuer,
+            "--client-id", ctx.idp.client_id, "--browser", "--browser-command"]
+    # A browser that refuses: nothing saved.
+    p = ctx.run(base + [cmd + " --deny"], check=False, timeout=30)
+    assert p.returncode != 0 and not cfg.exists(), (p.returncode, p.stderr)
+    p = ctx.run(base + [cmd], timeout=30)
+    assert "provider quick saved in" in p.stderr, p.stderr
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    text = cfg.read_text()
+    assert "quick:" in text and ctx.idp.issuer in text, text
+    out = ctx.run(["credential-process", "--provider", "quick", "--config", str(cfg),
+                   "--role-arn", ROLE_ARN, "--no-cache"]).stdout
+    assert json.loads(out)["Version"] == 1
