@@ -131,6 +131,58 @@ pub struct Provider {
     pub session_name_claim: Option<String>,
     /// This provider's token store, over the file's `token_store:`.
     pub token_store: Option<StoreKind>,
+    /// How AWS trusts this provider: OIDC (`AssumeRoleWithWebIdentity`, the default) or SAML 2.0
+    /// through a token exchange (`AssumeRoleWithSAML`, issue 14).
+    #[serde(default)]
+    pub federation: Federation,
+    /// With `federation: saml2`: the RFC 8693 exchange of the login's token for an assertion.
+    pub token_exchange: Option<TokenExchange>,
+}
+
+/// How AWS trusts a provider.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Federation {
+    #[default]
+    Oidc,
+    Saml2,
+}
+
+/// The token exchange that turns a login into a SAML assertion.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchange {
+    /// The SAML client the assertion is for (Keycloak: the client id of the AWS SAML client).
+    #[serde(default = "TokenExchange::default_audience")]
+    pub audience: String,
+    /// Which of the login's tokens is exchanged. Keycloak's legacy exchange takes only the
+    /// access token ("Invalid token type, must be access token" for an ID token).
+    #[serde(default)]
+    pub subject_token_type: SubjectTokenType,
+}
+
+impl TokenExchange {
+    fn default_audience() -> String {
+        "urn:amazon:webservices".into()
+    }
+}
+
+impl Default for TokenExchange {
+    fn default() -> TokenExchange {
+        TokenExchange {
+            audience: TokenExchange::default_audience(),
+            subject_token_type: SubjectTokenType::default(),
+        }
+    }
+}
+
+/// The token sent as `subject_token`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectTokenType {
+    #[default]
+    AccessToken,
+    IdToken,
 }
 
 impl Provider {
@@ -278,6 +330,12 @@ impl Config {
                     format!("duration {d} is outside 900-43200 seconds"),
                 ));
             }
+            if p.token_exchange.is_some() && p.federation != Federation::Saml2 {
+                return Err(invalid(
+                    name,
+                    "token_exchange applies to `federation: saml2`".into(),
+                ));
+            }
             if p.scopes
                 .as_ref()
                 .is_some_and(|s| s.iter().any(|s| s.trim().is_empty() || s.contains(' ')))
@@ -392,6 +450,32 @@ mod tests {
         assert_eq!(local.flow, Flow::Auto);
         let e = c.provider("nope").unwrap_err();
         assert!(e.contains("providers: corp, local"), "{e}");
+    }
+
+    #[test]
+    fn saml_providers_name_their_exchange() {
+        let (_d, p) = write(
+            "providers:\n  kc:\n    issuer: https://sso.example.com/realms/main\n    client_id: aws-cli\n    federation: saml2\n    token_exchange: {audience: urn:amazon:webservices, subject_token_type: access_token}\n  plain:\n    issuer: https://sso.example.com/realms/main\n    client_id: aws-cli\n    federation: saml2\n",
+        );
+        let c = read(&p).unwrap();
+        let kc = c.provider("kc").unwrap();
+        assert_eq!(kc.federation, Federation::Saml2);
+        let x = kc.token_exchange.as_ref().unwrap();
+        assert_eq!(x.audience, "urn:amazon:webservices");
+        assert_eq!(x.subject_token_type, SubjectTokenType::AccessToken);
+        assert!(c.provider("plain").unwrap().token_exchange.is_none());
+        let (_d, p) = write(
+            "providers:\n  kc:\n    issuer: https://sso.example.com\n    client_id: a\n    token_exchange: {audience: x}\n",
+        );
+        let e = read(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("token_exchange applies to `federation: saml2`"),
+            "{e}"
+        );
+        let (_d, p) = write(
+            "providers:\n  kc:\n    issuer: https://sso.example.com\n    client_id: a\n    federation: saml\n",
+        );
+        assert!(read(&p).unwrap_err().to_string().contains("line 5"));
     }
 
     #[test]

@@ -237,6 +237,8 @@ fn quick_login(
         region: None,
         session_name_claim: None,
         token_store: None,
+        federation: Default::default(),
+        token_exchange: None,
     };
     let store = crate::idp::store::StoreKind::resolve(None, env)
         .map_err(|e| Failure::usage(e.to_string()))?;

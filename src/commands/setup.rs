@@ -294,6 +294,8 @@ fn provider_from(args: &SetupArgs) -> Result<Provider, Failure> {
         region: text(&args.region),
         session_name_claim: None,
         token_store: None,
+        federation: Default::default(),
+        token_exchange: None,
     })
 }
 
@@ -432,6 +434,8 @@ fn save(path: &Path, name: &str, mut provider: Provider) -> Result<PathBuf, Fail
         provider.redirect_ports = old.redirect_ports.clone();
         provider.session_name_claim = old.session_name_claim.clone();
         provider.token_store = old.token_store;
+        provider.federation = old.federation;
+        provider.token_exchange = old.token_exchange.clone();
         if provider.client_secret.is_none() && old.client_secret.is_some() {
             provider.client_secret = old.client_secret.clone();
             eprintln!("aws-oidc: note: kept the client secret already in the file");
@@ -512,6 +516,8 @@ fn same(a: &Provider, b: &Provider) -> bool {
         && a.region == b.region
         && a.session_name_claim == b.session_name_claim
         && a.token_store == b.token_store
+        && a.federation == b.federation
+        && a.token_exchange == b.token_exchange
 }
 
 /// A YAML scalar for `s`: plain when that reads back as the same string, else double-quoted
@@ -594,6 +600,19 @@ fn render(name: &str, p: &Provider, with_secret: bool) -> String {
                 StoreKind::Auto => "auto",
                 StoreKind::Keyring => "keyring",
                 StoreKind::File => "file",
+            }
+        ));
+    }
+    if p.federation == crate::config::Federation::Saml2 {
+        lines.push("  federation: saml2".into());
+    }
+    if let Some(x) = &p.token_exchange {
+        lines.push(format!(
+            "  token_exchange: {{audience: {}, subject_token_type: {}}}",
+            scalar(&x.audience),
+            match x.subject_token_type {
+                crate::config::SubjectTokenType::AccessToken => "access_token",
+                crate::config::SubjectTokenType::IdToken => "id_token",
             }
         ));
     }
@@ -779,6 +798,8 @@ mod tests {
             region: Some("eu-west-1".into()),
             session_name_claim: None,
             token_store: None,
+            federation: Default::default(),
+            token_exchange: None,
         }
     }
 
