@@ -324,7 +324,7 @@ pub fn parse(xml: &[u8]) -> Result<Parsed, SamlError> {
                 let parent = stack.last().copied();
                 match (parent, name) {
                     (Some("SubjectConfirmation"), "SubjectConfirmationData")
-                        if parsed.recipient.is_none() =>
+                        if parsed.recipient.is_none() && stack.len() == 3 =>
                     {
                         if let Some(r) = attr(attrs, "Recipient") {
                             parsed.recipient = Some(unescape(r)?);
@@ -336,7 +336,7 @@ pub fn parse(xml: &[u8]) -> Result<Parsed, SamlError> {
                         parsed.conditions_not_on_or_after =
                             attr(attrs, "NotOnOrAfter").map(unescape).transpose()?;
                     }
-                    (Some("AttributeStatement"), "Attribute") => {
+                    (Some("AttributeStatement"), "Attribute") if stack.len() == 2 => {
                         let n = attr(attrs, "Name").map(unescape).transpose()?;
                         attribute = Some((n.unwrap_or_default(), Vec::new()));
                     }
@@ -378,13 +378,15 @@ pub fn parse(xml: &[u8]) -> Result<Parsed, SamlError> {
                     (Some("Assertion"), "Issuer") if stack.len() == 1 => {
                         parsed.issuer = Some(value)
                     }
-                    (Some("AudienceRestriction"), "Audience") => parsed.audiences.push(value),
-                    (Some("Attribute"), "AttributeValue") => {
+                    (Some("AudienceRestriction"), "Audience") if stack.len() == 3 => {
+                        parsed.audiences.push(value)
+                    }
+                    (Some("Attribute"), "AttributeValue") if stack.len() == 3 => {
                         if let Some((_, values)) = attribute.as_mut() {
                             values.push(value);
                         }
                     }
-                    (Some("AttributeStatement"), "Attribute") => {
+                    (Some("AttributeStatement"), "Attribute") if stack.len() == 2 => {
                         if let Some((n, values)) = attribute.take() {
                             match n.as_str() {
                                 ROLE_ATTRIBUTE => {
@@ -701,6 +703,30 @@ pub(crate) mod tests {
             &xml[p.span.0..p.span.1],
             xml.trim().split_once('\n').unwrap().1
         );
+
+        // Only the assertion's own statements count, not those of one nested in Advice.
+        let nested = assertion(&[], "2026-12-02T05:01:00Z").replacen(
+            "<saml:Subject>",
+            &format!(
+                "<saml:Advice>{}</saml:Advice><saml:Subject>",
+                assertion(
+                    &[&format!("{},{PROVIDER}", role("evil"))],
+                    "2030-01-01T00:00:00Z"
+                )
+                .replace("signin.aws.amazon.com", "evil.example.com")
+                .replace("urn:amazon:webservices", "evil")
+            ),
+            1,
+        );
+        let p = parse(nested.as_bytes()).unwrap();
+        assert!(p.roles.is_empty(), "{:?}", p.roles);
+        assert_eq!(
+            p.recipient.as_deref(),
+            Some("https://signin.aws.amazon.com/saml")
+        );
+        assert_eq!(p.audiences, ["urn:amazon:webservices"]);
+        assert_eq!(p.not_on_or_after.as_deref(), Some("2026-12-02T05:01:00Z"));
+        assert_eq!(p.span, (0, nested.len()));
 
         let bare = r#"<Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion"><Issuer>i</Issuer></Assertion>"#;
         assert_eq!(parse(bare.as_bytes()).unwrap().issuer.as_deref(), Some("i"));
