@@ -5,6 +5,8 @@
 //! * [`device`]: the device authorization grant (RFC 8628), start and poll.
 //! * [`loopback`]: authorization code + PKCE on a 127.0.0.1 redirect (RFC 8252).
 //! * [`tokens`]: the token endpoint (code exchange, refresh, client authentication).
+//! * [`exchange`]: RFC 8693 token exchange for a SAML assertion (Keycloak's legacy exchange).
+//! * [`saml`]: the assertion read (issuer, recipient, roles), checked and wrapped for STS.
 //! * [`verify`]: ID token checks (OIDC Core §3.1.3.7), signatures against the provider's JWKS.
 //! * [`store`]: where the tokens of a login are kept (the OS keyring, else a private file).
 //! * [`session`]: the current ID token of a login, refreshed under a lock when it nears expiry.
@@ -14,8 +16,10 @@
 
 pub mod device;
 pub mod discovery;
+pub mod exchange;
 pub mod loopback;
 pub mod pkce;
+pub mod saml;
 pub mod session;
 pub mod store;
 pub mod tokens;

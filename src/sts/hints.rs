@@ -1,5 +1,6 @@
 //! Turning an STS refusal into what to fix: each error code gets a hint that
-//! names the values involved (the token's claims, the role, the provider).
+//! names the values involved (the token's claims, the role, the provider; for
+//! `AssumeRoleWithSAML`, the assertion's roles, Recipient and Audience: [`saml_hints`]).
 
 use super::StsError;
 use crate::aws::arn::RoleArn;
@@ -116,6 +117,121 @@ fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
             "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the ID token, so it is not sent on)".into(),
         ],
         _ => Vec::new(),
+    }
+}
+
+/// What the hints of an `AssumeRoleWithSAML` failure may mention (never the assertion).
+// Until `assume` is wired to SAML federation (issue 14), only the tests use these.
+#[cfg_attr(not(test), allow(dead_code))]
+pub struct SamlContext<'a> {
+    pub role: &'a RoleArn,
+    pub principal_arn: &'a str,
+    /// The role ARNs the assertion lists.
+    pub roles_in_assertion: &'a [String],
+    pub recipient: Option<&'a str>,
+    pub audiences: &'a [String],
+    pub issuer: Option<&'a str>,
+    pub region: &'a str,
+    pub duration: i32,
+}
+
+/// Lines to print under an `AssumeRoleWithSAML` error, most useful first.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn saml_hints(err: &StsError, ctx: &SamlContext) -> Vec<String> {
+    let listed = if ctx.roles_in_assertion.is_empty() {
+        "none".to_string()
+    } else {
+        ctx.roles_in_assertion.join(", ")
+    };
+    let recipient = ctx.recipient.unwrap_or("<none>");
+    let (code, message) = match err {
+        StsError::ExpiredToken { .. } => {
+            return vec![
+                "the SAML assertion expired before STS saw it (NotOnOrAfter): assertions live about a minute; run again, and check this machine's clock".into(),
+                "aws-oidc exchanges a fresh assertion on every run; a long delay between the login and the call (a picker left open) expires it".into(),
+            ];
+        }
+        StsError::Denied { code, message, .. } => (code.as_str(), message.to_ascii_lowercase()),
+        other => return hints(other, &web_free_context(ctx)),
+    };
+    let not_aws = !crate::idp::saml::is_aws_recipient(recipient);
+    match code {
+        _ if message.contains("expired") || message.contains("notonorafter") => vec![
+            "the SAML assertion expired (NotOnOrAfter) before STS accepted it: run again, and check this machine's clock".into(),
+        ],
+        _ if message.contains("recipient") || message.contains("destination") || (not_aws && code == "InvalidIdentityToken") => vec![
+            format!("the assertion's Recipient is {recipient}, not an AWS sign-in SAML URL"),
+            "set the SAML client's Assertion Consumer Service POST binding URL to https://signin.aws.amazon.com/saml (or https://<region>.signin.aws.amazon.com/saml)".into(),
+        ],
+        _ if message.contains("audience") => vec![
+            format!(
+                "the assertion's Audience is {}; AWS expects urn:amazon:webservices (the SAML client's ID, or an audience mapper)",
+                if ctx.audiences.is_empty() { "missing".to_string() } else { ctx.audiences.join(", ") }
+            ),
+        ],
+        "AccessDenied" => {
+            let mut h = Vec::new();
+            if !ctx.roles_in_assertion.contains(&ctx.role.arn) {
+                h.push(format!("the role {} is not in the SAML assertion; it lists: {listed}", ctx.role.arn));
+                h.push("add it to the Role attribute (https://aws.amazon.com/SAML/Attributes/Role) as `role ARN,provider ARN`".into());
+            }
+            h.push(format!(
+                "the trust policy of {} must allow sts:AssumeRoleWithSAML for Principal {{\"Federated\": \"{}\"}}, with condition SAML:aud = {}",
+                ctx.role.arn,
+                ctx.principal_arn,
+                ctx.recipient.unwrap_or("https://signin.aws.amazon.com/saml")
+            ));
+            h
+        }
+        "InvalidIdentityToken" if message.contains("provider") && (message.contains("not exist") || message.contains("n't exist") || message.contains("not found")) => vec![
+            format!(
+                "there is no SAML provider {} in account {}: create it with the IdP's metadata (aws iam create-saml-provider --name <name> --saml-metadata-document file://metadata.xml)",
+                ctx.principal_arn, ctx.role.account_id
+            ),
+        ],
+        "InvalidIdentityToken" => vec![
+            format!(
+                "STS refused the assertion's signature: the IdP certificate uploaded to IAM ({}) does not match the one {} signs with",
+                ctx.principal_arn,
+                ctx.issuer.unwrap_or("the provider")
+            ),
+            "download the provider's SAML metadata again and update it: aws iam update-saml-provider --saml-provider-arn <arn> --saml-metadata-document file://metadata.xml".into(),
+        ],
+        "IDPRejectedClaim" => vec![
+            format!("the SAML provider {} rejected the assertion: its Issuer must match the entity ID in the provider's metadata", ctx.principal_arn),
+        ],
+        "ValidationError" if message.contains("durationseconds") || message.contains("maxsessionduration") => vec![
+            format!(
+                "--duration {} is above the role's maximum session duration: lower it, or raise it with aws iam update-role --role-name {} --max-session-duration {}",
+                ctx.duration, ctx.role.name, ctx.duration
+            ),
+        ],
+        "ValidationError" if message.contains("principal") => vec![
+            format!("{} is not the saml-provider ARN paired with {} in the assertion", ctx.principal_arn, ctx.role.arn),
+        ],
+        "RegionDisabledException" => vec![format!(
+            "STS is not activated in {} for account {}: activate it (IAM > Account settings > STS endpoints) or choose another --region",
+            ctx.region, ctx.role.account_id
+        )],
+        "MalformedPolicyDocument" => vec!["--policy must be a valid IAM policy JSON document of at most 2048 characters".into()],
+        "PackedPolicyTooLarge" => vec!["the session policies are too large once packed: shorten --policy or pass fewer --policy-arn".into()],
+        c if c.starts_with("HTTP3") => vec![
+            "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the SAML assertion, so it is not sent on)".into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// For the failures SAML shares with web identity (TLS, exhausted): the same hints.
+fn web_free_context<'a>(ctx: &SamlContext<'a>) -> Context<'a> {
+    static NO_CLAIMS: std::sync::OnceLock<Claims> = std::sync::OnceLock::new();
+    Context {
+        claims: NO_CLAIMS.get_or_init(Claims::default),
+        role: ctx.role,
+        chain_role: None,
+        from_environment: false,
+        region: ctx.region,
+        duration: ctx.duration,
     }
 }
 
@@ -238,6 +354,110 @@ mod tests {
             "No OpenIDConnect provider found in your account for https://token.actions.githubusercontent.com",
         ));
         assert!(h.contains("create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com"));
+    }
+
+    fn saml_text(err: &StsError, recipient: &str) -> String {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/deploy").unwrap();
+        let roles = ["arn:aws:iam::123456789012:role/dev".to_string()];
+        let audiences = ["https://kc/realms/x".to_string()];
+        let ctx = SamlContext {
+            role: &role,
+            principal_arn: "arn:aws:iam::123456789012:saml-provider/kc",
+            roles_in_assertion: &roles,
+            recipient: Some(recipient),
+            audiences: &audiences,
+            issuer: Some("https://kc/realms/x"),
+            region: "eu-west-1",
+            duration: 7200,
+        };
+        saml_hints(err, &ctx).join("\n")
+    }
+
+    fn saml_denied(code: &str, message: &str) -> StsError {
+        StsError::Denied {
+            operation: "AssumeRoleWithSAML",
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn saml_hints_name_the_cause() {
+        let aws = "https://signin.aws.amazon.com/saml";
+        let h = saml_text(
+            &saml_denied(
+                "AccessDenied",
+                "Not authorized to perform sts:AssumeRoleWithSAML",
+            ),
+            aws,
+        );
+        assert!(h.contains("the role arn:aws:iam::123456789012:role/deploy is not in the SAML assertion; it lists: arn:aws:iam::123456789012:role/dev"), "{h}");
+        let h = saml_text(
+            &saml_denied("InvalidIdentityToken", "Response signature invalid"),
+            aws,
+        );
+        assert!(h.contains("the IdP certificate uploaded to IAM (arn:aws:iam::123456789012:saml-provider/kc) does not match"), "{h}");
+        let h = saml_text(
+            &saml_denied("InvalidIdentityToken", "Specified provider doesn't exist"),
+            aws,
+        );
+        assert!(h.contains("create-saml-provider"), "{h}");
+        let h = saml_text(
+            &saml_denied("InvalidIdentityToken", "Invalid response"),
+            "https://kc/acs",
+        );
+        assert!(
+            h.contains("Recipient is https://kc/acs, not an AWS sign-in SAML URL"),
+            "{h}"
+        );
+        let h = saml_text(
+            &saml_denied(
+                "ValidationError",
+                "Invalid SAML Response: Destination mismatch",
+            ),
+            aws,
+        );
+        assert!(h.contains("not an AWS sign-in SAML URL"), "{h}");
+        let h = saml_text(
+            &saml_denied("InvalidIdentityToken", "Audience is not valid"),
+            aws,
+        );
+        assert!(
+            h.contains("Audience is https://kc/realms/x; AWS expects urn:amazon:webservices"),
+            "{h}"
+        );
+        let h = saml_text(
+            &saml_denied(
+                "InvalidIdentityToken",
+                "Assertion expired: NotOnOrAfter passed",
+            ),
+            aws,
+        );
+        assert!(h.contains("expired (NotOnOrAfter)"), "{h}");
+        let h = saml_text(
+            &StsError::ExpiredToken {
+                operation: "AssumeRoleWithSAML",
+                message: "Token must be redeemed within 5 minutes".into(),
+            },
+            aws,
+        );
+        assert!(h.contains("NotOnOrAfter"), "{h}");
+        let h = saml_text(
+            &saml_denied(
+                "ValidationError",
+                "The requested DurationSeconds exceeds the MaxSessionDuration",
+            ),
+            aws,
+        );
+        assert!(h.contains("--max-session-duration 7200"), "{h}");
+        let h = saml_text(
+            &StsError::Tls {
+                operation: "AssumeRoleWithSAML",
+                detail: "x".into(),
+            },
+            aws,
+        );
+        assert_eq!(h, crate::net::http::TLS_HINT);
     }
 
     #[test]

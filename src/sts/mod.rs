@@ -1,6 +1,6 @@
-//! Calling STS: `AssumeRoleWithWebIdentity` (unsigned) and the optional chained
-//! `AssumeRole` (SigV4), each under the shared retry budget, with every failure
-//! classified as transient (retried), an expired token (re-mint) or permanent.
+//! Calling STS: `AssumeRoleWithWebIdentity` and `AssumeRoleWithSAML` (both unsigned) and the
+//! optional chained `AssumeRole` (SigV4), each under the shared retry budget, with every
+//! failure classified as transient (retried), an expired token (re-mint) or permanent.
 
 pub mod hints;
 
@@ -29,6 +29,21 @@ pub struct Endpoint {
 pub struct WebIdentityRequest {
     pub role: RoleArn,
     pub session_name: String,
+    pub duration: i32,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+}
+
+/// The first hop of SAML federation: a role and provider pair of the assertion, and the
+/// wrapped `samlp:Response` (standard base64), a bearer credential.
+// Until `assume` is wired to SAML federation (issue 14), only the tests use this.
+#[cfg_attr(not(test), allow(dead_code))]
+#[derive(Clone, Debug)]
+pub struct SamlRequest {
+    pub role: RoleArn,
+    /// `arn:<partition>:iam::<account>:saml-provider/<name>`
+    pub principal_arn: String,
+    pub assertion_b64: Secret,
     pub duration: i32,
     pub policy: Option<String>,
     pub policy_arns: Vec<String>,
@@ -468,6 +483,80 @@ pub async fn assume_web_identity(
     ))
 }
 
+/// `AssumeRoleWithSAML`, retried within `budget` like [`assume_web_identity`]. An error
+/// message that quotes the assertion has it replaced by `<redacted assertion>`.
+// Until `assume` is wired to SAML federation (issue 14), only the tests use this.
+#[cfg_attr(not(test), allow(dead_code))]
+pub async fn assume_saml(
+    client: &aws_sdk_sts::Client,
+    endpoint: &Endpoint,
+    req: &SamlRequest,
+    budget: &Budget,
+) -> Result<Assumed, StsError> {
+    let (credentials, arn) = with_retries("AssumeRoleWithSAML", budget, || async {
+        let out = client
+            .assume_role_with_saml()
+            .role_arn(&req.role.arn)
+            .principal_arn(&req.principal_arn)
+            .saml_assertion(req.assertion_b64.expose())
+            .duration_seconds(req.duration)
+            .set_policy(req.policy.clone())
+            .set_policy_arns(policy_arns(&req.policy_arns))
+            .send()
+            .await
+            .map_err(|e| redact_assertion(classify(&e, &endpoint.url), &req.assertion_b64))?;
+        convert(out.credentials(), out.assumed_role_user())
+    })
+    .await?;
+    Ok(assumed(
+        credentials,
+        arn,
+        &req.role,
+        &endpoint.region,
+        false,
+    ))
+}
+
+/// `class` with any quote of the assertion (or a long piece of it) taken out.
+fn redact_assertion(class: Class, assertion: &Secret) -> Class {
+    let secret = assertion.expose();
+    let clean = |m: String| -> String {
+        if secret.len() < 16 {
+            return m;
+        }
+        // STS may quote the value cut short: redact from any 16-character piece of it on.
+        let mut out = m.replace(secret, "<redacted assertion>");
+        let mut i = 0;
+        while i + 16 <= out.len() {
+            if out.is_char_boundary(i)
+                && out.is_char_boundary(i + 16)
+                && secret.contains(&out[i..i + 16])
+            {
+                let end = out[i..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c)))
+                    .map_or(out.len(), |p| i + p);
+                out.replace_range(i..end, "<redacted assertion>");
+            }
+            i += 1;
+        }
+        out
+    };
+    match class {
+        Class::Transient(m) => Class::Transient(clean(m)),
+        Class::ExpiredToken(m) => Class::ExpiredToken(clean(m)),
+        Class::Tls(m) => Class::Tls(clean(m)),
+        Class::Permanent {
+            code,
+            message,
+            status,
+        } => Class::Permanent {
+            code,
+            message: clean(message),
+            status,
+        },
+    }
+}
+
 /// The chained `AssumeRole`, signed with the first hop's credentials.
 pub async fn assume_chained(
     client: &aws_sdk_sts::Client,
@@ -614,6 +703,128 @@ mod tests {
         })
         .await;
         assert_eq!(r.unwrap(), 3);
+    }
+
+    fn saml_request() -> SamlRequest {
+        SamlRequest {
+            role: RoleArn::parse("arn:aws:iam::123456789012:role/dev").unwrap(),
+            principal_arn: "arn:aws:iam::123456789012:saml-provider/kc".into(),
+            assertion_b64: Secret::new(
+                "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm4iPjwvc2FtbHA6UmVzcG9uc2U+",
+            ),
+            duration: 3600,
+            policy: None,
+            policy_arns: Vec::new(),
+        }
+    }
+
+    fn sts_error(code: &str, message: &str) -> String {
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        )
+    }
+
+    async fn saml_call(
+        server: &crate::idp::fake::Fake,
+        req: &SamlRequest,
+    ) -> Result<Assumed, StsError> {
+        let endpoint = Endpoint {
+            region: "us-east-1".into(),
+            url: server.url.clone(),
+        };
+        let http = crate::net::http::sts_client(&endpoint.url).unwrap();
+        let client = client(&endpoint, http, None);
+        let budget = Budget::new(3, Duration::from_secs(10), Duration::from_millis(1));
+        assume_saml(&client, &endpoint, req, &budget).await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn assume_saml_is_unsigned_retried_and_converted() {
+        let expiration =
+            crate::aws::credentials::rfc3339(crate::aws::credentials::now_secs() + 3600);
+        let ok = format!(
+            "<AssumeRoleWithSAMLResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithSAMLResult><Credentials><AccessKeyId>ASIAEXAMPLEEXAMPLE12</AccessKeyId><SecretAccessKey>secretsecret</SecretAccessKey><SessionToken>tokentoken</SessionToken><Expiration>{expiration}</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/dev/alice</Arn><AssumedRoleId>AROA:alice</AssumedRoleId></AssumedRoleUser></AssumeRoleWithSAMLResult></AssumeRoleWithSAMLResponse>"
+        );
+        let server = crate::idp::fake::serve(move |_, n| match n {
+            0 => (503, sts_error("ServiceUnavailable", "busy")),
+            _ => (200, ok.clone()),
+        })
+        .await;
+        let req = saml_request();
+        let assumed = saml_call(&server, &req).await.unwrap();
+        assert_eq!(
+            assumed.assumed_role_arn,
+            "arn:aws:sts::123456789012:assumed-role/dev/alice"
+        );
+        assert_eq!(assumed.credentials.access_key_id, "ASIAEXAMPLEEXAMPLE12");
+        assert!(!assumed.chained);
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].header("authorization"), None);
+        let form = requests[1].form();
+        assert_eq!(form["Action"], "AssumeRoleWithSAML");
+        assert_eq!(form["RoleArn"], req.role.arn);
+        assert_eq!(form["PrincipalArn"], req.principal_arn);
+        assert_eq!(form["SAMLAssertion"], req.assertion_b64.expose());
+        assert_eq!(form["DurationSeconds"], "3600");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn assume_saml_errors_are_classified_and_never_quote_the_assertion() {
+        let server = crate::idp::fake::serve(|r, n| {
+            let quoted = r.form()["SAMLAssertion"].clone();
+            match n {
+                0 => (
+                    400,
+                    sts_error(
+                        "ExpiredTokenException",
+                        "Token must be redeemed within 5 minutes of issuance",
+                    ),
+                ),
+                1 => (
+                    400,
+                    sts_error(
+                        "InvalidIdentityToken",
+                        &format!("Response signature invalid: {}", &quoted[..30]),
+                    ),
+                ),
+                _ => (
+                    400,
+                    sts_error(
+                        "ValidationError",
+                        &format!("Value '{quoted}' at 'sAMLAssertion' failed"),
+                    ),
+                ),
+            }
+        })
+        .await;
+        let req = saml_request();
+        let secret = &req.assertion_b64.expose()[..16];
+        let err = saml_call(&server, &req).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StsError::ExpiredToken {
+                    operation: "AssumeRoleWithSAML",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = saml_call(&server, &req).await.unwrap_err();
+        assert!(
+            matches!(&err, StsError::Denied { code, .. } if code == "InvalidIdentityToken"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert!(
+            err.to_string()
+                .contains("Response signature invalid: <redacted assertion>"),
+            "{err}"
+        );
+        let err = saml_call(&server, &req).await.unwrap_err();
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert_eq!(server.requests().len(), 3);
     }
 
     proptest::proptest! {
