@@ -41,6 +41,8 @@ pub enum Command {
     Login(crate::commands::login::LoginArgs),
     /// Forget (and revoke) a provider's stored tokens.
     Logout(crate::commands::login::LogoutArgs),
+    /// List the roles a SAML provider's assertion allows (federation: saml2).
+    Roles(crate::commands::roles::RolesArgs),
     /// Add or update an OpenID provider in the configuration file (asks on a terminal).
     Setup(crate::commands::setup::SetupArgs),
     #[command(flatten)]
@@ -81,6 +83,7 @@ impl Command {
             Command::CredentialProcess(args) => credential_process::run(args, env).await,
             Command::Login(args) => crate::commands::login::login(args, env).await,
             Command::Logout(args) => crate::commands::login::logout(args, env).await,
+            Command::Roles(args) => crate::commands::roles::run(args, env).await,
             Command::Setup(args) => crate::commands::setup::run(args, env).await,
             Command::Diagnose(d) => diagnose::run(d, env).await,
             // Generated from the clap definitions alone.
@@ -102,6 +105,7 @@ impl Command {
             Command::CredentialProcess(a) => &a.common.log,
             Command::Login(a) => &a.log,
             Command::Logout(a) => &a.log,
+            Command::Roles(a) => &a.log,
             Command::Setup(a) => &a.log,
             Command::Diagnose(Diagnose::Token(a)) => &a.log,
             Command::Diagnose(Diagnose::TrustPolicy(a)) => &a.log,

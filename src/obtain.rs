@@ -94,6 +94,104 @@ pub async fn login_token(login: &Login, budget: &Budget) -> Result<token::IdToke
     })
 }
 
+/// The SAML assertion of a login, exchanged (RFC 8693) for this run: never cached, never logged.
+pub async fn saml_assertion(
+    login: &Login,
+    budget: &Budget,
+) -> Result<(crate::idp::exchange::Assertion, crate::idp::saml::Parsed), Failure> {
+    use crate::config::SubjectTokenType;
+    use crate::idp::{discovery, exchange, saml, session, store::Store, tokens};
+    let p = &login.provider;
+    let x = p.token_exchange.clone().unwrap_or_default();
+    let needs_login = |f: Failure| f.hint(format!("run: aws-oidc login --provider {}", login.name));
+    let store = Store::open(login.store, login.cache_dir.clone()).map_err(|e| {
+        let hint = e.hint();
+        Failure::new(Kind::Token, e.to_string()).hints(hint)
+    })?;
+    let subject = match x.subject_token_type {
+        SubjectTokenType::AccessToken => session::access_token(&login.name, p, &store, budget).await,
+        SubjectTokenType::IdToken => session::id_token(&login.name, p, &store, budget).await,
+    }
+    .map_err(|e| {
+        let f = Failure::new(
+            if e.is_transient() { Kind::Transient } else { Kind::Token },
+            e.to_string(),
+        );
+        if e.needs_login() { needs_login(f) } else { f }
+    })?;
+    let disc = discovery::fetch(&p.issuer, budget)
+        .await
+        .map_err(|e| Failure::new(Kind::Transient, format!("provider {}: {e}", login.name)))?;
+    let endpoint = tokens::TokenEndpoint::new(&disc, &p.client_id, p.client_secret.clone())
+        .map_err(|e| Failure::usage(format!("provider {}: {e}", login.name)))?;
+    let subject_type = match x.subject_token_type {
+        SubjectTokenType::AccessToken => exchange::SubjectType::AccessToken,
+        SubjectTokenType::IdToken => exchange::SubjectType::IdToken,
+    };
+    let assertion = endpoint
+        .exchange_for_saml(&subject, subject_type, &x.audience, budget)
+        .await
+        .map_err(|e| {
+            let hints = e.hints();
+            Failure::new(Kind::Denied, format!("provider {}: {e}", login.name)).hints(hints)
+        })?;
+    let parsed = saml::parse(assertion.expose())
+        .map_err(|e| Failure::new(Kind::Denied, format!("provider {}: {e}", login.name)))?;
+    Ok((assertion, parsed))
+}
+
+/// The first hop of a SAML provider: a fresh assertion, the role picked from it, then
+/// `AssumeRoleWithSAML`.
+async fn saml(
+    s: &Settings,
+    login: &Login,
+    request: &WebIdentityRequest,
+    budget: &Budget,
+    http: &aws_sdk_sts::config::SharedHttpClient,
+) -> Result<crate::aws::credentials::Assumed, Failure> {
+    use crate::idp::saml;
+    let (assertion, parsed) = saml_assertion(login, budget).await?;
+    saml::check_fresh(&parsed, now_secs())
+        .map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
+    let pair = saml::pick(&parsed.roles, Some(&request.role.arn)).map_err(|e| {
+        Failure::new(Kind::Denied, e.to_string())
+            .hint(format!("aws-oidc roles --provider {} lists them", login.name))
+    })?;
+    let wrapped = saml::wrap(assertion.expose(), &parsed, now_secs())
+        .map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
+    let req = sts::SamlRequest {
+        role: pair.role.clone(),
+        principal_arn: pair.principal_arn.clone(),
+        assertion_b64: crate::secret::Secret::new(wrapped),
+        duration: request.duration,
+        policy: request.policy.clone(),
+        policy_arns: request.policy_arns.clone(),
+    };
+    let client = sts::client(&s.endpoint, http.clone(), None);
+    tracing::info!(
+        "assuming {} with a SAML assertion from {}",
+        req.role.arn,
+        login.name
+    );
+    sts::assume_saml(&client, &s.endpoint, &req, budget)
+        .await
+        .map_err(|e| {
+            let roles: Vec<String> = parsed.roles.iter().map(|r| r.role.arn.clone()).collect();
+            let ctx = sts::hints::SamlContext {
+                role: &req.role,
+                principal_arn: &req.principal_arn,
+                roles_in_assertion: &roles,
+                recipient: parsed.recipient.as_deref(),
+                audiences: &parsed.audiences,
+                issuer: parsed.issuer.as_deref(),
+                region: &s.endpoint.region,
+                duration: req.duration,
+            };
+            let hints = sts::hints::saml_hints(&e, &ctx);
+            failure::sts(e, hints)
+        })
+}
+
 /// The session name a login's token gives: the provider's `session_name_claim`, else email,
 /// preferred_username, sub; sanitised like every derived name.
 fn login_session_name(login: &Login, claims: &token::jwt::Claims) -> Option<String> {
@@ -197,6 +295,15 @@ pub async fn obtain_with(
         s.endpoint.region
     );
     let (first, token) = match &s.route {
+        Route::WebIdentity { request, .. }
+            if s.login.as_ref().is_some_and(|l| {
+                l.provider.federation == crate::config::Federation::Saml2
+            }) =>
+        {
+            let login = s.login.as_ref().expect("checked above");
+            let first = saml(s, login, request, &budget, &http).await?;
+            (Some(first), None)
+        }
         Route::WebIdentity { source, request } => {
             tracing::info!(
                 "assuming {} as session {}",

@@ -8,5 +8,6 @@ pub mod diagnose;
 pub mod diagnose_args;
 pub mod exec;
 pub mod login;
+pub mod roles;
 pub mod setup;
 pub mod targets;

@@ -8,8 +8,6 @@
 //! The assertion is a bearer credential: an [`Assertion`] never shows itself in `Debug`,
 //! and no error here carries it.
 
-// Until `login`/`assume` are wired to SAML federation (issue 14), only the tests use these.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::fmt;
 

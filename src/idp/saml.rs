@@ -13,8 +13,6 @@
 //!
 //! The assertion is a bearer credential: nothing here logs it or puts it in an error.
 
-// Until `roles`/`assume` are wired to SAML federation (issue 14), only the tests use these.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use base64::Engine;
 

@@ -84,18 +84,50 @@ pub async fn id_token(
     store: &Store,
     budget: &Budget,
 ) -> Result<Secret, SessionError> {
+    current(name, provider, store, budget, false).await
+}
+
+/// The provider's current access token (a SAML token exchange's subject), refreshed like the ID
+/// token when it nears expiry.
+pub async fn access_token(
+    name: &str,
+    provider: &Provider,
+    store: &Store,
+    budget: &Budget,
+) -> Result<Secret, SessionError> {
+    current(name, provider, store, budget, true).await
+}
+
+fn usable(t: &Tokens, access: bool, now: i64) -> Option<Secret> {
+    if !access {
+        return fresh(t, now).then(|| t.id_token.clone());
+    }
+    let token = t.access_token.clone()?;
+    match t.access_token_expires_at {
+        Some(at) if now >= refresh_at(None, at) => None,
+        _ => Some(token),
+    }
+}
+
+async fn current(
+    name: &str,
+    provider: &Provider,
+    store: &Store,
+    budget: &Budget,
+    access: bool,
+) -> Result<Secret, SessionError> {
     let not_logged_in = || SessionError::NotLoggedIn {
         provider: name.to_string(),
     };
     let stored = store.load(name)?.ok_or_else(not_logged_in)?;
-    if fresh(&stored, now_secs()) {
-        return Ok(stored.id_token);
+    if let Some(t) = usable(&stored, access, now_secs()) {
+        return Ok(t);
     }
     let _guard = store.lock(name, LOCK_WAIT)?;
     // Another process may have refreshed while this one waited.
     let stored = store.load(name)?.ok_or_else(not_logged_in)?;
-    if fresh(&stored, now_secs()) {
-        return Ok(stored.id_token);
+    if let Some(t) = usable(&stored, access, now_secs()) {
+        return Ok(t);
     }
     let Some(refresh_token) = stored.refresh_token.clone() else {
         return Err(SessionError::Expired {
@@ -175,6 +207,12 @@ pub async fn id_token(
         err,
     })?;
     tracing::info!("refreshed the login to {name}");
+    if access {
+        return renewed.access_token.ok_or_else(|| SessionError::Expired {
+            provider: name.to_string(),
+            why: "the provider's refresh answer has no access token".into(),
+        });
+    }
     Ok(id_token)
 }
 

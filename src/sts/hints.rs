@@ -121,8 +121,6 @@ fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
 }
 
 /// What the hints of an `AssumeRoleWithSAML` failure may mention (never the assertion).
-// Until `assume` is wired to SAML federation (issue 14), only the tests use these.
-#[cfg_attr(not(test), allow(dead_code))]
 pub struct SamlContext<'a> {
     pub role: &'a RoleArn,
     pub principal_arn: &'a str,
@@ -136,7 +134,6 @@ pub struct SamlContext<'a> {
 }
 
 /// Lines to print under an `AssumeRoleWithSAML` error, most useful first.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn saml_hints(err: &StsError, ctx: &SamlContext) -> Vec<String> {
     let listed = if ctx.roles_in_assertion.is_empty() {
         "none".to_string()

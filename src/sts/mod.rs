@@ -36,8 +36,6 @@ pub struct WebIdentityRequest {
 
 /// The first hop of SAML federation: a role and provider pair of the assertion, and the
 /// wrapped `samlp:Response` (standard base64), a bearer credential.
-// Until `assume` is wired to SAML federation (issue 14), only the tests use this.
-#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, Debug)]
 pub struct SamlRequest {
     pub role: RoleArn,
@@ -485,8 +483,6 @@ pub async fn assume_web_identity(
 
 /// `AssumeRoleWithSAML`, retried within `budget` like [`assume_web_identity`]. An error
 /// message that quotes the assertion has it replaced by `<redacted assertion>`.
-// Until `assume` is wired to SAML federation (issue 14), only the tests use this.
-#[cfg_attr(not(test), allow(dead_code))]
 pub async fn assume_saml(
     client: &aws_sdk_sts::Client,
     endpoint: &Endpoint,
