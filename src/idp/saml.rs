@@ -53,6 +53,22 @@ pub struct Parsed {
     span: (usize, usize),
 }
 
+impl Parsed {
+    /// The role ARNs, in the assertion's order (for messages and `roles`).
+    pub fn role_arns(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.role.arn.clone()).collect()
+    }
+
+    /// The `SessionDuration` attribute in seconds, when it is a number STS accepts
+    /// (900 to 43200); `None` when absent or not one.
+    pub fn session_duration_secs(&self) -> Option<i32> {
+        self.session_duration
+            .as_deref()
+            .and_then(|d| d.trim().parse().ok())
+            .filter(|d| (900..=43_200).contains(d))
+    }
+}
+
 /// Why an assertion cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SamlError {
@@ -685,6 +701,11 @@ pub(crate) mod tests {
         assert_eq!(arns, [role("dev"), role("admin")]);
         assert!(p.roles.iter().all(|r| r.principal_arn == PROVIDER));
         assert_eq!(p.bad_roles, ["not a pair"]);
+        assert_eq!(p.role_arns(), [role("dev"), role("admin")]);
+        assert_eq!(p.session_duration_secs(), Some(7200));
+        let mut q = p.clone();
+        q.session_duration = Some("60".into());
+        assert_eq!(q.session_duration_secs(), None);
         assert_eq!(p.span, (0, xml.len()));
     }
 
