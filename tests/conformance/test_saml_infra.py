@@ -297,3 +297,35 @@ def test_exchange_timing(idp, access_token):
     t = time.monotonic()
     exchange(idp, access_token)
     assert time.monotonic() - t < 5
+
+
+def test_inclusive_c14n_would_not_survive_the_splice(idp, saml_sts):
+    """Why the IdP must sign with exclusive c14n: the same assertion signed with inclusive
+    c14n verifies alone but not once spliced into the samlp:Response (the Response's namespace
+    declarations enter the canonical form), so the exclusive-c14n success above is meaningful."""
+    import sys
+    from pathlib import Path
+
+    from lxml import etree
+    from signxml import SignatureMethod, XMLSigner, XMLVerifier
+
+    from support import REPO
+
+    sys.path.insert(0, str(REPO / "tests" / "idp"))
+    try:
+        import saml_sign
+    finally:
+        sys.path.pop(0)
+    key_dir = Path(idp.saml()["key_dir"])
+    xml, aid = saml_sign.assertion_template({
+        "issuer": idp.issuer + "/realms/test", "roles": [f"{ROLE_ARN},{PROVIDER_ARN}"],
+        "session_name": "dev"})
+    cert = (key_dir / "cert.pem").read_text()
+    signed = etree.tostring(XMLSigner(
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        c14n_algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315").sign(
+            etree.fromstring(xml.encode()), key=(key_dir / "key.pem").read_bytes(), cert=cert,
+            reference_uri="#" + aid))
+    XMLVerifier().verify(signed, x509_cert=cert, expect_references=1)     # alone: valid
+    status, body = assume_saml(saml_sts.url, wrap(signed))
+    assert (status, xml_field(body, "Message")) == (400, "Response signature invalid"), body
