@@ -35,6 +35,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -311,7 +312,8 @@ def _start_once(workdir: Path, extra_args, failures: list[str]) -> Idp | None:
     log = workdir / "provider.log"
     out = open(workdir / "provider.out", "wb")       # anything Node prints before the redirect
     proc = subprocess.Popen(["node", str(PROVIDER), "--port-file", str(port_file),
-                             "--log-file", str(log), *extra_args],
+                             "--log-file", str(log), "--saml-dir", str(workdir / "saml"),
+                             "--python", sys.executable, *extra_args],
                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=_env())
     out.close()
     deadline = time.monotonic() + 15
