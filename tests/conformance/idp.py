@@ -35,6 +35,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -54,6 +55,7 @@ BROWSER = IDP_DIR / "browser"
 SETUP = REPO / "scripts" / "setup-idp.sh"
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 CLIENT_SECRET = "aws-cli-test-secret-0123456789abcdef"
 ACCOUNT = {"login": "dev@example.com", "password": "dev-password", "sub": "dev-0001",
            "email": "dev@example.com", "preferred_username": "dev"}
@@ -248,6 +250,29 @@ class Idp:
                          form={**form, "grant_type": "refresh_token", "refresh_token": refresh_token},
                          auth=auth)
 
+    def saml(self, **settings) -> dict:
+        """The SAML token-exchange settings (POST /_admin/saml when given): roles, recipient,
+        audience, not_on_or_after, encrypt, session_name, session_duration, saml_clients; the
+        answer has cert_pem_path (the IdP certificate, PEM)."""
+        status, out = http_json("POST" if settings else "GET", self.issuer + "/_admin/saml",
+                                body=settings if settings else None)
+        assert status == 200, out
+        return out
+
+    def token_exchange(self, subject_token: str, client_id: str | None = None,
+                       subject_token_type: str = "urn:ietf:params:oauth:token-type:access_token",
+                       requested_token_type: str = "urn:ietf:params:oauth:token-type:saml2",
+                       audience: str | None = "urn:amazon:webservices") -> tuple[int, dict]:
+        """RFC 8693 exchange (as Keycloak's legacy token exchange takes it)."""
+        cid = client_id or self.client_id
+        form, auth = self.client_auth(cid)
+        form = {**form, "grant_type": TOKEN_EXCHANGE, "subject_token": subject_token,
+                "subject_token_type": subject_token_type,
+                "requested_token_type": requested_token_type}
+        if audience is not None:
+            form["audience"] = audience
+        return http_json("POST", self.token_endpoint, form=form, auth=auth)
+
     def introspect(self, token: str, client_id: str | None = None) -> dict:
         """RFC 7662 introspection: {"active": bool, ...}. Unlike refresh(), it spends nothing, so
         a test can ask whether a stored refresh token still works without rotating it."""
@@ -287,7 +312,8 @@ def _start_once(workdir: Path, extra_args, failures: list[str]) -> Idp | None:
     log = workdir / "provider.log"
     out = open(workdir / "provider.out", "wb")       # anything Node prints before the redirect
     proc = subprocess.Popen(["node", str(PROVIDER), "--port-file", str(port_file),
-                             "--log-file", str(log), *extra_args],
+                             "--log-file", str(log), "--saml-dir", str(workdir / "saml"),
+                             "--python", sys.executable, *extra_args],
                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=_env())
     out.close()
     deadline = time.monotonic() + 15

@@ -32,9 +32,13 @@
 // The chosen port is written to --port-file (atomically) once the server listens. Everything
 // the provider or Node prints goes to --log-file. SIGTERM/SIGINT stop it cleanly (exit 0).
 
+import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, format } from 'node:util';
 
 // ------------------------------------------------------------------------------ arguments
@@ -47,8 +51,17 @@ const { values: args } = parseArgs({
     'access-token-ttl': { type: 'string', default: '3600' },
     'refresh-token-ttl': { type: 'string', default: String(14 * 24 * 3600) },
     'device-code-ttl': { type: 'string', default: '600' },
+    'saml-dir': { type: 'string' },
+    python: { type: 'string' },
   },
 });
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+// The Python that runs saml_sign.py (needs signxml): --python, $AWS_OIDC_TEST_PYTHON, the
+// repository's .venv, else python3.
+const PYTHON = args.python || process.env.AWS_OIDC_TEST_PYTHON
+  || (fs.existsSync(path.join(HERE, '../../.venv/bin/python')) ? path.join(HERE, '../../.venv/bin/python') : 'python3');
+const SAML_SIGN = path.join(HERE, 'saml_sign.py');
+const SAML_DIR = args['saml-dir'] || fs.mkdtempSync(path.join(os.tmpdir(), 'aws-oidc-idp-saml-'));
 
 // ------------------------------------------------------------------------------ logging
 // Never on the test's output: console.* and process warnings go to the log file.
@@ -75,6 +88,44 @@ const settings = {
   authorization_iss: null,
 };
 const tokenRequests = [];
+
+// ------------------------------------------------------------------------------ SAML (token exchange)
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const SAML2 = 'urn:ietf:params:oauth:token-type:saml2';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const SAML_DEFAULTS = {
+  // Values of https://aws.amazon.com/SAML/Attributes/Role, in this order.
+  roles: ['arn:aws:iam::123456789012:role/saml-dev,arn:aws:iam::123456789012:saml-provider/aws-oidc-test-idp'],
+  recipient: 'https://signin.aws.amazon.com/saml',
+  audience: null, // null: the exchange's `audience`
+  not_on_or_after: 300, // seconds from now; negative: already expired
+  encrypt: false, // answer a (fake) <saml:EncryptedAssertion>
+  session_name: null, // RoleSessionName attribute; null: the account's email
+  session_duration: null, // SessionDuration attribute (seconds); null: absent
+  saml_clients: ['urn:amazon:webservices'], // audiences the exchange accepts (Keycloak SAML clients)
+};
+const saml = structuredClone(SAML_DEFAULTS);
+let samlCert = null;
+function samlCertPath() {
+  if (!samlCert) {
+    samlCert = execFileSync(PYTHON, [SAML_SIGN, SAML_DIR, '--init'], { encoding: 'utf8' }).trim();
+  }
+  return samlCert;
+}
+function samlSign(request) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [SAML_SIGN, SAML_DIR], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out = []; const err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(new Error(`saml_sign.py exited ${code}: ${Buffer.concat(err).toString().slice(-2000)}`));
+    });
+    child.stdin.end(JSON.stringify(request));
+  });
+}
 // `Authorization: Basic` credentials as {client_id, client_secret} (form-decoded, RFC 6749 2.3.1).
 function basicAuth(header) {
   const m = /^Basic\s+(\S+)$/i.exec(header || '');
@@ -88,7 +139,7 @@ function basicAuth(header) {
 
 // oidc-provider warns on stderr (its `attention` helper) about Node versions it does not
 // test with; import it only after console is redirected.
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 // ------------------------------------------------------------------------------ accounts
 const ACCOUNTS = {
@@ -132,7 +183,7 @@ const issuer = `http://127.0.0.1:${port}`;
 const common = {
   application_type: 'native',
   redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback'],
-  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', TOKEN_EXCHANGE],
   response_types: ['code'],
   scope: 'openid email profile offline_access',
 };
@@ -194,6 +245,48 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
+// RFC 8693 token exchange to a SAML 2.0 assertion, like Keycloak's legacy (V1) token exchange
+// with a SAML client as the audience. Errors as Keycloak words them.
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const p = ctx.oidc.params;
+  const subjectType = p.subject_token_type || ACCESS_TOKEN_TYPE;
+  if (subjectType !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest('Invalid token type, must be access token');
+  }
+  if (p.requested_token_type !== SAML2) {
+    throw new errors.InvalidRequest('requested_token_type unsupported');
+  }
+  if (!p.subject_token) throw new errors.InvalidRequest('subject_token required');
+  if (!p.audience) throw new errors.InvalidRequest('audience required for a SAML token exchange');
+  if (!saml.saml_clients.includes(p.audience)) {
+    const e = new errors.InvalidClient('Audience not found');
+    throw e;
+  }
+  const at = await provider.AccessToken.find(p.subject_token);
+  if (!at || at.isExpired) throw new errors.InvalidRequest('Invalid token');
+  const account = ACCOUNTS[at.accountId];
+  if (!account) throw new errors.InvalidRequest('Invalid token');
+  samlCertPath();
+  const assertion = await samlSign({
+    issuer: `${issuer}/realms/test`,
+    subject: account.claims.preferred_username,
+    roles: saml.roles,
+    session_name: saml.session_name ?? account.claims.email,
+    session_duration: saml.session_duration,
+    recipient: saml.recipient,
+    audience: saml.audience ?? p.audience,
+    not_on_or_after: saml.not_on_or_after,
+    encrypt: saml.encrypt,
+  });
+  ctx.body = {
+    access_token: assertion.toString('base64url'), // base64url without padding, like Keycloak
+    issued_token_type: SAML2,
+    token_type: 'N_A',
+    expires_in: 60,
+  };
+}, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope',
+  'actor_token', 'actor_token_type']);
+
 for (const ev of ['server_error', 'grant.error', 'authorization.error', 'device_authorization.error',
   'revocation.error', 'interaction.error', 'userinfo.error', 'introspection.error']) {
   provider.on(ev, (ctx, err) => log(ev, err?.name, err?.message, err?.error_description || ''));
@@ -254,12 +347,32 @@ provider.use(async (ctx, next) => {
       }
       log('admin config', JSON.stringify(patch));
       ctx.body = settings;
+    } else if (ctx.path === '/_admin/saml' && ctx.method === 'GET') {
+      ctx.body = { ...saml, cert_pem_path: samlCertPath(), key_dir: SAML_DIR };
+    } else if (ctx.path === '/_admin/saml' && ctx.method === 'POST') {
+      let patch;
+      try {
+        patch = await readJson(ctx.req);
+      } catch (e) {
+        ctx.status = 400; ctx.body = { error: String(e) }; return;
+      }
+      for (const [k, v] of Object.entries(patch)) {
+        if (!(k in saml)) { ctx.status = 400; ctx.body = { error: `unknown SAML setting ${k}` }; return; }
+        if ((k === 'roles' || k === 'saml_clients') && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+          ctx.status = 400; ctx.body = { error: `${k} must be a list of strings` }; return;
+        }
+        if (k === 'not_on_or_after' && typeof v !== 'number') { ctx.status = 400; ctx.body = { error: 'not_on_or_after must be a number' }; return; }
+        saml[k] = v;
+      }
+      log('admin saml', JSON.stringify(patch));
+      ctx.body = { ...saml, cert_pem_path: samlCertPath(), key_dir: SAML_DIR };
     } else if (ctx.path === '/_admin/token_requests' && ctx.method === 'GET') {
       ctx.body = tokenRequests;
     } else if (ctx.path === '/_admin/reset' && ctx.method === 'POST') {
       tokenRequests.length = 0;
       settings.device_poll_errors = [];
       settings.authorization_iss = null;
+      Object.assign(saml, structuredClone(SAML_DEFAULTS));
       ctx.body = settings;
     } else {
       ctx.status = 404; ctx.body = { error: 'no such admin endpoint' };
