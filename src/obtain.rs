@@ -109,12 +109,18 @@ pub async fn saml_assertion(
         Failure::new(Kind::Token, e.to_string()).hints(hint)
     })?;
     let subject = match x.subject_token_type {
-        SubjectTokenType::AccessToken => session::access_token(&login.name, p, &store, budget).await,
+        SubjectTokenType::AccessToken => {
+            session::access_token(&login.name, p, &store, budget).await
+        }
         SubjectTokenType::IdToken => session::id_token(&login.name, p, &store, budget).await,
     }
     .map_err(|e| {
         let f = Failure::new(
-            if e.is_transient() { Kind::Transient } else { Kind::Token },
+            if e.is_transient() {
+                Kind::Transient
+            } else {
+                Kind::Token
+            },
             e.to_string(),
         );
         if e.needs_login() { needs_login(f) } else { f }
@@ -154,16 +160,26 @@ async fn saml(
     saml::check_fresh(&parsed, now_secs())
         .map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
     let pair = saml::pick(&parsed.roles, Some(&request.role.arn)).map_err(|e| {
-        Failure::new(Kind::Denied, e.to_string())
-            .hint(format!("aws-oidc roles --provider {} lists them", login.name))
+        Failure::new(Kind::Denied, e.to_string()).hint(format!(
+            "aws-oidc roles --provider {} lists them",
+            login.name
+        ))
     })?;
     let wrapped = saml::wrap(assertion.expose(), &parsed, now_secs())
         .map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
+    // The assertion's SessionDuration is the most STS grants.
+    let duration = match parsed.session_duration_secs() {
+        Some(max) if max < request.duration => {
+            tracing::info!("the assertion allows sessions of {max} s; asking for that");
+            max
+        }
+        _ => request.duration,
+    };
     let req = sts::SamlRequest {
         role: pair.role.clone(),
         principal_arn: pair.principal_arn.clone(),
         assertion_b64: crate::secret::Secret::new(wrapped),
-        duration: request.duration,
+        duration,
         policy: request.policy.clone(),
         policy_arns: request.policy_arns.clone(),
     };
@@ -176,7 +192,7 @@ async fn saml(
     sts::assume_saml(&client, &s.endpoint, &req, budget)
         .await
         .map_err(|e| {
-            let roles: Vec<String> = parsed.roles.iter().map(|r| r.role.arn.clone()).collect();
+            let roles = parsed.role_arns();
             let ctx = sts::hints::SamlContext {
                 role: &req.role,
                 principal_arn: &req.principal_arn,
@@ -296,9 +312,9 @@ pub async fn obtain_with(
     );
     let (first, token) = match &s.route {
         Route::WebIdentity { request, .. }
-            if s.login.as_ref().is_some_and(|l| {
-                l.provider.federation == crate::config::Federation::Saml2
-            }) =>
+            if s.login
+                .as_ref()
+                .is_some_and(|l| l.provider.federation == crate::config::Federation::Saml2) =>
         {
             let login = s.login.as_ref().expect("checked above");
             let first = saml(s, login, request, &budget, &http).await?;

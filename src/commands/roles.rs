@@ -44,7 +44,8 @@ pub async fn run(args: RolesArgs, env: &Env) -> Result<u8, Failure> {
             login.name
         )));
     }
-    let (_assertion, parsed) = crate::obtain::saml_assertion(&login, &args.network.budget()).await?;
+    let (_assertion, parsed) =
+        crate::obtain::saml_assertion(&login, &args.network.budget()).await?;
     for bad in &parsed.bad_roles {
         tracing::warn!("ignoring a Role attribute value that is not a role,provider pair: {bad}");
     }
@@ -52,9 +53,7 @@ pub async fn run(args: RolesArgs, env: &Env) -> Result<u8, Failure> {
         let roles: Vec<serde_json::Value> = parsed
             .roles
             .iter()
-            .map(|r| {
-                serde_json::json!({"role_arn": r.role.arn, "principal_arn": r.principal_arn})
-            })
+            .map(|r| serde_json::json!({"role_arn": r.role.arn, "principal_arn": r.principal_arn}))
             .collect();
         let doc = serde_json::json!({
             "provider": login.name,

@@ -8,7 +8,6 @@
 //! The assertion is a bearer credential: an [`Assertion`] never shows itself in `Debug`,
 //! and no error here carries it.
 
-
 use std::fmt;
 
 use base64::Engine;
@@ -44,6 +43,7 @@ impl SubjectType {
 pub struct Assertion(Vec<u8>);
 
 impl Assertion {
+    #[cfg(test)]
     pub fn from_bytes(xml: Vec<u8>) -> Assertion {
         Assertion(xml)
     }

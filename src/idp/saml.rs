@@ -13,7 +13,6 @@
 //!
 //! The assertion is a bearer credential: nothing here logs it or puts it in an error.
 
-
 use base64::Engine;
 
 use crate::aws::arn::RoleArn;
