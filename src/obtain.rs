@@ -146,6 +146,78 @@ pub async fn saml_assertion(
     Ok((assertion, parsed))
 }
 
+/// With a SAML provider, `--role-arn` may be a glob, or absent: the assertion says which roles
+/// there are. This picks the one role before the settings are resolved (the only one, the one
+/// the glob matches, or — on a terminal — the person's choice) and writes it into `opts`.
+/// Other providers and exact ARNs are left alone.
+pub async fn pick_saml_role(
+    opts: &mut crate::args::RoleArgs,
+    env: &Env,
+    interactive: bool,
+) -> Result<(), Failure> {
+    let Some(login) = crate::settings::login(&opts.token, env)? else {
+        return Ok(());
+    };
+    if login.provider.federation != crate::config::Federation::Saml2 {
+        return Ok(());
+    }
+    let wanted = opts
+        .role_arn
+        .first()
+        .cloned()
+        .or_else(|| login.provider.role_arn.clone());
+    if wanted
+        .as_deref()
+        .is_some_and(|w| crate::aws::arn::RoleArn::parse(w).is_ok())
+    {
+        return Ok(());
+    }
+    let budget = opts.network.budget();
+    let (_, parsed) = saml_assertion(&login, &budget).await?;
+    let chosen = match crate::idp::saml::pick(&parsed.roles, wanted.as_deref()) {
+        Ok(pair) => pair.role.arn,
+        Err(crate::idp::saml::PickError::Several(roles)) if interactive => choose(&roles)?,
+        Err(e) => {
+            return Err(Failure::usage(e.to_string()).hint(format!(
+                "aws-oidc roles --provider {} lists them",
+                login.name
+            )));
+        }
+    };
+    tracing::info!("role {chosen} from the SAML assertion");
+    opts.role_arn = vec![chosen];
+    Ok(())
+}
+
+/// Asks on the terminal which role to assume.
+fn choose(roles: &[String]) -> Result<String, Failure> {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "aws-oidc: the SAML assertion allows several roles:");
+    for (i, r) in roles.iter().enumerate() {
+        let _ = writeln!(err, "  {}) {r}", i + 1);
+    }
+    let _ = write!(err, "aws-oidc: which one? [1-{}] ", roles.len());
+    let _ = err.flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::usage(format!("cannot read the choice: {e}")))?;
+    line.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| roles.get(n.wrapping_sub(1)))
+        .cloned()
+        .ok_or_else(|| Failure::usage(format!("`{}` is not one of 1-{}", line.trim(), roles.len())))
+}
+
+/// Whether a person can answer a question here (a picker): stdin and stderr are terminals.
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// The first hop of a SAML provider: a fresh assertion, the role picked from it, then
 /// `AssumeRoleWithSAML`.
 async fn saml(

@@ -128,6 +128,8 @@ pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure>
             "--refreshable applies to --output profile=NAME",
         ));
     }
+    let mut args = args;
+    crate::obtain::pick_saml_role(&mut args.common, env, crate::obtain::interactive()).await?;
     let settings = Settings::resolve(&args.common, env)?;
     let destinations = crate::commands::targets::substitute(&destinations, &settings.role.name);
     if web_identity.is_some()

@@ -33,6 +33,8 @@ pub struct ConsoleCommandArgs {
 
 pub async fn run(args: ConsoleCommandArgs, env: &Env) -> Result<u8, Failure> {
     let dest: output::UrlDest = args.console_url.parse().map_err(Failure::usage)?;
+    let mut args = args;
+    crate::obtain::pick_saml_role(&mut args.common, env, crate::obtain::interactive()).await?;
     let settings = Settings::resolve(&args.common, env)?;
     check_console(&settings, &args.console, env)?;
     output::check_destinations(&[], env, Some(&dest)).map_err(failure::output)?;

@@ -47,6 +47,9 @@ pub enum LoginWhen {
 }
 
 pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
+    // No picker: SDKs run this command where nobody can answer.
+    let mut args = args;
+    crate::obtain::pick_saml_role(&mut args.common, env, false).await?;
     let mut settings = Settings::resolve(&args.common, env)?;
     // A login's file store lives under the same cache directory.
     if let (Some(dir), Some(login)) = (&args.cache_dir, settings.login.as_mut()) {

@@ -42,6 +42,8 @@ pub struct ExecArgs {
 }
 
 pub async fn run(args: ExecArgs, env: &Env) -> Result<u8, Failure> {
+    let mut args = args;
+    crate::obtain::pick_saml_role(&mut args.common, env, crate::obtain::interactive()).await?;
     let settings = Settings::resolve(&args.common, env)?;
     let drop = token_variable(&settings, args.keep_token_env);
     if args.serve {

@@ -95,3 +95,25 @@ def test_awscli_through_credential_process(saml):
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["Arn"].startswith(
         f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/saml-dev/"), p.stdout
+
+
+def test_role_by_glob_or_the_only_one(saml):
+    text = saml.config.read_text().replace(f"    role_arn: {DEV}\n", "")
+    saml.config.write_text(text)
+    mark = saml.sts.mark()
+    # A glob that matches exactly one role.
+    saml.run(saml.with_provider("assume", "--role-arn", "*:role/saml-o*", "--output", "json"))
+    assert saml.sts.calls("AssumeRoleWithSAML", since=mark)[-1]["role_arn"] == OPS
+    # Several roles, none named, no terminal: a usage error listing them, before STS.
+    n = len(saml.sts.calls("AssumeRoleWithSAML", since=mark))
+    p = saml.run(saml.with_provider("assume", "--output", "json"), check=False)
+    assert p.returncode == 2 and DEV in p.stderr and OPS in p.stderr, p.stderr
+    assert len(saml.sts.calls("AssumeRoleWithSAML", since=mark)) == n
+    # A glob matching both is ambiguous.
+    p = saml.run(saml.with_provider("assume", "--role-arn", "*saml-*", "--output", "json"),
+                 check=False)
+    assert p.returncode == 2 and "several" in p.stderr, p.stderr
+    # One role in the assertion: it is the one.
+    saml.idp.saml(roles=[f"{DEV},{PRINCIPAL}"])
+    saml.run(saml.with_provider("assume", "--output", "json"))
+    assert saml.sts.calls("AssumeRoleWithSAML", since=mark)[-1]["role_arn"] == DEV
