@@ -226,18 +226,22 @@ async fn saml(
     request: &WebIdentityRequest,
     budget: &Budget,
     http: &aws_sdk_sts::config::SharedHttpClient,
+    shared: Option<std::sync::Arc<(crate::idp::exchange::Assertion, crate::idp::saml::Parsed)>>,
 ) -> Result<crate::aws::credentials::Assumed, Failure> {
     use crate::idp::saml;
-    let (assertion, parsed) = saml_assertion(login, budget).await?;
-    saml::check_fresh(&parsed, now_secs())
-        .map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
+    let shared = match shared {
+        Some(s) => s,
+        None => std::sync::Arc::new(saml_assertion(login, budget).await?),
+    };
+    let (assertion, parsed) = (&shared.0, &shared.1);
+    saml::check_fresh(parsed, now_secs()).map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
     let pair = saml::pick(&parsed.roles, Some(&request.role.arn)).map_err(|e| {
         Failure::new(Kind::Denied, e.to_string()).hint(format!(
             "aws-oidc roles --provider {} lists them",
             login.name
         ))
     })?;
-    let wrapped = saml::wrap(assertion.expose(), &parsed, now_secs())
+    let wrapped = saml::wrap(assertion.expose(), parsed, now_secs())
         .map_err(|e| Failure::new(Kind::Denied, e.to_string()))?;
     // The assertion's SessionDuration is the most STS grants.
     let duration = match parsed.session_duration_secs() {
@@ -345,7 +349,7 @@ fn sts_failure(e: StsError, s: &Settings, claims: &token::jwt::Claims) -> Failur
 
 /// Gets credentials: token, first hop (re-minting once on ExpiredToken), chained hop, account check.
 pub async fn obtain(s: &Settings, env: &Env) -> Result<Obtained, Failure> {
-    obtain_with(s, env, None).await
+    obtain_with(s, env, Shared::None).await
 }
 
 /// Credentials and the ID token they were exchanged for (none with `--role-chaining`).
@@ -354,26 +358,41 @@ pub struct Obtained {
     pub token: Option<token::IdToken>,
 }
 
-/// Fetches the ID token alone (to share one token among several targets).
-pub async fn fetch_shared_token(
-    s: &Settings,
-    env: &Env,
-) -> Result<Option<token::IdToken>, Failure> {
-    match &s.route {
-        Route::WebIdentity { source, .. } => {
-            let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-            Ok(Some(fetch_token(s, source, env, &budget).await?))
+/// What several targets share: one ID token, or one SAML assertion (one exchange).
+#[derive(Clone)]
+pub enum Shared {
+    None,
+    Token(token::IdToken),
+    Saml(std::sync::Arc<(crate::idp::exchange::Assertion, crate::idp::saml::Parsed)>),
+}
+
+fn is_saml(s: &Settings) -> Option<&Login> {
+    s.login
+        .as_ref()
+        .filter(|l| l.provider.federation == crate::config::Federation::Saml2)
+}
+
+/// Fetches what the first hop needs, once, to share it among several targets.
+pub async fn fetch_shared(s: &Settings, env: &Env) -> Result<Shared, Failure> {
+    let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
+    match (&s.route, is_saml(s)) {
+        (Route::WebIdentity { .. }, Some(login)) => Ok(Shared::Saml(std::sync::Arc::new(
+            saml_assertion(login, &budget).await?,
+        ))),
+        (Route::WebIdentity { source, .. }, None) => {
+            Ok(Shared::Token(fetch_token(s, source, env, &budget).await?))
         }
-        Route::Environment(_) => Ok(None),
+        (Route::Environment(_), _) => Ok(Shared::None),
     }
 }
 
-/// As [`obtain`], starting from an already fetched token when one is given.
-pub async fn obtain_with(
-    s: &Settings,
-    env: &Env,
-    token: Option<token::IdToken>,
-) -> Result<Obtained, Failure> {
+/// As [`obtain`], starting from an already fetched token or assertion when one is given.
+pub async fn obtain_with(s: &Settings, env: &Env, shared: Shared) -> Result<Obtained, Failure> {
+    let (token, assertion) = match shared {
+        Shared::Token(t) => (Some(t), None),
+        Shared::Saml(a) => (None, Some(a)),
+        Shared::None => (None, None),
+    };
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
     let http = crate::net::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
     tracing::info!(
@@ -383,13 +402,9 @@ pub async fn obtain_with(
         s.endpoint.region
     );
     let (first, token) = match &s.route {
-        Route::WebIdentity { request, .. }
-            if s.login
-                .as_ref()
-                .is_some_and(|l| l.provider.federation == crate::config::Federation::Saml2) =>
-        {
-            let login = s.login.as_ref().expect("checked above");
-            let first = saml(s, login, request, &budget, &http).await?;
+        Route::WebIdentity { request, .. } if is_saml(s).is_some() => {
+            let login = is_saml(s).expect("checked above");
+            let first = saml(s, login, request, &budget, &http, assertion).await?;
             (Some(first), None)
         }
         Route::WebIdentity { source, request } => {

@@ -57,6 +57,16 @@ pub struct AssumeArgs {
     #[arg(long, env = "AWS_OIDC_REFRESHABLE")]
     pub refreshable: bool,
 
+    /// With a SAML provider (--provider): assume every role its assertion allows, from one
+    /// token exchange; each goes to profile=<role name> unless --output names others with {target}.
+    #[arg(
+        long,
+        env = "AWS_OIDC_ALL_ROLES",
+        requires = "provider",
+        help_heading = "Targets"
+    )]
+    pub all_roles: bool,
+
     /// github outputs: also mask the AWS account id in the job's logs.
     #[arg(long, env = "AWS_OIDC_MASK_ACCOUNT_ID", help_heading = "GitHub")]
     pub mask_account_id: bool,
@@ -94,6 +104,13 @@ pub fn default_outputs(destinations: Vec<Destination>, env: &crate::env::Env) ->
 }
 
 pub async fn run(args: AssumeArgs, env: &crate::env::Env) -> Result<u8, Failure> {
+    if args.all_roles {
+        if args.console_url.is_some() {
+            return Err(Failure::usage("--console-url takes a single role"));
+        }
+        let (many, shared) = crate::commands::targets::all_saml_roles(&args, env).await?;
+        return crate::commands::targets::run_with(many, &args, env, Some(shared)).await;
+    }
     if let Some(many) = crate::commands::targets::resolve(&args, env)? {
         if args.console_url.is_some() {
             return Err(Failure::usage("--console-url takes a single role"));

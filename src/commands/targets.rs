@@ -248,6 +248,48 @@ pub fn resolve(
     Ok(Some(resolved))
 }
 
+/// `assume --provider NAME --all-roles`: one target per role of the SAML provider's assertion,
+/// named after the role.
+pub async fn all_saml_roles(
+    args: &AssumeArgs,
+    env: &crate::env::Env,
+) -> Result<(Vec<RoleTarget>, obtain::Shared), Failure> {
+    let login = settings::login(&args.common.token, env)?
+        .filter(|l| l.provider.federation == crate::config::Federation::Saml2)
+        .ok_or_else(|| Failure::usage("--all-roles needs a SAML provider (federation: saml2)"))?;
+    let shared =
+        std::sync::Arc::new(obtain::saml_assertion(&login, &args.common.network.budget()).await?);
+    let parsed = &shared.1;
+    if parsed.roles.is_empty() {
+        return Err(Failure::new(
+            Kind::Denied,
+            format!("the SAML assertion of {} lists no role", login.name),
+        ));
+    }
+    let mut targets = Vec::new();
+    for pair in &parsed.roles {
+        let name = pair.role.name.clone();
+        let mut common = args.common.clone();
+        common.role_arn = vec![pair.role.arn.clone()];
+        let settings = Settings::resolve(&common, env)?;
+        let outputs = if args.outputs.is_empty() {
+            vec![Destination {
+                format: Format::Profile(name.clone()),
+                path: None,
+            }]
+        } else {
+            substitute(&args.outputs, &name)
+        };
+        targets.push(RoleTarget {
+            name,
+            settings,
+            outputs,
+        });
+    }
+    check_distinct(&targets)?;
+    Ok((targets, obtain::Shared::Saml(shared)))
+}
+
 /// Two targets writing the same file or profile would overwrite each other.
 fn check_distinct(targets: &[RoleTarget]) -> Result<(), Failure> {
     let mut seen = BTreeSet::new();
@@ -285,6 +327,17 @@ pub async fn run(
     args: &AssumeArgs,
     env: &crate::env::Env,
 ) -> Result<u8, Failure> {
+    run_with(targets, args, env, None).await
+}
+
+/// As [`run`], with what the first hops share already fetched (`--all-roles`: the assertion
+/// the roles were read from, so one exchange serves every role).
+pub async fn run_with(
+    targets: Vec<RoleTarget>,
+    args: &AssumeArgs,
+    env: &crate::env::Env,
+    shared: Option<obtain::Shared>,
+) -> Result<u8, Failure> {
     for t in &targets {
         output::check_destinations(&t.outputs, env, None).map_err(|e| {
             let mut f = crate::failure::output(e);
@@ -307,17 +360,18 @@ pub async fn run(
         .collect::<Result<_, _>>()?;
     // One token per distinct audience (a target's default audience follows its partition):
     // one fetch when all agree.
-    let mut tokens: BTreeMap<&str, Option<crate::token::IdToken>> = BTreeMap::new();
+    let mut tokens: BTreeMap<&str, obtain::Shared> = BTreeMap::new();
     for t in &targets {
         let audience = t.settings.audience.as_str();
         if !tokens.contains_key(audience) {
-            tokens.insert(
-                audience,
-                obtain::fetch_shared_token(&t.settings, env).await?,
-            );
+            let fetched = match &shared {
+                Some(s) => s.clone(),
+                None => obtain::fetch_shared(&t.settings, env).await?,
+            };
+            tokens.insert(audience, fetched);
         }
     }
-    let tokens: Vec<Option<crate::token::IdToken>> = targets
+    let tokens: Vec<obtain::Shared> = targets
         .iter()
         .map(|t| tokens[t.settings.audience.as_str()].clone())
         .collect();

@@ -40,7 +40,32 @@ def saml(ctx):
         "    federation: saml2\n"
         "    token_exchange: {audience: urn:amazon:webservices, subject_token_type: access_token}\n")
     device_login(ctx)
-    return ctx
+    yield ctx
+    check_assertions_stay_secret(ctx)
+
+
+def check_assertions_stay_secret(c) -> None:
+    """No assertion (as the exchange sent it, its signature value, or the start of the wrapped
+    base64 form) on any stderr of the test."""
+    import base64
+    import re
+    canaries = set()
+    for r in c.idp.token_requests():
+        if not r.get("grant_type", "").endswith("token-exchange"):
+            continue
+        tok = (r.get("issued") or {}).get("access_token")
+        if not tok:
+            continue
+        canaries.add(tok)
+        xml = base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4))
+        canaries.add(base64.b64encode(xml)[:60].decode())
+        m = re.search(rb"SignatureValue>([^<]+)<", xml)
+        if m:
+            canaries.add(m.group(1).decode().strip()[:40])
+    assert canaries, "no exchange recorded: the canary would prove nothing"
+    for err in c.stderrs:
+        for k in canaries:
+            assert k not in err, f"a SAML assertion ({len(k)} chars) appeared on stderr:\n{err}"
 
 
 def test_roles_lists_the_assertions_roles(saml):
@@ -117,3 +142,16 @@ def test_role_by_glob_or_the_only_one(saml):
     saml.idp.saml(roles=[f"{DEV},{PRINCIPAL}"])
     saml.run(saml.with_provider("assume", "--output", "json"))
     assert saml.sts.calls("AssumeRoleWithSAML", since=mark)[-1]["role_arn"] == DEV
+
+
+def test_all_roles_from_one_exchange(saml):
+    mark = saml.sts.mark()
+    before = len(saml.idp.token_requests())
+    saml.run(saml.with_provider("assume", "--all-roles"))
+    exchanges = [r for r in saml.idp.token_requests()[before:]
+                 if r.get("grant_type", "").endswith("token-exchange")]
+    assert len(exchanges) == 1, exchanges
+    calls = saml.sts.calls("AssumeRoleWithSAML", since=mark)
+    assert sorted(c["role_arn"] for c in calls) == sorted([DEV, OPS]), calls
+    creds = Path(saml.env["AWS_SHARED_CREDENTIALS_FILE"]).read_text()
+    assert "[saml-dev]" in creds and "[saml-ops]" in creds, creds
