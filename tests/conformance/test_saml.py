@@ -155,3 +155,30 @@ def test_all_roles_from_one_exchange(saml):
     assert sorted(c["role_arn"] for c in calls) == sorted([DEV, OPS]), calls
     creds = Path(saml.env["AWS_SHARED_CREDENTIALS_FILE"]).read_text()
     assert "[saml-dev]" in creds and "[saml-ops]" in creds, creds
+
+
+def test_a_rejected_signature_shows_sts_answer(saml, tmp_path):
+    # The STS now trusts another certificate for this provider: the signature fails there.
+    import subprocess
+    import sys
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=other"], check=True,
+                   capture_output=True)
+    saml.sts.configure(saml_providers={PRINCIPAL: str(cert)})
+    p = saml.run(saml.with_provider("assume", "--output", "json"), check=False)
+    assert p.returncode == 4, p.stderr
+    assert "InvalidIdentityToken" in p.stderr, p.stderr
+    assert "certificate" in p.stderr.lower(), p.stderr
+
+
+def test_refreshable_profile_and_exec(saml):
+    saml.run(saml.with_provider("assume", "--output", "profile=saml", "--refreshable"))
+    cfg = Path(saml.env["AWS_CONFIG_FILE"]).read_text()
+    assert "--provider=" in cfg and f"--role-arn={DEV}" in cfg, cfg
+    p = aws_cli(["sts", "get-caller-identity", "--profile", "saml", "--output", "json"], saml.env)
+    saml.stderrs.append(p.stderr)
+    assert p.returncode == 0, p.stderr
+    assert "assumed-role/saml-dev/" in p.stdout
+    p = saml.run(saml.with_provider("exec", "--", "sh", "-c", "echo ${AWS_ACCESS_KEY_ID%%????????????????}"))
+    assert p.stdout.strip() == "ASIA", p.stdout
