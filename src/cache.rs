@@ -296,7 +296,7 @@ impl Cache {
             login: login.map(str::to_string),
         };
         let text = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-        fs::stage(&self.path(key), &text)?.commit()
+        fs::stage_remakeable(&self.path(key), &text)?.commit()
     }
 
     /// Takes the refresh lock for `key`, waiting until `deadline` at most.

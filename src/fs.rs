@@ -1,6 +1,11 @@
 //! Writing files that hold secrets: staged in a temporary file beside the
-//! target (mode 0600 from the first byte), synced, then renamed into place, so
-//! a reader sees the old file or the whole new one, never a part.
+//! target (mode 0600 from the first byte), then renamed into place, so a reader
+//! sees the old file or the whole new one, never a part. A file that also holds
+//! the user's own data (a shared AWS profile file, the config, the token store)
+//! is synced to disk before the rename ([`stage`]); one that aws-oidc makes
+//! whole and can make again (an env file, a cache entry of credentials that
+//! expire within hours) is not ([`stage_remakeable`]): an `fsync` costs
+//! 3-12 ms on a CI disk, more than the rest of the job.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -129,11 +134,22 @@ pub fn write_through(path: &Path, content: &[u8]) -> io::Result<()> {
     file.flush()
 }
 
-/// Writes `content` to a private temporary file next to `dest`.
+/// Writes `content` to a private temporary file next to `dest` and syncs it to disk, for a
+/// file whose loss in a crash would lose the user's data.
+pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
+    stage_with(dest, content, true)
+}
+
+/// [`stage`] without the sync: for a file aws-oidc writes whole and can write again (the
+/// rename still makes it appear whole or not at all to a reader).
+pub fn stage_remakeable(dest: &Path, content: &[u8]) -> io::Result<Staged> {
+    stage_with(dest, content, false)
+}
+
 /// Refuses a symlink at `dest`: a link could point the secrets somewhere else; and anything
 /// else that is not a regular file (a device, a fifo, a directory): renaming a file over it
 /// would replace it.
-pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
+fn stage_with(dest: &Path, content: &[u8], sync: bool) -> io::Result<Staged> {
     match fs::symlink_metadata(dest).map(|m| classify(m.file_type())) {
         Ok(DestKind::Symlink) => {
             return Err(io::Error::other(format!(
@@ -174,7 +190,9 @@ pub fn stage(dest: &Path, content: &[u8]) -> io::Result<Staged> {
         done: false,
     };
     file.write_all(content)?;
-    file.sync_all()?;
+    if sync {
+        file.sync_all()?;
+    }
     Ok(staged)
 }
 
@@ -336,22 +354,26 @@ mod tests {
 
     #[test]
     fn commit_replaces_atomically_with_private_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("aws.env");
-        fs::write(&dest, "old").unwrap();
-        let staged = stage(&dest, b"new").unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "old");
-        staged.commit().unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+        type Stage = fn(&Path, &[u8]) -> io::Result<Staged>;
+        for (name, stage) in [("stage", stage as Stage), ("remakeable", stage_remakeable)] {
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("aws.env");
+            fs::write(&dest, "old").unwrap();
+            let staged = stage(&dest, b"new").unwrap();
+            assert_eq!(fs::read_to_string(&dest).unwrap(), "old", "{name}");
+            staged.commit().unwrap();
+            assert_eq!(fs::read_to_string(&dest).unwrap(), "new", "{name}");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                assert_eq!(
+                    fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+                    0o600,
+                    "{name}"
+                );
+            }
+            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "{name}");
         }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

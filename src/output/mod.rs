@@ -778,7 +778,9 @@ impl Plan {
             if let Some(dir) = path.parent() {
                 crate::fs::ensure_private_dir(dir).map_err(io_err(dir))?;
             }
-            staged.push(crate::fs::stage(path, f.content.as_bytes()).map_err(io_err(path))?);
+            staged.push(
+                crate::fs::stage_remakeable(path, f.content.as_bytes()).map_err(io_err(path))?,
+            );
         }
         // Shared profile files: locked in path order (two runs writing both files cannot
         // deadlock), read as they are now, updated, staged; unlocked once renamed.
