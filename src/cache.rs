@@ -95,7 +95,7 @@ pub fn default_dir(env: &crate::env::Env) -> Option<PathBuf> {
 
 /// A stable key for a description of the request.
 pub fn key(description: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, description.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, description.as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -273,7 +273,7 @@ fn check_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), VerifyError> {
-    use aws_lc_rs::signature;
+    use ring::signature;
     let bad = |why| VerifyError::BadKey {
         kid: kid.to_string(),
         why,
@@ -286,7 +286,7 @@ fn check_signature(
     let verified = if alg == "RS256" {
         let n = part(&key.n, "no base64url `n`")?;
         let e = part(&key.e, "no base64url `e`")?;
-        // Big-endian integers without leading zeros, as aws-lc wants them.
+        // Big-endian integers without leading zeros, as ring wants them.
         let strip = |v: &[u8]| v[v.iter().position(|&b| b != 0).unwrap_or(v.len())..].to_vec();
         let components = signature::RsaPublicKeyComponents {
             n: strip(&n),

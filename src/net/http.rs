@@ -178,6 +178,7 @@ fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
 /// federation URL holds the credentials) to another host, with the URL in `Referer`.
 pub fn client(url: &str) -> Result<reqwest::Client, String> {
     static TLS: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    crypto_provider();
     static PLAIN: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     if url.starts_with("http://") {
         PLAIN
@@ -197,6 +198,16 @@ pub fn client(url: &str) -> Result<reqwest::Client, String> {
     } else {
         TLS.get_or_init(build_client).clone()
     }
+}
+
+/// rustls' crypto for this process: ring, the one provider the binary carries (reqwest is
+/// built without one of its own and takes the process default).
+fn crypto_provider() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Err only when one is installed already, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 fn build_client() -> Result<reqwest::Client, String> {
@@ -253,7 +264,7 @@ fn build_sts_client() -> Result<SharedHttpClient, String> {
             move |settings, components| {
                 let mut builder = aws_smithy_http_client::Connector::builder()
                     .proxy_config(ProxyConfig::from_env())
-                    .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
                     .tls_context(ctx.clone());
                 builder.set_connector_settings(settings.cloned());
                 if let Some(components) = components {
