@@ -92,6 +92,10 @@ rows.append(("Action on a fresh runner (install + job)",
              ms(act) if act is not None else "not measured",
              f"configure-aws-credentials {PUBLISHED_CAC_MS:.0f} ms (published)",
              f"{act / PUBLISHED_CAC_MS:.2f}x" if act is not None else "-", "report", "info"))
+inst = num("action_install_ms")
+if inst is not None:
+    rows.append(("  of which action/install.sh (download, SHA-256, unpack)", ms(inst), "-",
+                 f"{inst / act:.2f} of it" if act else "-", "report", "info"))
 peer_base = num("peer_aws_oidc_ms")
 for t in ("awscli", "boto3"):
     v = num(f"peer_{t}_ms")
@@ -114,7 +118,8 @@ print()
 print("aws-oidc benchmark: the goals of issue 15, each against a floor or peer measured in this run")
 print(f"binary: {r.get('bin', '?')} ({r.get('bin_version', '?')}); host: {r.get('host', '?')}; "
       f"load avg before: {r.get('load', '?')}, after: {r.get('load_after', '?')}")
-print(f"wall: hyperfine -N median of {r.get('runs')} runs after {r.get('warmup')} warm-up; "
+print(f"wall: hyperfine -N, {r.get('stat', 'median')} of {r.get('runs')} runs in {r.get('rounds')} "
+      f"interleaved rounds (after {r.get('warmup')} warm-up each); "
       f"peak RSS: GNU time %M, median of {r.get('rss_runs')} runs")
 print()
 print(line(hdr))
@@ -125,8 +130,9 @@ print()
 if floor is not None:
     print(f"floor = t(aws-oidc --version) + t(roundtrips 2) - t(roundtrips 0) = "
           f"{version:.2f} + ({rt2:.2f} - {rt0:.2f}) = {floor:.2f} ms")
-print("raw figures (ms: hyperfine median; *_cpu_ms: mean user+sys; *_kib: peak RSS; size_*: bytes):")
+print(f"raw figures (*_ms: hyperfine {r.get('stat', 'median')}; *_cpu_ms: mean user+sys; *_kib: peak RSS; size_*: bytes):")
 skip = {"host", "bin", "bin_version", "load", "load_after", "runs", "warmup", "rss_runs", "cpus",
+        "rounds", "stat",
         "nice", "static_bin", "action_exec_list", "strace_file"}
 raw = [f"{k}={v}" for k, v in r.items() if k not in skip and v != ""]
 for i in range(0, len(raw), 4):
@@ -141,7 +147,8 @@ print(f"goals missed: {', '.join(missed)}" if missed else "all measured goals me
 if markdown:
     with open(markdown, "w") as f:
         f.write(f"Measured by `bench/run.sh` on {r.get('host', '?')} "
-                f"(hyperfine -N medians of {r.get('runs')} runs; peak RSS by GNU time). "
+                f"(hyperfine -N, {r.get('stat', 'median')} of {r.get('runs')} runs; "
+                "peak RSS by GNU time). "
                 "References are measured in the same run, except configure-aws-credentials' "
                 "published figure.\n\n")
         f.write("| goal | measured | reference (this run) | ratio | target | |\n")

@@ -2,13 +2,16 @@
 # Measure every performance goal of issue 15 in one run, each as a ratio against a floor
 # or a peer measured in the same run, and print one table (bench/report.py).
 #
-#   bench/run.sh [--quick] [--runs N] [--warmup N] [--bin PATH] [--static-bin PATH]
+#   bench/run.sh [--quick] [--runs N] [--rounds N] [--warmup N] [--bin PATH] [--static-bin PATH]
 #                [--only LIST] [--peers] [--no-image] [--markdown FILE] [--strict]
 #                [--strace] [--keep] [--nice N] [--wait-idle S]
 #
 #   --runs N        measured runs per command (default 20; env BENCH_RUNS)
-#   --warmup N      warm-up runs per command (default 3)
-#   --quick         smoke run: 5 runs, 1 warm-up, 100 serve requests, no image build
+#   --rounds N      split them into N interleaved rounds (default 4; see "timing" below)
+#   --warmup N      warm-up runs per command and round (default 3)
+#   --stat S        the figure of a command's runs: median (default) or min (steadier on a
+#                   busy box; every *_min_ms is in the raw figures anyway)
+#   --quick         smoke run: 5 runs in 1 round, 1 warm-up, 100 serve requests, no image
 #   --bin PATH      the aws-oidc to measure (default $AWS_OIDC_BIN, else
 #                   target/release/aws-oidc, built with `cargo build --release` if missing)
 #   --static-bin P  the static build (sizes, and the action's release asset); default
@@ -30,8 +33,13 @@
 # usage/setup error; 3 with --strict when a goal is missed.
 #
 # How (all servers on loopback; every command runs in a scrubbed environment, env -i, fresh
-# HOME, AWS_EC2_METADATA_DISABLED=true; wall time = hyperfine -N median after warm-up;
-# peak RSS = GNU time %M, median of min(runs,10) separate runs):
+# HOME, AWS_EC2_METADATA_DISABLED=true; peak RSS = GNU time %M, median of min(runs,10)
+# separate runs).
+#  timing   hyperfine -N (no shell). The goals' commands and their references (floor, https,
+#           cache) run interleaved: --rounds rounds, each a block of runs/rounds runs (after
+#           --warmup) of every command in turn, so a load change on a shared box hits a goal
+#           and its reference alike; a figure is the median of all its runs (user+sys: mean).
+#           The canned servers' counters are checked after every block.
 #  job      the GitHub path: GET $ACTIONS_ID_TOKEN_REQUEST_URL (bearer) -> STS
 #           AssumeRoleWithWebIdentity -> `--output github` appending to $GITHUB_ENV; the
 #           file is checked after the runs, and the canned server's /_stats must show one
@@ -88,6 +96,8 @@ bench="$repo/bench"
 cd "$repo"
 
 runs="${BENCH_RUNS:-20}"
+rounds=4
+stat=median
 warmup=3
 quick=0
 bin="${AWS_OIDC_BIN:-}"
@@ -112,6 +122,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="${2:?}"; shift 2 ;;
     --runs=*) runs="${1#*=}"; shift ;;
+    --stat) stat="${2:?}"; shift 2 ;;
+    --stat=*) stat="${1#*=}"; shift ;;
+    --rounds) rounds="${2:?}"; shift 2 ;;
+    --rounds=*) rounds="${1#*=}"; shift ;;
     --warmup) warmup="${2:?}"; shift 2 ;;
     --warmup=*) warmup="${1#*=}"; shift ;;
     --quick) quick=1; shift ;;
@@ -136,8 +150,10 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
-if [ "$quick" = 1 ]; then runs=5; warmup=1; serve_n=100; image=0; fi
+if [ "$quick" = 1 ]; then runs=5; rounds=1; warmup=1; serve_n=100; image=0; fi
 case "$runs" in ''|*[!0-9]*|0) die "--runs must be a positive integer" ;; esac
+case "$rounds" in ''|*[!0-9]*|0) die "--rounds must be a positive integer" ;; esac
+case "$stat" in median|min) ;; *) die "--stat must be median or min" ;; esac
 case "$warmup" in ''|*[!0-9]*) die "--warmup must be a non-negative integer" ;; esac
 case "$wait_idle" in ''|*[!0-9]*) die "--wait-idle must be a number of seconds" ;; esac
 [ "$peers" = 0 ] || only="$only,peers"
@@ -150,6 +166,7 @@ if [ -n "$nice_n" ] && [ -z "${_BENCH_NICED:-}" ]; then
   _BENCH_NICED=1 exec nice -n "$nice_n" "$0" "${orig_args[@]}"
 fi
 rss_runs=$((runs < 10 ? runs : 10))
+runs_per_round=$(((runs + rounds - 1) / rounds))
 
 # --- tools ------------------------------------------------------------------------------
 needs=(hyperfine=hyperfine /usr/bin/time=time curl=curl openssl=openssl cc=gcc
@@ -351,20 +368,45 @@ check_creds() {
   grep -q 'AWS_SESSION_TOKEN' "$1" || { echo "$1 lacks AWS_SESSION_TOKEN"; return 1; }
 }
 
-# hf NAME ENV_ARRAY CMD [HYPERFINE_ARGS...]: hyperfine -N median -> NAME_ms (0 on failure)
+# hf NAME ENV_ARRAY CMD [HYPERFINE_ARGS...]: one hyperfine -N block of --runs R (default:
+# runs_per_round) after --warmup; its JSON goes to $res/hf/NAME.<n>.json. hf_summary later
+# pools every block of a NAME: NAME_ms (median of all runs), NAME_cpu_ms (mean user+sys).
+mkdir -p "$res/hf"
 hf() {
-  local name="$1" cmd="$3" med
+  local name="$1" cmd="$3" n=1 r="$runs_per_round" args=()
   local -n _env="$2"
   shift 3
-  if ! "${_env[@]}" hyperfine -N --style none --warmup "$warmup" --runs "$runs" "$@" \
-        --export-json "$res/$name.json" "$cmd" >"$work/log/$name.hf" 2>&1; then
+  while [ $# -gt 0 ]; do
+    case "$1" in --runs) r="$2"; shift 2 ;; *) args+=("$1"); shift ;; esac
+  done
+  while [ -e "$res/hf/$name.$n.json" ]; do n=$((n + 1)); done
+  last_runs=$((r + warmup))
+  if ! "${_env[@]}" hyperfine -N --style none --warmup "$warmup" --runs "$r" "${args[@]}" \
+        --export-json "$res/hf/$name.$n.json" "$cmd" >"$work/log/$name.hf" 2>&1; then
     tail -n 20 "$work/log/$name.hf" >&2
+    rm -f "$res/hf/$name.$n.json"
     fail "$name: a run of \`$cmd\` failed"
     return 1
   fi
-  med="$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.3f %.3f" % (r["median"]*1e3, (r["user"]+r["system"])*1e3))' "$res/$name.json")"
-  put "${name}_ms" "${med% *}"
-  put "${name}_cpu_ms" "${med#* }"
+}
+hf_summary() {
+  "$py" - "$res/hf" "$stat" >>"$results" <<'PY'
+import glob, json, os, statistics, sys
+stat = sys.argv[2]
+pooled = {}
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
+    name = os.path.basename(path).rsplit(".", 2)[0]
+    r = json.load(open(path))["results"][0]
+    p = pooled.setdefault(name, {"times": [], "cpu": []})
+    p["times"] += r["times"]
+    p["cpu"].append((r["user"] + r["system"], len(r["times"])))
+for name, p in pooled.items():
+    cpu = sum(c * n for c, n in p["cpu"]) / sum(n for _, n in p["cpu"])
+    print(f"{name}_ms={(min if stat == 'min' else statistics.median)(p['times']) * 1e3:.3f}")
+    print(f"{name}_min_ms={min(p['times']) * 1e3:.3f}")
+    print(f"{name}_cpu_ms={cpu * 1e3:.3f}")
+    print(f"{name}_n={len(p['times'])}")
+PY
 }
 
 # rss NAME ENV_ARRAY CMD...: peak RSS (GNU time %M, KiB), median of rss_runs runs -> NAME_rss_kib
@@ -396,12 +438,49 @@ once() {
   fi
 }
 
-# per_run BEFORE AFTER KEY RUNS: the counter's growth divided by RUNS (for tls: minus the
+# snapshot: every canned server's counters, prefixed p_ (plain), t_ (TLS token), s_ (TLS STS)
+snapshot() {
+  local p t s
+  p="$(stats plain 127.0.0.1)"; t="$(stats tlstok 127.0.0.1)"; s="$(stats tlssts 127.0.0.2)"
+  printf 'p_%s t_%s s_%s' "${p// / p_}" "${t// / t_}" "${s// / s_}"
+}
+# per_run BEFORE AFTER KEY RUNS: the counter's growth divided by RUNS (for *_tls: minus the
 # handshake of the /_stats request that read AFTER)
 per_run() {
   awk -v a="$(stat_of "$1" "$3")" -v b="$(stat_of "$2" "$3")" -v n="$4" -v k="$3" \
-    'BEGIN { if (k == "tls") b -= 1; printf "%.2f", (b - a) / n }'
+    'BEGIN { if (k ~ /_tls$/) b -= 1; printf "%.2f", (b - a) / n }'
 }
+# expect NAME BEFORE AFTER RUNS KEY=WANT...: each counter grew by WANT per run, else fail
+expect() {
+  local name="$1" before="$2" after="$3" n="$4" kv got ok=0
+  shift 4
+  for kv in "$@"; do
+    got="$(per_run "$before" "$after" "${kv%=*}" "$n")"
+    awk -v g="$got" -v w="${kv#*=}" 'BEGIN { exit !(g == w) }' \
+      || { fail "$name: ${kv%=*} grew by $got per run, want ${kv#*=} (server counters)"; ok=1; }
+  done
+  return "$ok"
+}
+
+# The interleaved timings: commands registered with `timed` run in `rounds` rounds of
+# runs_per_round runs each (A B C, A B C, ...), so a load change on a shared box hits the
+# goal and its reference alike; the checks run after every block.
+#   timed NAME ENV_ARRAY CMD CHECK_FN [PREPARE_CMD]   (PREPARE_CMD: hyperfine --prepare)
+#   CHECK_FN NAME BEFORE AFTER RUNS   (BEFORE/AFTER: snapshots around the block)
+timed_names=()
+declare -A t_env t_cmd t_check t_prep
+timed() {
+  timed_names+=("$1"); t_env[$1]="$2"; t_cmd[$1]="$3"; t_check[$1]="$4"; t_prep[$1]="${5:-}"
+}
+no_check() { :; }
+check_job_plain() {  # one token and one STS request per run; GITHUB_ENV filled
+  expect "$1" "$2" "$3" "$4" p_token=1 p_sts=1 && { why="$(check_creds "$github_env")" || fail "$1: $why"; }
+}
+check_https() {  # one handshake + request on each host per run
+  expect "$1" "$2" "$3" "$4" t_tls=1 s_tls=1 t_token=1 s_sts=1
+  [ "$1" = curl_https ] || { why="$(check_creds "$github_env")" || fail "$1: $why"; }
+}
+check_cache_hit() { expect "$1" "$2" "$3" "$4" p_sts=0 p_token=0; }
 
 # --- meta ---------------------------------------------------------------------------------
 cpus="$(nproc 2>/dev/null || echo '?')"
@@ -423,6 +502,8 @@ put host "${cpus} CPUs${model:+, $model}"
 put cpus "$cpus"
 put load "$load"
 put runs "$runs"
+put rounds "$rounds"
+put stat "$stat"
 put warmup "$warmup"
 put rss_runs "$rss_runs"
 put bin "$(rel "$bin")"
@@ -430,83 +511,76 @@ put bin_version "$("$bin" --version 2>/dev/null | head -n1)"
 put static_bin "${static_bin:+$(rel "$static_bin")}"
 put nice "$nice_n"
 
-if want floor || want cache; then
-  say "aws-oidc --version"
-  hf version base_env "$bin --version"
-fi
-
-# --- floor: the plain-HTTP job vs process start + two round trips -------------------------
+# --- the interleaved sections: what they time, after one checked run each ---------------
+# floor: the plain-HTTP job vs process start + two round trips
+if want floor || want cache; then timed version base_env "$bin --version" no_check; fi
 if want floor; then
-  say "floor: roundtrips 0 / 2 requests, the plain-HTTP job"
-  hf rt0 base_env "$work/roundtrips $port_plain $request_token $work/jwt 0"
-  hf rt2 base_env "$work/roundtrips $port_plain $request_token $work/jwt 2"
+  timed rt0 base_env "$work/roundtrips $port_plain $request_token $work/jwt 0" no_check
+  timed rt2 base_env "$work/roundtrips $port_plain $request_token $work/jwt 2" no_check
   rm -f "$github_env"
   # shellcheck disable=SC2086 # job_cmd holds no spaces inside its words
-  if once job_plain env_plain $job_cmd && why="$(check_creds "$github_env")"; then
-    before="$(stats plain 127.0.0.1)"
-    if hf job_plain env_plain "$job_cmd" --prepare "rm -f $github_env"; then
-      after="$(stats plain 127.0.0.1)"
-      put job_plain_token_per_run "$(per_run "$before" "$after" token $((runs + warmup)))"
-      put job_plain_sts_per_run "$(per_run "$before" "$after" sts $((runs + warmup)))"
-      why="$(check_creds "$github_env")" || fail "job_plain: $why"
-      # shellcheck disable=SC2086
-      rss job_plain env_plain $job_cmd
+  if once job_plain env_plain $job_cmd; then
+    if why="$(check_creds "$github_env")"; then
+      timed job_plain env_plain "$job_cmd" check_job_plain "rm -f $github_env"
+    else
+      fail "job_plain: $why"
     fi
-  else
-    [ -z "${why:-}" ] || fail "job_plain: $why"
   fi
 fi
 
-# --- https: the job over TLS (two hosts) vs curl doing the same two requests ------------
+# https: the job over TLS (two hosts) vs curl doing the same two requests in one process
 if want https; then
-  say "https: aws-oidc with AWS_CA_BUNDLE / SSL_CERT_FILE ($bundle_certs certificates) vs curl --cacert"
   curl_cmd="curl -sSf -o /dev/null --cacert $work/bundle.pem -H 'Authorization: bearer $request_token' '$tok_https&audience=sts.amazonaws.com' --next -sSf -o /dev/null --cacert $work/bundle.pem -d 'Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=$role_arn&RoleSessionName=bench&WebIdentityToken=$jwt' $sts_https/"
-  b1="$(stats tlstok 127.0.0.1)"; b2="$(stats tlssts 127.0.0.2)"
-  if hf curl_https base_env "$curl_cmd"; then
-    a1="$(stats tlstok 127.0.0.1)"; a2="$(stats tlssts 127.0.0.2)"
-    n=$((runs + warmup))
-    put curl_handshakes_per_run "$(per_run "$b1" "$a1" tls "$n")+$(per_run "$b2" "$a2" tls "$n")"
-    t="$(per_run "$b1" "$a1" token "$n")"; s="$(per_run "$b2" "$a2" sts "$n")"
-    [ "$t" = 1.00 ] && [ "$s" = 1.00 ] || fail "curl_https: $t token + $s STS requests per run, want 1 + 1"
-  fi
-  for variant in AWS_CA_BUNDLE SSL_CERT_FILE; do
-    name=job_https; [ "$variant" = AWS_CA_BUNDLE ] || name=job_https_sslcertfile
-    # shellcheck disable=SC2034 # used through a nameref
-    env_v=("${env_https[@]}" "$variant=$work/bundle.pem")
+  timed curl_https base_env "$curl_cmd" check_https
+  # shellcheck disable=SC2034 # used through a nameref
+  env_https_bundle=("${env_https[@]}" "AWS_CA_BUNDLE=$work/bundle.pem")
+  # shellcheck disable=SC2034 # used through a nameref
+  env_https_certfile=("${env_https[@]}" "SSL_CERT_FILE=$work/bundle.pem")
+  for name in job_https job_https_sslcertfile; do
+    e=env_https_bundle; [ "$name" = job_https ] || e=env_https_certfile
     rm -f "$github_env"
     # shellcheck disable=SC2086
-    once "$name" env_v $job_cmd || continue
+    once "$name" "$e" $job_cmd || continue
     why="$(check_creds "$github_env")" || { fail "$name: $why"; continue; }
-    b1="$(stats tlstok 127.0.0.1)"; b2="$(stats tlssts 127.0.0.2)"
-    hf "$name" env_v "$job_cmd" --prepare "rm -f $github_env" || continue
-    a1="$(stats tlstok 127.0.0.1)"; a2="$(stats tlssts 127.0.0.2)"
-    n=$((runs + warmup))
-    put "${name}_handshakes_per_run" "$(per_run "$b1" "$a1" tls "$n")+$(per_run "$b2" "$a2" tls "$n")"
-    why="$(check_creds "$github_env")" || fail "$name: $why"
-    # shellcheck disable=SC2086
-    [ "$name" != job_https ] || rss job_https env_v $job_cmd
+    timed "$name" "$e" "$job_cmd" check_https "rm -f $github_env"
   done
 fi
 
-# --- cache: credential-process served from its cache -------------------------------------
+# cache: credential-process served from its cache (the first run fills it)
+cp_cmd="$bin credential-process --role-arn $role_arn --token-file $work/jwt --cache-dir $work/cpcache"
 if want cache; then
-  say "cache: credential-process hit vs aws-oidc --version"
-  cp_cmd="$bin credential-process --role-arn $role_arn --token-file $work/jwt --cache-dir $work/cpcache"
   # shellcheck disable=SC2086
   if once cache_fill env_tokfile $cp_cmd; then
-    if ! grep -q "\"AccessKeyId\": *\"$expect_akid\"" "$work/log/cache_fill.once.out"; then
-      fail "cache_hit: credential-process printed no AccessKeyId"
+    if grep -q "\"AccessKeyId\": *\"$expect_akid\"" "$work/log/cache_fill.once.out"; then
+      timed cache_hit env_tokfile "$cp_cmd" check_cache_hit
     else
-      before="$(stats plain 127.0.0.1)"
-      hf cache_hit env_tokfile "$cp_cmd" || true
-      # shellcheck disable=SC2086
-      rss cache_hit env_tokfile $cp_cmd || true
-      after="$(stats plain 127.0.0.1)"
-      s="$(per_run "$before" "$after" sts 1)"
-      put cache_hit_sts_requests "$s"
-      [ "$s" = 0.00 ] || fail "cache_hit: STS saw ${s%.00} requests during the cache hits (a cache miss)"
+      fail "cache_hit: credential-process printed no AccessKeyId"
     fi
   fi
+fi
+
+if [ "${#timed_names[@]}" -gt 0 ]; then
+  say "timing ${timed_names[*]}: $rounds rounds of $runs_per_round runs (+$warmup warm-up) each"
+  for round in $(seq 1 "$rounds"); do
+    for name in "${timed_names[@]}"; do
+      before="$(snapshot)"
+      prep=()
+      [ -z "${t_prep[$name]}" ] || prep=(--prepare "${t_prep[$name]}")
+      if hf "$name" "${t_env[$name]}" "${t_cmd[$name]}" "${prep[@]}"; then
+        after="$(snapshot)"
+        "${t_check[$name]}" "$name" "$before" "$after" "$last_runs" || true
+      fi
+    done
+    say "round $round of $rounds done"
+  done
+  say "peak RSS of the jobs and the cache hit (GNU time, $rss_runs runs each)"
+  for name in job_plain job_https cache_hit; do
+    case " ${timed_names[*]} " in *" $name "*) ;; *) continue ;; esac
+    before="$(snapshot)"
+    # shellcheck disable=SC2086
+    rss "$name" "${t_env[$name]}" ${t_cmd[$name]} || true
+    [ "$name" != cache_hit ] || check_cache_hit cache_hit "$before" "$(snapshot)" 1 || true
+  done
 fi
 
 # --- serve: exec --serve answering an SDK's credential requests ---------------------------
@@ -606,9 +680,9 @@ srv.serve_forever()' "$work/mirror" "$work/mirror.port" >"$work/log/mirror.log" 
     if ! grep -q "downloading http://127.0.0.1:$mirror_port/" "$work/log/action.once.err"; then
       fail "action: install.sh did not download the asset from the mirror"
     elif why="$(check_creds "$github_env")"; then
-      hf action env_action "bash $act/action/main.sh" --prepare "rm -rf $toolcache $github_env" || true
+      hf action env_action "bash $act/action/main.sh" --runs "$runs" --prepare "rm -rf $toolcache $github_env" || true
       why="$(check_creds "$github_env")" || fail "action: $why"
-      hf action_install env_action "bash $act/action/install.sh install" --prepare "rm -rf $toolcache" || true
+      hf action_install env_action "bash $act/action/install.sh install" --runs "$runs" --prepare "rm -rf $toolcache" || true
     else
       fail "action: $why"
     fi
@@ -644,7 +718,7 @@ if want peers; then
     # shellcheck disable=SC2086
     once "$name" env_peer $cmd || continue
     why="$(check_creds "$out")" || { fail "$name: $why"; continue; }
-    hf "$name" env_peer "$cmd" --prepare "rm -f $out" || continue
+    hf "$name" env_peer "$cmd" --runs "$runs" --prepare "rm -f $out" || continue
     why="$(check_creds "$out")" || { fail "$name: $why"; continue; }
     # shellcheck disable=SC2086
     rss "$name" env_peer $cmd || true
@@ -658,6 +732,7 @@ if [ "$do_strace" = 1 ]; then
   put strace_file "$work/strace.txt"
 fi
 
+hf_summary
 put load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report -------------------------------------------------------------------------------
