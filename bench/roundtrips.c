@@ -5,10 +5,12 @@
  *   GET  /token?api-version=2.0&audience=sts.amazonaws.com  (Authorization: bearer)
  *   POST /  Action=AssumeRoleWithWebIdentity&...&WebIdentityToken=<JWT_FILE>
  * (the same two requests the job makes), reads each response to the end and
- * checks for a 200.  With COUNT 0 it only starts and exits: the bench
- * subtracts that run's time to keep only the round trips.
+ * checks for a 200.  With COUNT 0 it only starts and exits.
+ * With REPEAT, it does the COUNT requests REPEAT times (after 10 unmeasured
+ * times) and prints the median wall time of one repetition in microseconds
+ * (clock_gettime(CLOCK_MONOTONIC)): the round trips without any process start.
  *
- *   roundtrips PORT REQUEST_TOKEN JWT_FILE COUNT
+ *   roundtrips PORT REQUEST_TOKEN JWT_FILE COUNT [REPEAT]
  *
  * Build: cc -O2 -o roundtrips roundtrips.c
  */
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static char resp[1 << 16];
@@ -51,12 +54,23 @@ static int request(int port, const char *req, size_t len) {
     return 0;
 }
 
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s PORT REQUEST_TOKEN JWT_FILE COUNT\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s PORT REQUEST_TOKEN JWT_FILE COUNT [REPEAT]\n", argv[0]);
         return 2;
     }
-    int port = atoi(argv[1]), count = atoi(argv[4]);
+    int port = atoi(argv[1]), count = atoi(argv[4]), repeat = argc == 6 ? atoi(argv[5]) : 0;
     if (count == 0) return 0;
     static char jwt[16384], tok[20000], sts[24000];
     FILE *f = fopen(argv[3], "r");
@@ -78,9 +92,25 @@ int main(int argc, char **argv) {
                       "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                       "Content-Type: application/x-www-form-urlencoded\r\n"
                       "Content-Length: %d\r\n\r\n%s", port, bl, body);
-    for (int i = 0; i < count; i++) {
-        int rc = (i % 2 == 0) ? request(port, tok, (size_t)tl) : request(port, sts, (size_t)sl);
-        if (rc) return 1;
+    if (repeat <= 0) {
+        for (int i = 0; i < count; i++) {
+            int rc = (i % 2 == 0) ? request(port, tok, (size_t)tl) : request(port, sts, (size_t)sl);
+            if (rc) return 1;
+        }
+        return 0;
     }
+    double *t = calloc((size_t)repeat, sizeof *t);
+    if (!t) return 2;
+    for (int r = -10; r < repeat; r++) {
+        double t0 = now_us();
+        for (int i = 0; i < count; i++) {
+            int rc = (i % 2 == 0) ? request(port, tok, (size_t)tl) : request(port, sts, (size_t)sl);
+            if (rc) return 1;
+        }
+        if (r >= 0) t[r] = now_us() - t0;
+    }
+    qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+    printf("%.1f\n", repeat % 2 ? t[repeat / 2] : (t[repeat / 2 - 1] + t[repeat / 2]) / 2);
+    free(t);
     return 0;
 }
