@@ -97,6 +97,10 @@ inst = num("action_install_ms")
 if inst is not None:
     rows.append(("  of which action/install.sh (download, SHA-256, unpack)", ms(inst), "-",
                  f"{inst / act:.2f} of it" if act else "-", "report", "info"))
+parts = [(k, num(f"action_part_{k}_ms")) for k in ("download", "sha256", "untar")]
+if all(v is not None for _, v in parts):
+    rows.append(("  install.sh's curl / sha256sum / tar -xzf alone",
+                 " / ".join(ms(v) for _, v in parts), "-", "-", "report", "info"))
 peer_base = num("peer_aws_oidc_ms")
 for t in ("awscli", "boto3"):
     v = num(f"peer_{t}_ms")
@@ -134,12 +138,14 @@ if floor is not None:
 print(f"raw figures (*_ms: hyperfine {r.get('stat', 'median')}; *_cpu_ms: mean user+sys; *_kib: peak RSS; size_*: bytes):")
 skip = {"host", "bin", "bin_version", "load", "load_after", "runs", "warmup", "rss_runs", "cpus",
         "rounds", "stat",
-        "nice", "static_bin", "action_exec_list", "strace_file"}
+        "nice", "static_bin", "action_exec_list", "action_execs", "action_children", "strace_file"}
 raw = [f"{k}={v}" for k, v in r.items() if k not in skip and v != ""]
 for i in range(0, len(raw), 4):
     print("  " + "  ".join(raw[i:i + 4]))
 if r.get("action_exec_list"):
-    print(f"processes the action step starts ({r.get('action_execs')} execve): {r['action_exec_list']}")
+    print(f"the action step (one run under strace): {r.get('action_children')} child processes "
+          f"reaped, of which {r.get('action_execs')} ran a program: {r['action_exec_list']}; "
+          "the rest are bash $(...) subshells")
 for f in failures:
     print(f"FAILED: {f}")
 print()

@@ -2,7 +2,8 @@
 # Measure every performance goal of issue 15 in one run, each as a ratio against a floor
 # or a peer measured in the same run, and print one table (bench/report.py).
 #
-#   bench/run.sh [--quick] [--runs N] [--rounds N] [--warmup N] [--bin PATH] [--static-bin PATH]
+#   bench/run.sh [--quick] [--runs N] [--rounds N] [--warmup N] [--stat S] [--bin PATH]
+#                [--static-bin PATH]
 #                [--only LIST] [--peers] [--no-image] [--markdown FILE] [--strict]
 #                [--strace] [--keep] [--nice N] [--wait-idle S]
 #
@@ -699,6 +700,12 @@ srv.serve_forever()' "$work/mirror" "$work/mirror.port" >"$work/log/mirror.log" 
       hf action env_action "bash $act/action/main.sh" --runs "$runs" --prepare "rm -rf $toolcache $github_env" || true
       why="$(check_creds "$github_env")" || fail "action: $why"
       hf action_install env_action "bash $act/action/install.sh install" --runs "$runs" --prepare "rm -rf $toolcache" || true
+      # where install.sh's time goes: its three programs that touch the asset, alone
+      asset_path="$work/mirror/$asset_version/$asset_name.tar.gz"
+      mkdir -p "$work/untar"
+      hf action_part_download base_env "curl -sSf -o /dev/null http://127.0.0.1:$mirror_port/$asset_version/$asset_name.tar.gz" --runs "$runs" || true
+      hf action_part_sha256 base_env "sha256sum $asset_path" --runs "$runs" || true
+      hf action_part_untar base_env "tar -xzf $asset_path -C $work/untar" --runs "$runs" || true
     else
       fail "action: $why"
     fi
@@ -706,10 +713,12 @@ srv.serve_forever()' "$work/mirror" "$work/mirror.port" >"$work/log/mirror.log" 
   # processes the step starts, from one run's trace (when strace is present)
   if command -v strace >/dev/null 2>&1; then
     rm -rf "$toolcache"
-    "${env_action[@]}" strace -f -qq -e trace=execve -o "$work/action.strace" bash "$act/action/main.sh" \
+    "${env_action[@]}" strace -f -qq -tt -e trace=execve -o "$work/action.strace" bash "$act/action/main.sh" \
       >/dev/null 2>&1 || true
-    put action_execs "$(grep -c 'execve(' "$work/action.strace" || true)"
-    put action_exec_list "$(grep -o 'execve("[^"]*"' "$work/action.strace" | sed 's/.*\///; s/"$//' | sort | uniq -c | sort -rn | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}')"
+    grep 'execve(' "$work/action.strace" | grep -v ' = -1 ' >"$work/action.execs" || true
+    put action_execs "$(wc -l <"$work/action.execs")"
+    put action_children "$(grep -c 'SIGCHLD' "$work/action.strace" || true)"
+    put action_exec_list "$(grep -o 'execve("[^"]*"' "$work/action.execs" | sed 's/.*\///; s/"$//' | sort | uniq -c | sort -rn | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}')"
   fi
   rm -rf "$work/runner_temp"
 fi
