@@ -150,6 +150,8 @@ for f in failures:
     print(f"FAILED: {f}")
 print()
 print(f"goals missed: {', '.join(missed)}" if missed else "all measured goals met")
+if failures:
+    print(f"not everything was measured: {len(failures)} job(s) failed (FAILED above)")
 
 if markdown:
     with open(markdown, "w") as f:

@@ -647,6 +647,7 @@ if want size; then
          && image_build "$static_bin" localhost/aws-oidc:bench "$work/image" "${asset_version#v}" \
               >"$work/log/image.log" 2>&1; then
       put size_image "$(podman image inspect --format '{{.Size}}' localhost/aws-oidc:bench)"
+      podman rmi localhost/aws-oidc:bench >/dev/null 2>&1 || true
     else
       tail -n 20 "$work/log/image.log" >&2
       put size_image_note "podman build failed"
