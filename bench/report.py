@@ -83,6 +83,10 @@ absolute("Size: release binary" + (" (" + r["size_bin_note"] + ")" if r.get("siz
 absolute("Size: static binary", size("size_static"), "MB", lambda v: f"{v:.2f}", 6.5,
          None if r.get("static_bin") else "no static build")
 absolute("Size: image", size("size_image"), "MB", lambda v: f"{v:.2f}", 8, r.get("size_image_note"))
+asset = size("size_asset")
+if asset is not None:
+    rows.append((f"Size: release asset (tar.gz of the {r.get('size_asset_of', '?')} binary)",
+                 f"{asset:.2f} MB", "-", "-", "report", "info"))
 for key, label in (("job_plain", "plain-HTTP job"), ("job_https", "HTTPS job"),
                    ("cache_hit", "cache hit"), ("targets", "20 targets"),
                    ("serve", "exec --serve server")):
