@@ -9,16 +9,22 @@
  *   POST /  Action=AssumeRoleWithWebIdentity&...&WebIdentityToken=...
  *        -> 200 text/xml          <contents of STS_XML_FILE>
  *        -> 400 ErrorResponse XML for any other action / missing token
- *   GET  /healthz -> 200 "ok";  GET /_stats -> "token=N sts=N bad=N"
+ *   GET  /healthz -> 200 "ok";  GET /_stats -> "token=N sts=N bad=N tls=N"
+ *        (tls = TLS handshakes completed)
  * Every response carries "Connection: close"; each connection gets its own
  * detached thread, so a client that parks an idle pooled connection can
  * never block the next one.  It counts the requests it answered and prints
  * the counters to stderr on SIGTERM/SIGINT.
  *
- *   canned_server PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN
+ *   canned_server [--bind ADDR] [--tls CERT_PEM KEY_PEM]
+ *                 PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN
  *
- * Binds an ephemeral port, writes it to PORT_FILE (atomically) and serves
- * until killed.  Build: cc -O2 -pthread -o canned_server canned_server.c
+ * Binds an ephemeral port on ADDR (default 127.0.0.1; any 127.x.y.z is
+ * loopback on Linux), writes it to PORT_FILE (atomically) and serves until
+ * killed.  With --tls every connection is TLS (OpenSSL defaults: TLS 1.2/1.3,
+ * the certificate chain in CERT_PEM, the leaf first).
+ *   Build: cc -O2 -pthread -o canned_server canned_server.c
+ *   TLS:   cc -O2 -pthread -DCANNED_TLS -o canned_server canned_server.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,12 +41,47 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef CANNED_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define MAX_REQ (256 * 1024)
 
 static char *token_body, *sts_body, *request_token;
 static size_t token_len, sts_len;
-static atomic_long n_token, n_sts, n_bad;
+static atomic_long n_token, n_sts, n_bad, n_tls;
+
+/* One client connection: a socket, and its TLS session when serving TLS. */
+struct conn {
+    int fd;
+#ifdef CANNED_TLS
+    SSL *ssl;
+#endif
+};
+#ifdef CANNED_TLS
+static SSL_CTX *tls_ctx;
+#endif
+
+static ssize_t conn_recv(struct conn *c, char *p, size_t n) {
+#ifdef CANNED_TLS
+    if (c->ssl) {
+        int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+        return r > 0 ? r : (SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
+    }
+#endif
+    return recv(c->fd, p, n, 0);
+}
+
+static ssize_t conn_send(struct conn *c, const char *p, size_t n) {
+#ifdef CANNED_TLS
+    if (c->ssl) {
+        int w = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+        return w > 0 ? w : -1;
+    }
+#endif
+    return send(c->fd, p, n, MSG_NOSIGNAL);
+}
 
 static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -56,16 +97,16 @@ static char *slurp(const char *path, size_t *len) {
     return buf;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
+static int write_all(struct conn *c, const char *p, size_t n) {
     while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = conn_send(c, p, n);
         if (w < 0) { if (errno == EINTR) continue; return -1; }
         p += w; n -= (size_t)w;
     }
     return 0;
 }
 
-static void respond(int fd, int status, const char *reason, const char *ctype,
+static void respond(struct conn *fd, int status, const char *reason, const char *ctype,
                     const char *body, size_t blen) {
     char head[512];
     int h = snprintf(head, sizeof head,
@@ -101,7 +142,7 @@ static const char *header(const char *hdrs, const char *end, const char *name) {
     return NULL;
 }
 
-static void handle(int fd) {
+static void handle(struct conn *fd) {
     static const char bad_xml[] =
         "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
         "<Type>Sender</Type><Code>InvalidAction</Code>"
@@ -112,7 +153,7 @@ static void handle(int fd) {
     char *hend = NULL;
     while (!hend) {
         if (n >= MAX_REQ) goto out;
-        ssize_t r = recv(fd, buf + n, MAX_REQ - n, 0);
+        ssize_t r = conn_recv(fd, buf + n, MAX_REQ - n);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) goto out;
         n += (size_t)r;
@@ -127,7 +168,7 @@ static void handle(int fd) {
     size_t need = (size_t)(hend + 4 - buf) + clen;
     if (need > MAX_REQ) goto out;
     while (n < need) { /* read the whole body so close() never RSTs unread data */
-        ssize_t r = recv(fd, buf + n, need - n, 0);
+        ssize_t r = conn_recv(fd, buf + n, need - n);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) goto out;
         n += (size_t)r;
@@ -152,8 +193,9 @@ static void handle(int fd) {
         respond(fd, 200, "OK", "text/plain", "ok\n", 3);
     } else if (strncmp(buf, "GET /_stats", 11) == 0) {
         char st[128];
-        int m = snprintf(st, sizeof st, "token=%ld sts=%ld bad=%ld\n", atomic_load(&n_token),
-                         atomic_load(&n_sts), atomic_load(&n_bad));
+        int m = snprintf(st, sizeof st, "token=%ld sts=%ld bad=%ld tls=%ld\n",
+                         atomic_load(&n_token), atomic_load(&n_sts), atomic_load(&n_bad),
+                         atomic_load(&n_tls));
         respond(fd, 200, "OK", "text/plain", st, (size_t)m);
     } else if (strncmp(buf, "POST ", 5) == 0 &&
                strstr(body, "Action=AssumeRoleWithWebIdentity") &&
@@ -164,46 +206,100 @@ static void handle(int fd) {
         atomic_fetch_add(&n_bad, 1);
         respond(fd, 400, "Bad Request", "text/xml", bad_xml, sizeof bad_xml - 1);
     }
-    shutdown(fd, SHUT_WR);
+#ifdef CANNED_TLS
+    if (fd->ssl) SSL_shutdown(fd->ssl); /* close_notify, as a real server sends */
+#endif
+    shutdown(fd->fd, SHUT_WR);
     /* drain until the client closes (bounded), then close: a clean FIN, no RST */
     struct timeval tv = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    while (recv(fd, buf, MAX_REQ, 0) > 0) {}
+    setsockopt(fd->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (recv(fd->fd, buf, MAX_REQ, 0) > 0) {}
 out:
     free(buf);
+}
+
+static void serve_fd(int fd) {
+    struct conn c = {.fd = fd};
+#ifdef CANNED_TLS
+    if (tls_ctx) {
+        c.ssl = SSL_new(tls_ctx);
+        if (!c.ssl || !SSL_set_fd(c.ssl, fd) || SSL_accept(c.ssl) != 1) {
+            atomic_fetch_add(&n_bad, 1);
+            if (c.ssl) SSL_free(c.ssl);
+            close(fd);
+            return;
+        }
+        atomic_fetch_add(&n_tls, 1);
+    }
+#endif
+    handle(&c);
+#ifdef CANNED_TLS
+    if (c.ssl) SSL_free(c.ssl);
+#endif
     close(fd);
 }
 
 static void *conn_thread(void *arg) {
-    handle((int)(long)arg);
+    serve_fd((int)(long)arg);
     return NULL;
 }
 
 static void on_signal(int sig) {
     char msg[160];
-    int m = snprintf(msg, sizeof msg, "canned_server: token=%ld sts=%ld bad=%ld\n",
-                     atomic_load(&n_token), atomic_load(&n_sts), atomic_load(&n_bad));
+    int m = snprintf(msg, sizeof msg, "canned_server: token=%ld sts=%ld bad=%ld tls=%ld\n",
+                     atomic_load(&n_token), atomic_load(&n_sts), atomic_load(&n_bad),
+                     atomic_load(&n_tls));
     if (m > 0) { ssize_t ignored = write(2, msg, (size_t)m); (void)ignored; }
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
 int main(int argc, char **argv) {
+    const char *prog = argv[0], *bind_addr = "127.0.0.1", *cert = NULL, *key = NULL;
+    while (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+        if (strcmp(argv[1], "--bind") == 0 && argc > 2) {
+            bind_addr = argv[2]; argv += 2; argc -= 2;
+        } else if (strcmp(argv[1], "--tls") == 0 && argc > 3) {
+            cert = argv[2]; key = argv[3]; argv += 3; argc -= 3;
+        } else {
+            argc = 0; /* usage */
+        }
+    }
     if (argc != 5) {
-        fprintf(stderr, "usage: %s PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN\n", argv[0]);
+        fprintf(stderr, "usage: %s [--bind ADDR] [--tls CERT_PEM KEY_PEM] "
+                        "PORT_FILE TOKEN_JSON_FILE STS_XML_FILE REQUEST_TOKEN\n", prog);
         return 2;
+    }
+    if (cert) {
+#ifdef CANNED_TLS
+        tls_ctx = SSL_CTX_new(TLS_server_method());
+        if (!tls_ctx || SSL_CTX_use_certificate_chain_file(tls_ctx, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(tls_ctx, key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(tls_ctx) != 1) {
+            ERR_print_errors_fp(stderr);
+            return 2;
+        }
+#else
+        (void)key;
+        fprintf(stderr, "%s: built without TLS (-DCANNED_TLS -lssl -lcrypto)\n", prog);
+        return 2;
+#endif
     }
     token_body = slurp(argv[2], &token_len);
     sts_body = slurp(argv[3], &sts_len);
     request_token = argv[4];
+    signal(SIGPIPE, SIG_IGN); /* SSL_write to a client that went away */
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
 
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    if (inet_pton(AF_INET, bind_addr, &a.sin_addr) != 1) {
+        fprintf(stderr, "%s: --bind %s is not an IPv4 address\n", prog, bind_addr);
+        return 2;
+    }
     if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 128)) { perror("bind/listen"); return 1; }
     socklen_t al = sizeof a;
     getsockname(s, (struct sockaddr *)&a, &al);
@@ -225,6 +321,6 @@ int main(int argc, char **argv) {
         if (c < 0) { if (errno == EINTR) continue; perror("accept"); continue; }
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_t t;
-        if (pthread_create(&t, &attr, conn_thread, (void *)(long)c)) handle(c);
+        if (pthread_create(&t, &attr, conn_thread, (void *)(long)c)) serve_fd(c);
     }
 }

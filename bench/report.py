@@ -1,133 +1,174 @@
 #!/usr/bin/env python3
-"""Print bench/run.sh's results table.
+"""Print bench/run.sh's table: every goal of issue 15 as measured / reference = ratio.
 
-    report.py RESULTS_DIR TOOL [TOOL...]
+    report.py RESULTS_FILE [--markdown FILE]
 
-Per tool, RESULTS_DIR holds <tool>.status ("ok" or a failure reason),
-<tool>.hf.json (hyperfine --export-json) and <tool>.rss (GNU time %M, KiB,
-one line per run).  The first tool is the baseline (aws-oidc).  Also reads
-RESULTS_DIR/meta (KEY=value lines written by run.sh).  Exits 3 when the
-baseline misses a target (run.sh decides what to do with that).
+RESULTS_FILE holds KEY=VALUE lines written by run.sh (times in ms, sizes in bytes, RSS in
+KiB; `failed=` lines for jobs that failed). A goal whose figures are missing (its section
+was not run, or could not be measured) is shown as "not measured" and counts neither way.
+Exits 3 when a measured goal is missed, else 0.
 """
-import json
-import os
-import statistics
 import sys
 
-res, tools = sys.argv[1], sys.argv[2:]
-meta = {}
-with open(os.path.join(res, "meta")) as f:
+args = sys.argv[1:]
+markdown = None
+if "--markdown" in args:
+    i = args.index("--markdown")
+    markdown = args[i + 1]
+    del args[i:i + 2]
+r, failures = {}, []
+with open(args[0]) as f:
     for line in f:
         k, _, v = line.rstrip("\n").partition("=")
-        meta[k] = v
+        if k == "failed":
+            failures.append(v)
+        else:
+            r[k] = v
 
 
-def read(tool, ext):
+def num(key):
     try:
-        with open(os.path.join(res, f"{tool}.{ext}")) as f:
-            return f.read()
-    except FileNotFoundError:
+        return float(r[key])
+    except (KeyError, ValueError):
         return None
 
 
-rows = {}
-for t in tools:
-    status = (read(t, "status") or "not run").strip()
-    row = {"status": status}
-    hf = read(t, "hf.json")
-    if status == "ok" and hf:
-        r = json.loads(hf)["results"][0]
-        row.update(median=r["median"] * 1e3, mean=r["mean"] * 1e3,
-                   sd=(r.get("stddev") or 0.0) * 1e3, min=r["min"] * 1e3,
-                   max=r["max"] * 1e3, n=len(r["times"]))
-    if "median" in row:
-        row["cpu"] = (r.get("user", 0.0) + r.get("system", 0.0)) * 1e3
-    reqs = read(t, "reqs")
-    if status == "ok" and reqs:  # "token=a sts=b bad=c token=A sts=B bad=C jobs=J"
-        kv = [x.split("=") for x in reqs.split()]
-        before = {k: int(v) for k, v in kv[0:3]}
-        after = {k: int(v) for k, v in kv[3:6]}
-        jobs = int(kv[6][1])
-        row["reqs"] = {k: (after[k] - before[k]) / jobs for k in before}
-    rss = read(t, "rss")
-    if status == "ok" and rss:
-        kib = [int(x) for x in rss.split()]
-        row.update(rss=statistics.median(kib) / 1024, rss_max=max(kib) / 1024)
-    rows[t] = row
-
-base = rows[tools[0]]
+MB, MIB = 1e6, 1024.0  # sizes in decimal MB (bytes / 10^6); RSS in MiB (KiB / 1024)
+PUBLISHED_CAC_MS = 400.0  # configure-aws-credentials on node, published, not measured here
+rows = []  # goal, measured, reference, ratio, target, verdict
 
 
-def ratio(v, b, more, less):
-    if not v or not b:
-        return "-"
-    r = v / b
-    return f"{r:.1f}x {more}" if r >= 1 else f"{1 / r:.1f}x {less}"
+def ms(v):
+    return f"{v:.1f} ms" if v >= 10 else f"{v:.2f} ms"
+
+
+def relative(goal, m, ref, ref_label, limit):
+    if m is None or ref is None or ref <= 0:
+        rows.append((goal, "not measured", "-", "-", f"<= {limit:g}x", "n/a"))
+        return
+    ratio = m / ref
+    rows.append((goal, ms(m), f"{ref_label} {ms(ref)}", f"{ratio:.2f}x", f"<= {limit:g}x",
+                  "PASS" if ratio <= limit else "FAIL"))
+
+
+def absolute(goal, v, unit, fmt, limit, note=None):
+    if v is None:
+        rows.append((goal, f"not measured{' (' + note + ')' if note else ''}", "-", "-",
+                     f"<= {limit:g} {unit}", "n/a"))
+        return
+    rows.append((goal, f"{fmt(v)} {unit}", "-", "-", f"<= {limit:g} {unit}",
+                 "PASS" if v <= limit else "FAIL"))
+
+
+version, rt = num("version_ms"), num("rt2_inproc_ms")
+floor = version + rt if None not in (version, rt) else None
+relative("Floor: plain-HTTP job vs floor", num("job_plain_ms"), floor, "floor", 2)
+relative("HTTPS job (AWS_CA_BUNDLE) vs curl", num("job_https_ms"), num("curl_https_ms"), "curl", 0.6)
+relative("HTTPS job (SSL_CERT_FILE) vs curl", num("job_https_sslcertfile_ms"),
+         num("curl_https_ms"), "curl", 0.6)
+relative("Cache hit: credential-process vs --version", num("cache_hit_ms"), version,
+         "--version", 1.5)
+absolute("exec --serve: SDK request, median", num("serve_median_ms"), "ms", lambda v: f"{v:.3f}", 1)
+relative("Many roles: 20 targets vs 1 (STS +100 ms)", num("targets_many_ms"),
+         num("targets_one_ms"), "1 target", 2)
+
+
+def size(key):
+    v = num(key)
+    return None if v is None else v / MB
+
+
+absolute("Size: release binary" + (" (" + r["size_bin_note"] + ")" if r.get("size_bin_note") else ""),
+         size("size_bin"), "MB", lambda v: f"{v:.2f}", 6.0)
+absolute("Size: static binary", size("size_static"), "MB", lambda v: f"{v:.2f}", 6.5,
+         None if r.get("static_bin") else "no static build")
+absolute("Size: image", size("size_image"), "MB", lambda v: f"{v:.2f}", 8, r.get("size_image_note"))
+asset = size("size_asset")
+if asset is not None:
+    rows.append((f"Size: release asset (tar.gz of the {r.get('size_asset_of', '?')} binary)",
+                 f"{asset:.2f} MB", "-", "-", "report", "info"))
+for key, label in (("job_plain", "plain-HTTP job"), ("job_https", "HTTPS job"),
+                   ("cache_hit", "cache hit"), ("targets", "20 targets"),
+                   ("serve", "exec --serve server")):
+    v = num(f"{key}_rss_kib")
+    absolute(f"Memory: {label}", None if v is None else v / MIB, "MiB", lambda v: f"{v:.1f}", 8)
+act = num("action_ms")
+rows.append(("Action on a fresh runner (install + job)",
+             ms(act) if act is not None else "not measured",
+             f"configure-aws-credentials {PUBLISHED_CAC_MS:.0f} ms (published)",
+             f"{act / PUBLISHED_CAC_MS:.2f}x" if act is not None else "-", "report", "info"))
+inst = num("action_install_ms")
+if inst is not None:
+    rows.append(("  of which action/install.sh (download, SHA-256, unpack)", ms(inst), "-",
+                 f"{inst / act:.2f} of it" if act else "-", "report", "info"))
+parts = [(k, num(f"action_part_{k}_ms")) for k in ("download", "sha256", "untar")]
+if all(v is not None for _, v in parts):
+    rows.append(("  install.sh's curl / sha256sum / tar -xzf alone",
+                 " / ".join(ms(v) for _, v in parts), "-", "-", "report", "info"))
+peer_base = num("peer_aws_oidc_ms")
+for t in ("awscli", "boto3"):
+    v = num(f"peer_{t}_ms")
+    if v is not None and peer_base:
+        rows.append((f"Peers: {t} vs aws-oidc (plain-HTTP job)", ms(v), f"aws-oidc {ms(peer_base)}",
+                     f"{v / peer_base:.1f}x", "report", "info"))
+
+missed = [row[0] for row in rows if row[5] == "FAIL"]
+
+hdr = ("goal", "measured", "reference (this run)", "ratio", "target", "")
+widths = [max(len(str(row[i])) for row in rows + [hdr]) for i in range(6)]
+
+
+def line(row):
+    return "  ".join(str(c).ljust(w) if i in (0, 2, 4, 5) else str(c).rjust(w)
+                     for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
 
 print()
-print(f"aws-oidc benchmark: GitHub-path job "
-      f"(token endpoint -> STS AssumeRoleWithWebIdentity -> env file)")
-print(f"servers: {meta.get('servers', '?')}")
-print(f"runs: {meta.get('runs')} per tool after {meta.get('warmup')} warm-up "
-      f"(wall: hyperfine -N median; user+sys: hyperfine mean CPU time;\n"
-      f"      peak RSS: GNU time %M median over {meta.get('runs')} separate runs)")
-print(f"host: {meta.get('host', '?')}; load avg before: {meta.get('load', '?')}, "
-      f"after: {meta.get('load_after', '?')}")
-try:
-    if float(meta.get("load", "0").split()[0]) > 0.5 * float(meta.get("cpus", "0")):
-        print("warning: the box was busy (load avg > half the CPUs): wall times are inflated; "
-              "user+sys ms is the steadier number")
-except ValueError:
-    pass
+print("aws-oidc benchmark: the goals of issue 15, each against a floor or peer measured in this run")
+print(f"binary: {r.get('bin', '?')} ({r.get('bin_version', '?')}); host: {r.get('host', '?')}; "
+      f"load avg before: {r.get('load', '?')}, after: {r.get('load_after', '?')}")
+print(f"wall: hyperfine -N, {r.get('stat', 'median')} of {r.get('runs')} runs in {r.get('rounds')} "
+      f"interleaved rounds (after {r.get('warmup')} warm-up each); "
+      f"peak RSS: GNU time %M, median of {r.get('rss_runs')} runs")
 print()
-hdr = (f"{'tool':<10} {'median ms':>10} {'mean ± sd ms':>17} {'min ms':>8} {'user+sys ms':>12} "
-       f"{'peak RSS MiB':>13}  vs aws-oidc")
-print(hdr)
-print("-" * len(hdr))
-for t in tools:
-    r = rows[t]
-    if "median" not in r:
-        print(f"{t:<10} {'FAILED: ' + r['status']}")
-        continue
-    ms = f"{r['mean']:.1f} ± {r['sd']:.1f}"
-    rss = f"{r['rss']:.1f}" if "rss" in r else "-"
-    if t == tools[0]:
-        vs = "(baseline)"
-    else:
-        vs = (ratio(r["median"], base.get("median"), "slower", "faster") + ", "
-              + ratio(r.get("rss"), base.get("rss"), "more memory", "less memory"))
-    print(f"{t:<10} {r['median']:>10.1f} {ms:>17} {r['min']:>8.1f} {r['cpu']:>12.1f} {rss:>13}  {vs}")
+print(line(hdr))
+print(line(tuple("-" * w for w in widths)))
+for row in rows:
+    print(line(row))
 print()
-per_job = [f"{t} {r['reqs']['token']:.2f} token + {r['reqs']['sts']:.2f} STS"
-           + (f" + {r['reqs']['bad']:.2f} rejected" if r["reqs"]["bad"] else "")
-           for t, r in rows.items() if "reqs" in r]
-if per_job:
-    print("requests per job seen by the canned server: " + "; ".join(per_job))
-    print()
+if floor is not None:
+    print(f"floor = t(aws-oidc --version) + t(2 round trips to the canned server, bench/roundtrips.c) "
+          f"= {version:.2f} + {rt:.2f} = {floor:.2f} ms")
+print(f"raw figures (*_ms: hyperfine {r.get('stat', 'median')}; *_cpu_ms: mean user+sys; *_kib: peak RSS; size_*: bytes):")
+skip = {"host", "bin", "bin_version", "load", "load_after", "runs", "warmup", "rss_runs", "cpus",
+        "rounds", "stat",
+        "nice", "static_bin", "action_exec_list", "action_execs", "action_children", "strace_file"}
+raw = [f"{k}={v}" for k, v in r.items() if k not in skip and v != ""]
+for i in range(0, len(raw), 4):
+    print("  " + "  ".join(raw[i:i + 4]))
+if r.get("action_exec_list"):
+    print(f"the action step (one run under strace): {r.get('action_children')} child processes "
+          f"reaped, of which {r.get('action_execs')} ran a program: {r['action_exec_list']}; "
+          "the rest are bash $(...) subshells")
+for f in failures:
+    print(f"FAILED: {f}")
+print()
+print(f"goals missed: {', '.join(missed)}" if missed else "all measured goals met")
+if failures:
+    print(f"not everything was measured: {len(failures)} job(s) failed (FAILED above)")
 
-for key, label in (("bin", meta.get("bin_label", "release binary")), ("static_bin", "static build")):
-    path = meta.get(key)
-    if path and os.path.exists(path):
-        size = os.path.getsize(path)
-        print(f"{label + ':':<16} {meta.get(key + '_rel', path)}  {size / 2**20:.2f} MiB ({size} bytes)")
-    elif key == "static_bin":
-        print(f"{label + ':':<16} {meta.get(key + '_rel', path)} not present "
-              f"(size profile / static build is measured separately)")
-print()
-
-t_ms, t_mib = float(meta.get("target_ms", 20)), float(meta.get("target_mib", 15))
-missed = False
-if "median" in base:
-    ok_t = base["median"] <= t_ms
-    ok_m = "rss" in base and base["rss"] <= t_mib
-    missed = not (ok_t and ok_m)
-    print(f"targets ({meta.get('cpus', '?')}-core box): "
-          f"aws-oidc median <= {t_ms:g} ms: {'PASS' if ok_t else 'FAIL'} ({base['median']:.1f} ms); "
-          f"peak RSS <= {t_mib:g} MiB: {'PASS' if ok_m else 'FAIL'} "
-          f"({base.get('rss', float('nan')):.1f} MiB)")
-else:
-    missed = True
-    print(f"targets: aws-oidc median <= {t_ms:g} ms: FAIL (no result); "
-          f"peak RSS <= {t_mib:g} MiB: FAIL (no result)")
+if markdown:
+    with open(markdown, "w") as f:
+        f.write(f"Measured by `bench/run.sh` on {r.get('host', '?')} "
+                f"(hyperfine -N, {r.get('stat', 'median')} of {r.get('runs')} runs; "
+                "peak RSS by GNU time). "
+                "References are measured in the same run, except configure-aws-credentials' "
+                "published figure.\n\n")
+        f.write("| goal | measured | reference (this run) | ratio | target | |\n")
+        f.write("|---|---:|---|---:|---|---|\n")
+        for row in rows:
+            f.write("| " + " | ".join(str(c) for c in row) + " |\n")
+        if floor is not None:
+            f.write(f"\nfloor = `aws-oidc --version` + two round trips to the C canned server "
+                    f"(bench/roundtrips.c) = {version:.2f} + {rt:.2f} = {floor:.2f} ms\n")
 sys.exit(3 if missed else 0)

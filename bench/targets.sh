@@ -19,6 +19,9 @@
 #                     if it knows --config, else target/debug/aws-oidc; never builds)
 #   --max-ratio R     FAIL (exit 3) when a ratio reaches R (default 5)
 #   --keep            keep the work directory
+#   --result FILE     also write KEY=VALUE lines for bench/run.sh: one_ms_<lat>, many_ms_<lat>,
+#                     inflight_<lat> per latency, and many_rss_kib (peak RSS of one run of the
+#                     large config, GNU time %M, at the last latency)
 #
 # Wall time: hyperfine -N (median of --runs after --warmup) when installed, else a loop
 # timed with date +%s%N. Every run's outputs are checked (N env files, no STS errors).
@@ -35,6 +38,7 @@ concurrency=""
 bin="${AWS_OIDC_BIN:-}"
 max_ratio=5
 keep=0
+result=""
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'targets.sh: %s\n' "$*" >&2; exit 2; }
@@ -49,7 +53,8 @@ while [ $# -gt 0 ]; do
     --bin) bin="$2"; shift 2 ;;
     --max-ratio) max_ratio="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --result) result="$2"; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -171,8 +176,18 @@ for lat in "${lats[@]}"; do
   verdict="PASS"
   "$py" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$ratio" "$max_ratio" \
     || { verdict="FAIL"; status=3; }
+  if [ -n "$result" ]; then
+    printf 'one_ms_%s=%s\nmany_ms_%s=%s\ninflight_%s=%s\n' "$lat" "$one" "$lat" "$many" "$lat" "$inflight" >>"$result"
+  fi
   rows+=("$(printf '%-12s %12s %14s %8sx %10s  %s' "${lat} ms" "$one" "$many" "$ratio" "$inflight" "$verdict")")
 done
+
+if [ -n "$result" ] && [ -x /usr/bin/time ]; then
+  rm -f "$work/out"/*.env
+  (cd "$work/out" && "${jobenv[@]}" /usr/bin/time -f %M -o "$work/rss" "$bin" assume --config "$work/many.yml" "${extra[@]}") \
+    || die "aws-oidc assume --config (RSS run) failed"
+  echo "many_rss_kib=$(tail -n1 "$work/rss")" >>"$result"
+fi
 
 printf '\n%-12s %12s %14s %9s %10s  %s\n' "STS latency" "1 target ms" "$ntargets targets ms" "ratio" "in flight" "(ratio < ${max_ratio}x)"
 printf '%s\n' "${rows[@]}"

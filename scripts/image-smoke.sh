@@ -39,6 +39,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$repo/scripts/lib/moto.sh"
 # shellcheck source=scripts/lib/system-deps.sh
 . "$repo/scripts/lib/system-deps.sh"
+# shellcheck source=scripts/lib/image.sh
+. "$repo/scripts/lib/image.sh"
 cd "$repo"
 
 image="${IMAGE:-localhost/aws-oidc:smoke}"
@@ -58,10 +60,7 @@ say "tools: podman, runc, busybox-static"
 needs=(podman=podman runc=runc)
 [ "$build" = 0 ] || needs+=(/bin/busybox=busybox-static /etc/ssl/certs/ca-certificates.crt=ca-certificates)
 ensure_packages image-smoke "${needs[@]}" || die "podman and runc are needed (and busybox-static, ca-certificates to build)"
-if [ -z "${CONTAINERS_CONF:-}" ] && [ -f "$repo/../shared/containers/containers.conf" ]; then
-  CONTAINERS_CONF="$(cd "$repo/../shared/containers" && pwd)/containers.conf"
-fi
-[ -n "${CONTAINERS_CONF:-}" ] && export CONTAINERS_CONF && echo "CONTAINERS_CONF=$CONTAINERS_CONF" >&2
+image_containers_conf
 podman --version >&2
 phase_done tools
 
@@ -99,28 +98,7 @@ trap 'exit 143' TERM
 # --- image ---------------------------------------------------------------------------
 if [ "$build" = 1 ]; then
   say "image $image (final stage of Dockerfile, sources from a local directory)"
-  ctx="$work/ctx"
-  mkdir -p "$ctx/out"
-  # Same layout as the Dockerfile's stages: build:/out/aws-oidc and rootfs:/rootfs/.
-  install -m 0755 "$bin" "$ctx/out/aws-oidc"
-  sh "$repo/image/mkrootfs.sh" --license "$repo/LICENSE" "$ctx/rootfs"
-
-  revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
-  old_id="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
-  # --layers=false: no intermediate cache images pile up (the build takes seconds anyway).
-  if ! podman build --pull=never --layers=false --target image \
-         --build-context "build=$ctx" --build-context "rootfs=$ctx" \
-         --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
-         --iidfile "$work/iid" -t "$image" -f "$repo/Dockerfile" "$ctx" >"$work/build.log" 2>&1; then
-    cat "$work/build.log" >&2
-    die "podman build"
-  fi
-  new_id="$(cat "$work/iid")"
-  new_id="${new_id#sha256:}"
-  # Drop the image this tag pointed to before, if nothing else uses it.
-  if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-    podman rmi "$old_id" >/dev/null 2>&1 || true
-  fi
+  image_build "$bin" "$image" "$work" "$version" || die "podman build"
   phase_done image-build
 else
   podman image exists "$image" || die "--no-build: no image $image"

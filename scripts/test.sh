@@ -34,8 +34,8 @@ step "GitLab template under gitlab-ci-local"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-gitlab.sh
 step "GitHub Action under act"
 AWS_OIDC_BIN="$PWD/target/debug/aws-oidc" scripts/check-action.sh
-step "shellcheck: scripts/, .ci/run (warnings and errors)"
-.venv/bin/shellcheck -x -S warning scripts/*.sh scripts/lib/*.sh .ci/run
+step "shellcheck: scripts/, bench/, .ci/run (warnings and errors)"
+.venv/bin/shellcheck -x -S warning scripts/*.sh scripts/lib/*.sh bench/*.sh .ci/run
 step "supply chain: cargo-deny (RustSec snapshot offline, licences, bans, sources)"
 scripts/check-supply-chain.sh
 step "container image: static build, podman build from scratch, smoke test against moto"
