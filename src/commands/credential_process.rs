@@ -46,6 +46,51 @@ pub enum LoginWhen {
     Auto,
 }
 
+/// A cache hit, served before the async runtime, the HTTP client or anything else a refresh
+/// needs is set up: `Some(exit code)` when the cache answered (or stdout failed), `None` when
+/// it cannot (no cache, a miss, an entry for another request, a SAML role still to pick, or
+/// any error, which [`run`] then meets and reports the usual way). The same checks as
+/// [`run`]'s: the cache directory's and the entry's trust (`Cache::open`, `Cache::fresh`),
+/// the margin, and the entry against the request (`refresh::cached`).
+pub fn serve_cached(args: &CredentialProcessArgs, env: &Env) -> Option<Result<u8, Failure>> {
+    if args.no_cache || saml_role_to_pick(&args.common, env) {
+        return None;
+    }
+    let settings = Settings::resolve(&args.common, env).ok()?;
+    let dir = args
+        .cache_dir
+        .clone()
+        .or_else(|| crate::cache::default_dir(env))?;
+    let cache = crate::cache::Cache::open(dir).ok()?;
+    let margin = std::time::Duration::from_secs(args.refresh_margin);
+    let assumed = refresh::cached(&settings, &cache, margin)?;
+    Some(write_json(&assumed))
+}
+
+/// Whether `pick_saml_role` has work to do (a SAML provider and no role ARN yet): only then
+/// does it load the provider's configuration here.
+fn saml_role_to_pick(opts: &crate::args::RoleArgs, env: &Env) -> bool {
+    let concrete = |arn: &str| crate::aws::arn::RoleArn::parse(arn).is_ok();
+    if opts.token.provider.is_none() || opts.role_arn.first().is_some_and(|a| concrete(a)) {
+        return false;
+    }
+    match crate::settings::login(&opts.token, env) {
+        Ok(Some(login)) => {
+            login.provider.federation == crate::config::Federation::Saml2
+                && !login.provider.role_arn.as_deref().is_some_and(concrete)
+        }
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
+fn write_json(assumed: &crate::aws::credentials::Assumed) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, output::json(assumed).as_bytes())
+        .map_err(|e| Failure::new(Kind::Output, format!("cannot write to stdout: {e}")))?;
+    Ok(0)
+}
+
 pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
     // No picker: SDKs run this command where nobody can answer.
     let mut args = args;
@@ -78,10 +123,7 @@ pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> 
     let margin = std::time::Duration::from_secs(args.refresh_margin);
     let provider = refresh::Provider::new(settings, env.clone(), cache, margin);
     let assumed = provider.get().await?;
-    let mut out = std::io::stdout().lock();
-    std::io::Write::write_all(&mut out, output::json(&assumed).as_bytes())
-        .map_err(|e| Failure::new(Kind::Output, format!("cannot write to stdout: {e}")))?;
-    Ok(0)
+    write_json(&assumed)
 }
 
 /// `--login auto`: a sign-in on the terminal when the stored login cannot give an ID token.
