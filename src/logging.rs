@@ -65,12 +65,43 @@ impl Subscriber for Plain {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let _ = std::io::stderr().write_all(line(event).as_bytes());
+        let line = line(event);
+        let held = HELD.with_borrow_mut(|held| held.as_mut().map(|h| h.push_str(&line)));
+        if held.is_none() {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
     }
 
     fn enter(&self, _: &Id) {}
 
     fn exit(&self, _: &Id) {}
+}
+
+thread_local! {
+    /// Messages held back on this thread (by [`held`]) instead of written.
+    static HELD: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Messages held back while an attempt ran, to be written if its result is used, or dropped
+/// if the work is done again (which says them again).
+#[must_use]
+pub struct Held(String);
+
+impl Held {
+    /// Writes the messages to stderr.
+    pub fn emit(self) {
+        if !self.0.is_empty() {
+            let _ = std::io::stderr().write_all(self.0.as_bytes());
+        }
+    }
+}
+
+/// Runs `f`, holding back the messages it logs on this thread.
+pub fn held<R>(f: impl FnOnce() -> R) -> (R, Held) {
+    let outer = HELD.replace(Some(String::new()));
+    let r = f();
+    let messages = HELD.replace(outer).unwrap_or_default();
+    (r, Held(messages))
 }
 
 /// `aws-oidc: <level>: <message>[ name=value…]\n`, written in one piece.
@@ -129,5 +160,21 @@ mod tests {
             )
         });
         assert_eq!(enabled, (true, true, false));
+    }
+
+    #[test]
+    fn messages_can_be_held_back() {
+        let warn = Plain { max: Level::WARN };
+        let (r, held) = tracing::subscriber::with_default(warn, || {
+            super::held(|| {
+                tracing::warn!("cache entry {} ignored", 1);
+                tracing::info!("not at this level");
+                7
+            })
+        });
+        assert_eq!(r, 7);
+        assert_eq!(held.0, "aws-oidc: warning: cache entry 1 ignored\n");
+        // Nothing stays held afterwards.
+        assert!(HELD.with_borrow(Option::is_none));
     }
 }

@@ -53,7 +53,12 @@ pub enum LoginWhen {
 /// [`run`]'s: the cache directory's and the entry's trust (`Cache::open`, `Cache::fresh`),
 /// the margin, and the entry against the request (`refresh::cached`).
 pub fn serve_cached(args: &CredentialProcessArgs, env: &Env) -> Option<Result<u8, Failure>> {
-    cached(args, env).map(|assumed| write_json(&assumed))
+    // What resolving the settings says (a chained --duration over 3600, say) is said once:
+    // here on a hit, else by `run`, which resolves them again.
+    let (hit, messages) = crate::logging::held(|| cached(args, env));
+    let assumed = hit?;
+    messages.emit();
+    Some(write_json(&assumed))
 }
 
 /// The cache's answer to this request, if it has one [`run`] would serve as it is.
