@@ -249,36 +249,61 @@ impl Cache {
         self.dir.join(format!("{key}.json"))
     }
 
-    /// Cached credentials with more than `margin` seconds left, if any.
+    /// Cached credentials with more than `margin` seconds left, if any (saying why an entry
+    /// that is there cannot be trusted).
     pub fn fresh(&self, key: &str, margin: i64) -> Option<Assumed> {
-        let path = self.path(key);
-        let mut text = String::new();
-        match open_own_file(&path, OpenOptions::new().read(true)) {
-            Ok(mut f) => f.read_to_string(&mut text).ok()?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                tracing::warn!("ignoring the cache entry: {e}");
-                return None;
-            }
-        };
-        let e: Entry = serde_json::from_str(&text).ok()?;
-        if e.version != 1 || e.expiration.saturating_sub(now_secs()) <= margin {
-            return None;
-        }
-        Some(Assumed {
-            credentials: Credentials {
-                access_key_id: e.access_key_id,
-                secret_access_key: Secret::new(e.secret_access_key),
-                session_token: Secret::new(e.session_token),
-                expiration: e.expiration,
-            },
-            assumed_role_arn: e.assumed_role_arn,
-            account_id: e.account_id,
-            region: e.region,
-            chained: e.chained,
+        self.read_fresh(key, margin).unwrap_or_else(|e| {
+            tracing::warn!("ignoring the cache entry: {e}");
+            None
         })
     }
 
+    /// As [`Cache::fresh`], without a word about an entry that cannot be trusted (the caller
+    /// goes on to [`Cache::fresh`], which says it once).
+    pub fn fresh_quietly(&self, key: &str, margin: i64) -> Option<Assumed> {
+        self.read_fresh(key, margin).ok().flatten()
+    }
+
+    /// The entry if it is fresh; `Err` for one that is there but not the user's own regular
+    /// file (a symbolic link, a FIFO, someone else's).
+    fn read_fresh(&self, key: &str, margin: i64) -> io::Result<Option<Assumed>> {
+        let path = self.path(key);
+        // An entry is ~500 bytes: one read, no growth.
+        let mut text = String::with_capacity(1024);
+        match open_own_file(&path, OpenOptions::new().read(true)) {
+            Ok(mut f) => {
+                if f.read_to_string(&mut text).is_err() {
+                    return Ok(None);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(parse_fresh(&text, margin))
+    }
+}
+
+/// An entry's credentials, if it is one (version 1) with more than `margin` seconds left.
+fn parse_fresh(text: &str, margin: i64) -> Option<Assumed> {
+    let e: Entry = serde_json::from_str(text).ok()?;
+    if e.version != 1 || e.expiration.saturating_sub(now_secs()) <= margin {
+        return None;
+    }
+    Some(Assumed {
+        credentials: Credentials {
+            access_key_id: e.access_key_id,
+            secret_access_key: Secret::new(e.secret_access_key),
+            session_token: Secret::new(e.session_token),
+            expiration: e.expiration,
+        },
+        assumed_role_arn: e.assumed_role_arn,
+        account_id: e.account_id,
+        region: e.region,
+        chained: e.chained,
+    })
+}
+
+impl Cache {
     /// Stores `a` under `key`, atomically and privately; `login` names the provider whose
     /// login they came from.
     pub fn store(&self, key: &str, a: &Assumed, login: Option<&str>) -> std::io::Result<()> {

@@ -1,60 +1,180 @@
 //! Human messages on stderr, `aws-oidc: <level>: …`, for this crate only: dependencies stay
 //! silent, so no library can log a request body holding a token. `-v`/`-vv`/`-q` pick the level.
+//!
+//! A subscriber of its own rather than `tracing_subscriber`'s registry: the registry sets up
+//! span storage (a sharded slab sized for thousands of threads) that a one-shot CLI logging a
+//! few lines never uses, and that was most of what a `credential-process` cache hit cost on top
+//! of starting the process. Spans carry nothing here; events become one line each.
+
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
 
 /// Human messages on stderr, `aws-oidc: <level>: …`, for this crate only (dependencies stay
 /// silent, so no library can log a request body holding the token).
 pub fn init(verbose: u8, quiet: bool) {
-    use tracing_subscriber::filter::LevelFilter;
-    let level = match (quiet, verbose) {
-        (true, _) => LevelFilter::ERROR,
-        (false, 0) => LevelFilter::WARN,
-        (false, 1) => LevelFilter::INFO,
-        (false, _) => LevelFilter::DEBUG,
+    let max = match (quiet, verbose) {
+        (true, _) => Level::ERROR,
+        (false, 0) => Level::WARN,
+        (false, 1) => Level::INFO,
+        (false, _) => Level::DEBUG,
     };
-    let filter = tracing_subscriber::filter::Targets::new().with_target("aws_oidc", level);
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .event_format(log_format::Plain),
-        )
-        .with(filter)
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(Plain { max });
 }
 
-mod log_format {
-    //! `aws-oidc: warning: message` lines.
-    use std::fmt;
-    use tracing::{Event, Level, Subscriber};
-    use tracing_subscriber::fmt::FmtContext;
-    use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
-    use tracing_subscriber::registry::LookupSpan;
+/// Events of this crate at `max` or more severe, as `aws-oidc: warning: message` lines.
+struct Plain {
+    max: Level,
+}
 
-    pub struct Plain;
+/// Whether `target` is this crate or one of its modules.
+fn ours(target: &str) -> bool {
+    target
+        .strip_prefix("aws_oidc")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
 
-    impl<S, N> FormatEvent<S, N> for Plain
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-        N: for<'a> FormatFields<'a> + 'static,
-    {
-        fn format_event(
-            &self,
-            ctx: &FmtContext<'_, S, N>,
-            mut writer: Writer<'_>,
-            event: &Event<'_>,
-        ) -> fmt::Result {
-            let level = match *event.metadata().level() {
-                Level::ERROR => "error",
-                Level::WARN => "warning",
-                Level::INFO => "info",
-                Level::DEBUG => "debug",
-                Level::TRACE => "trace",
-            };
-            write!(writer, "aws-oidc: {level}: ")?;
-            ctx.field_format().format_fields(writer.by_ref(), event)?;
-            writeln!(writer)
+impl Subscriber for Plain {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if self.enabled(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
         }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        // tracing orders levels by verbosity: ERROR < WARN < INFO < DEBUG < TRACE.
+        *metadata.level() <= self.max && ours(metadata.target())
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::from_level(self.max))
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let line = line(event);
+        let held = HELD.with_borrow_mut(|held| held.as_mut().map(|h| h.push_str(&line)));
+        if held.is_none() {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+thread_local! {
+    /// Messages held back on this thread (by [`held`]) instead of written.
+    static HELD: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Messages held back while an attempt ran, to be written if its result is used, or dropped
+/// if the work is done again (which says them again).
+#[must_use]
+pub struct Held(String);
+
+impl Held {
+    /// Writes the messages to stderr.
+    pub fn emit(self) {
+        if !self.0.is_empty() {
+            let _ = std::io::stderr().write_all(self.0.as_bytes());
+        }
+    }
+}
+
+/// Runs `f`, holding back the messages it logs on this thread.
+pub fn held<R>(f: impl FnOnce() -> R) -> (R, Held) {
+    let outer = HELD.replace(Some(String::new()));
+    let r = f();
+    let messages = HELD.replace(outer).unwrap_or_default();
+    (r, Held(messages))
+}
+
+/// `aws-oidc: <level>: <message>[ name=value…]\n`, written in one piece.
+fn line(event: &Event<'_>) -> String {
+    let level = match *event.metadata().level() {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    };
+    let mut fields = Fields(format!("aws-oidc: {level}: "));
+    event.record(&mut fields);
+    fields.0.push('\n');
+    fields.0
+}
+
+/// The message as written, other fields as ` name=value` (Debug), like tracing's default.
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let _ = if field.name() == "message" {
+            write!(self.0, "{value:?}")
+        } else {
+            write!(self.0, " {}={value:?}", field.name())
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_crate_is_ours() {
+        assert!(ours("aws_oidc"));
+        assert!(ours("aws_oidc::cache"));
+        assert!(!ours("aws_oidc_other"));
+        assert!(!ours("hyper::proto"));
+        assert!(!ours("rustls"));
+    }
+
+    #[test]
+    fn levels() {
+        let warn = Plain { max: Level::WARN };
+        assert_eq!(
+            warn.max_level_hint(),
+            Some(tracing::level_filters::LevelFilter::WARN)
+        );
+        let enabled = tracing::subscriber::with_default(warn, || {
+            (
+                tracing::enabled!(Level::ERROR),
+                tracing::enabled!(Level::WARN),
+                tracing::enabled!(Level::INFO),
+            )
+        });
+        assert_eq!(enabled, (true, true, false));
+    }
+
+    #[test]
+    fn messages_can_be_held_back() {
+        let warn = Plain { max: Level::WARN };
+        let (r, held) = tracing::subscriber::with_default(warn, || {
+            super::held(|| {
+                tracing::warn!("cache entry {} ignored", 1);
+                tracing::info!("not at this level");
+                7
+            })
+        });
+        assert_eq!(r, 7);
+        assert_eq!(held.0, "aws-oidc: warning: cache entry 1 ignored\n");
+        // Nothing stays held afterwards.
+        assert!(HELD.with_borrow(Option::is_none));
     }
 }

@@ -3,7 +3,8 @@
 //! Data flows one way: options + environment → `settings` (resolved once) → token (`token`)
 //! → STS (`sts`, wired by `obtain`) → credentials → outputs (`output`, `process`). Each verb is
 //! a file under `commands/`. This file only parses the command line, sets up logging, takes the
-//! one environment snapshot, starts one runtime and turns the result into an exit code.
+//! one environment snapshot, starts one runtime and turns the result into an exit code (a
+//! `credential-process` cache hit is answered before the runtime: it needs none).
 
 #![forbid(unsafe_code)]
 
@@ -49,6 +50,16 @@ fn main() -> ExitCode {
     let (verbose, quiet) = cli.command.verbosity();
     logging::init(verbose, quiet);
     let env = env::Env::from_process();
+    // A credential-process cache hit is the hot path (an SDK runs it for every client it
+    // builds): served here, before the HTTP settings and the runtime a refresh needs.
+    if let cli::Command::CredentialProcess(args) = &cli.command
+        && let Some(result) = commands::credential_process::serve_cached(args, &env)
+    {
+        return match result {
+            Ok(code) => ExitCode::from(code),
+            Err(f) => fail(&f),
+        };
+    }
     net::http::configure(&env);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -46,6 +46,60 @@ pub enum LoginWhen {
     Auto,
 }
 
+/// A cache hit, served before the async runtime, the HTTP client or anything else a refresh
+/// needs is set up: `Some(exit code)` when the cache answered (or stdout failed), `None` when
+/// it cannot (no cache, a miss, an entry for another request, a SAML role still to pick, or
+/// any error, which [`run`] then meets and reports the usual way). The same checks as
+/// [`run`]'s: the cache directory's and the entry's trust (`Cache::open`, `Cache::fresh`),
+/// the margin, and the entry against the request (`refresh::cached`).
+pub fn serve_cached(args: &CredentialProcessArgs, env: &Env) -> Option<Result<u8, Failure>> {
+    // What resolving the settings says (a chained --duration over 3600, say) is said once:
+    // here on a hit, else by `run`, which resolves them again.
+    let (hit, messages) = crate::logging::held(|| cached(args, env));
+    let assumed = hit?;
+    messages.emit();
+    Some(write_json(&assumed))
+}
+
+/// The cache's answer to this request, if it has one [`run`] would serve as it is.
+fn cached(args: &CredentialProcessArgs, env: &Env) -> Option<crate::aws::credentials::Assumed> {
+    if args.no_cache || saml_role_to_pick(&args.common, env) {
+        return None;
+    }
+    let settings = Settings::resolve(&args.common, env).ok()?;
+    let dir = args
+        .cache_dir
+        .clone()
+        .or_else(|| crate::cache::default_dir(env))?;
+    let cache = crate::cache::Cache::open(dir).ok()?;
+    let margin = std::time::Duration::from_secs(args.refresh_margin);
+    refresh::cached(&settings, &cache, margin)
+}
+
+/// Whether `pick_saml_role` has work to do (a SAML provider and no role ARN yet): only then
+/// does it load the provider's configuration here.
+fn saml_role_to_pick(opts: &crate::args::RoleArgs, env: &Env) -> bool {
+    let concrete = |arn: &str| crate::aws::arn::RoleArn::parse(arn).is_ok();
+    if opts.token.provider.is_none() || opts.role_arn.first().is_some_and(|a| concrete(a)) {
+        return false;
+    }
+    match crate::settings::login(&opts.token, env) {
+        Ok(Some(login)) => {
+            login.provider.federation == crate::config::Federation::Saml2
+                && !login.provider.role_arn.as_deref().is_some_and(concrete)
+        }
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
+fn write_json(assumed: &crate::aws::credentials::Assumed) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, output::json(assumed).as_bytes())
+        .map_err(|e| Failure::new(Kind::Output, format!("cannot write to stdout: {e}")))?;
+    Ok(0)
+}
+
 pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> {
     // No picker: SDKs run this command where nobody can answer.
     let mut args = args;
@@ -78,10 +132,7 @@ pub async fn run(args: CredentialProcessArgs, env: &Env) -> Result<u8, Failure> 
     let margin = std::time::Duration::from_secs(args.refresh_margin);
     let provider = refresh::Provider::new(settings, env.clone(), cache, margin);
     let assumed = provider.get().await?;
-    let mut out = std::io::stdout().lock();
-    std::io::Write::write_all(&mut out, output::json(&assumed).as_bytes())
-        .map_err(|e| Failure::new(Kind::Output, format!("cannot write to stdout: {e}")))?;
-    Ok(0)
+    write_json(&assumed)
 }
 
 /// `--login auto`: a sign-in on the terminal when the stored login cannot give an ID token.
@@ -121,4 +172,91 @@ async fn sign_in_if_needed(
     let (who, _) = crate::commands::login::sign_in(login, &how, &mut console, &budget, env).await?;
     tracing::info!("signed in to {} as {}", login.name, who.escape_default());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::credentials::{Assumed, Credentials, now_secs};
+    use crate::secret::Secret;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
+
+    fn args(dir: &std::path::Path, extra: &[&str]) -> CredentialProcessArgs {
+        let dir = dir.display().to_string();
+        let mut argv = vec!["--role-arn", ROLE, "--cache-dir", dir.as_str()];
+        argv.extend_from_slice(extra);
+        crate::args::parse(&argv).unwrap()
+    }
+
+    fn env() -> Env {
+        Env::from_pairs([("AWS_ID_TOKEN", "a.b.c"), ("AWS_REGION", "eu-west-1")])
+    }
+
+    fn entry(arn: &str, left: i64) -> Assumed {
+        Assumed {
+            credentials: Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: Secret::new("s"),
+                session_token: Secret::new("t"),
+                expiration: now_secs() + left,
+            },
+            assumed_role_arn: arn.into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            chained: false,
+        }
+    }
+
+    /// Stores `a` where `args`' request would find it.
+    fn store(args: &CredentialProcessArgs, a: &Assumed) {
+        let settings = Settings::resolve(&args.common, &env()).unwrap();
+        let cache = crate::cache::Cache::open(args.cache_dir.clone().unwrap()).unwrap();
+        let key = crate::cache::key(&settings.cache_description());
+        cache.store(&key, a, None).unwrap();
+    }
+
+    #[test]
+    fn a_hit_is_served_before_the_runtime_with_the_same_checks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = args(&tmp.path().join("c"), &[]);
+        assert!(cached(&a, &env()).is_none(), "an empty cache");
+
+        let good = "arn:aws:sts::123456789012:assumed-role/deploy/s";
+        store(&a, &entry(good, 3600));
+        let hit = cached(&a, &env()).expect("a fresh entry for this role");
+        assert_eq!(hit.credentials.access_key_id, "ASIAEXAMPLE");
+
+        // Within the refresh margin: left to the refresh.
+        store(&a, &entry(good, 200));
+        assert!(cached(&a, &env()).is_none(), "less than the margin left");
+        // Another role's credentials under this request's key: left to the refresh.
+        store(
+            &a,
+            &entry("arn:aws:sts::123456789012:assumed-role/other/s", 3600),
+        );
+        assert!(cached(&a, &env()).is_none(), "an entry for another role");
+        // --no-cache never reads it.
+        store(&a, &entry(good, 3600));
+        let no_cache = args(&tmp.path().join("c"), &["--no-cache"]);
+        assert!(cached(&no_cache, &env()).is_none(), "--no-cache");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_untrusted_cache_directory_is_left_to_the_full_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        let a = args(&dir, &[]);
+        store(
+            &a,
+            &entry("arn:aws:sts::123456789012:assumed-role/deploy/s", 3600),
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            cached(&a, &env()).is_none(),
+            "served from a world-writable directory"
+        );
+    }
 }

@@ -86,23 +86,43 @@ impl Provider {
     /// The cache's entry for this request, if it is fresh and answers this request (saying
     /// why not, when `warn`, if an entry is there but answers another).
     fn cached(&self, cache: &Cache, key: &str, warn: bool) -> Option<Assumed> {
-        let a = cache.fresh(key, self.margin)?;
-        match mismatch(&self.settings, &a) {
-            None => Some(a),
-            Some(_) if !warn => None,
-            Some(why) => {
-                tracing::warn!(
-                    "discarding the cached credentials in {}: {why}; getting fresh ones",
-                    cache.dir().display()
-                );
-                None
-            }
-        }
+        answer_from(&self.settings, cache, key, self.margin, warn)
     }
 
     async fn obtain(&self) -> Result<Assumed, Failure> {
         tracing::info!("getting fresh credentials");
         Ok(obtain::obtain(&self.settings, &self.env).await?.assumed)
+    }
+}
+
+/// What the cache holds for `settings`, if it is fresh (more than `margin` left) and answers
+/// this request; without a word if not. `credential-process` serves a hit with this before
+/// starting anything else (no runtime, no HTTP client); anything else (a miss, an entry for
+/// another role) goes the whole way through [`Provider::get`], which says why it refreshes.
+pub fn cached(settings: &Settings, cache: &Cache, margin: Duration) -> Option<Assumed> {
+    let key = crate::cache::key(&settings.cache_description());
+    let a = cache.fresh_quietly(&key, margin.as_secs() as i64)?;
+    mismatch(settings, &a).is_none().then_some(a)
+}
+
+fn answer_from(
+    settings: &Settings,
+    cache: &Cache,
+    key: &str,
+    margin: i64,
+    warn: bool,
+) -> Option<Assumed> {
+    let a = cache.fresh(key, margin)?;
+    match mismatch(settings, &a) {
+        None => Some(a),
+        Some(_) if !warn => None,
+        Some(why) => {
+            tracing::warn!(
+                "discarding the cached credentials in {}: {why}; getting fresh ones",
+                cache.dir().display()
+            );
+            None
+        }
     }
 }
 

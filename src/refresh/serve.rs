@@ -50,7 +50,7 @@ pub async fn run(
         tokio::spawn(accept_loop(
             move || {
                 let listener = listener.clone();
-                async move { listener.accept().await.map(|(stream, _)| stream) }
+                async move { accept(&listener).await }
             },
             move |stream| {
                 let (provider, token) = (provider.clone(), token.clone());
@@ -91,6 +91,15 @@ pub async fn run(
     };
     server.abort();
     Ok(code)
+}
+
+/// The next connection, with Nagle's algorithm off: an answer is one write, and an SDK's
+/// client waits for it on a fresh connection each time, so nothing may sit in the socket
+/// waiting for an ACK (a delayed ACK can hold a small segment back for up to 40 ms).
+async fn accept(listener: &TcpListener) -> std::io::Result<TcpStream> {
+    let (stream, _) = listener.accept().await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Connections served at once; more wait in the listener's backlog until one ends.
@@ -413,6 +422,17 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(calls.load(Ordering::SeqCst), super::MAX_CONNECTIONS);
         server.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn connections_have_nagle_off() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr);
+        let (accepted, _client) = tokio::join!(super::accept(&listener), client);
+        assert!(accepted.unwrap().nodelay().unwrap(), "TCP_NODELAY is off");
     }
 
     #[test]
