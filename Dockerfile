@@ -60,7 +60,7 @@ RUN set -eu; \
       rm -rf /var/lib/apt/lists/*; \
     fi
 COPY . .
-# RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target <triple>,
+# RUSTFLAGS='-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs' cargo build --release --locked --target <triple>,
 # checked to be static, copied to /out/aws-oidc.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
