@@ -206,6 +206,112 @@ mod tests {
         );
     }
 
+    /// The body the official SDK sends for the same request, recorded by a fake.
+    async fn sdk_body(call: impl AsyncFnOnce(aws_sdk_sts::Client)) -> String {
+        let fake = crate::idp::fake::serve(|_, _| (400, String::new())).await;
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .endpoint_url(&fake.url)
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "ASIAFIRSTHOPEXAMPLE0",
+                "secret",
+                Some("token".into()),
+                None,
+                "test",
+            ))
+            .build();
+        call(aws_sdk_sts::Client::from_conf(config)).await;
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 1);
+        requests[0].body.clone()
+    }
+
+    fn descriptors(arns: &[String]) -> Option<Vec<aws_sdk_sts::types::PolicyDescriptorType>> {
+        (!arns.is_empty()).then(|| {
+            arns.iter()
+                .map(|a| {
+                    aws_sdk_sts::types::PolicyDescriptorType::builder()
+                        .arn(a)
+                        .build()
+                })
+                .collect()
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn bodies_are_the_sdk_s() {
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"a b","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/\"q\" é ☺ 100%+&=/*"}]}"#;
+        let arns = [
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::123456789012:policy/path/x+y=z,w.v@u_t-s",
+        ];
+        for (policy, arns) in [(None, &arns[..0]), (Some(policy), &arns[..])] {
+            let chained = chain(policy, arns, Some("-ext+1=2,x@y:z/w"));
+            let sdk = sdk_body(async |c| {
+                let _ = c
+                    .assume_role()
+                    .role_arn(&chained.role.arn)
+                    .role_session_name(&chained.session_name)
+                    .set_external_id(chained.external_id.clone())
+                    .duration_seconds(chained.duration)
+                    .set_policy(chained.policy.clone())
+                    .set_policy_arns(descriptors(&chained.policy_arns))
+                    .send()
+                    .await;
+            })
+            .await;
+            assert_eq!(assume_role(&chained), sdk);
+
+            let web = WebIdentityRequest {
+                role: chained.role.clone(),
+                session_name: "repo:o/r:ref:refs/heads/main".into(),
+                duration: 43_200,
+                policy: chained.policy.clone(),
+                policy_arns: chained.policy_arns.clone(),
+            };
+            let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln_-";
+            let sdk = sdk_body(async |c| {
+                let _ = c
+                    .assume_role_with_web_identity()
+                    .role_arn(&web.role.arn)
+                    .role_session_name(&web.session_name)
+                    .web_identity_token(token)
+                    .duration_seconds(web.duration)
+                    .set_policy(web.policy.clone())
+                    .set_policy_arns(descriptors(&web.policy_arns))
+                    .send()
+                    .await;
+            })
+            .await;
+            assert_eq!(web_identity(&web, token), sdk);
+
+            let saml_req = SamlRequest {
+                role: chained.role.clone(),
+                principal_arn: "arn:aws:iam::123456789012:saml-provider/kc".into(),
+                assertion_b64: Secret::new("PHNhbWxwOlJlc3BvbnNlLz4+/w=="),
+                duration: 900,
+                policy: chained.policy.clone(),
+                policy_arns: chained.policy_arns.clone(),
+            };
+            let sdk = sdk_body(async |c| {
+                let _ = c
+                    .assume_role_with_saml()
+                    .role_arn(&saml_req.role.arn)
+                    .principal_arn(&saml_req.principal_arn)
+                    .saml_assertion(saml_req.assertion_b64.expose())
+                    .duration_seconds(saml_req.duration)
+                    .set_policy(saml_req.policy.clone())
+                    .set_policy_arns(descriptors(&saml_req.policy_arns))
+                    .send()
+                    .await;
+            })
+            .await;
+            assert_eq!(saml(&saml_req), sdk);
+        }
+    }
+
     const OK: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
