@@ -8,6 +8,8 @@
 //! bytes.
 
 pub mod hints;
+#[cfg(test)]
+pub mod sdk_http;
 pub mod sigv4;
 pub mod wire;
 

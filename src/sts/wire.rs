@@ -213,6 +213,7 @@ mod tests {
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
             .region(aws_sdk_sts::config::Region::new("us-east-1"))
             .endpoint_url(&fake.url)
+            .http_client(super::super::sdk_http::http_client())
             .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
             .credentials_provider(aws_sdk_sts::config::Credentials::new(
                 "ASIAFIRSTHOPEXAMPLE0",
