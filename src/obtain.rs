@@ -225,7 +225,7 @@ async fn saml(
     login: &Login,
     request: &WebIdentityRequest,
     budget: &Budget,
-    http: &aws_sdk_sts::config::SharedHttpClient,
+    http: &reqwest::Client,
     shared: Option<std::sync::Arc<(crate::idp::exchange::Assertion, crate::idp::saml::Parsed)>>,
 ) -> Result<crate::aws::credentials::Assumed, Failure> {
     use crate::idp::saml;
@@ -394,7 +394,7 @@ pub async fn obtain_with(s: &Settings, env: &Env, shared: Shared) -> Result<Obta
         Shared::None => (None, None),
     };
     let budget = Budget::new(s.max_attempts, s.timeout, s.base_delay);
-    let http = crate::net::http::sts_client(&s.endpoint.url).map_err(Failure::usage)?;
+    let http = crate::net::http::client(&s.endpoint.url).map_err(Failure::usage)?;
     tracing::info!(
         "{}: STS endpoint {} ({})",
         s.ci.name(),
@@ -449,7 +449,7 @@ async fn web_identity(
     request: &WebIdentityRequest,
     env: &Env,
     budget: &Budget,
-    http: &aws_sdk_sts::config::SharedHttpClient,
+    http: &reqwest::Client,
     token: Option<token::IdToken>,
 ) -> Result<(Assumed, token::IdToken), Failure> {
     let mut token = match token {

@@ -2,9 +2,9 @@
 //!
 //! * [`parse`]: the Issuer, the SubjectConfirmationData `Recipient` and `NotOnOrAfter`, the
 //!   Audiences, the `https://aws.amazon.com/SAML/Attributes/Role` pairs (`role,provider` in
-//!   either order), `RoleSessionName` and `SessionDuration`. A small scanner (no XML crate):
-//!   elements are matched by local name, whatever their prefix (`saml:`, `saml2:`, none);
-//!   a DOCTYPE is refused (no entity expansion, ever).
+//!   either order), `RoleSessionName` and `SessionDuration`. Read with the shared scanner,
+//!   [`crate::aws::xml`]: elements are matched by local name, whatever their prefix (`saml:`,
+//!   `saml2:`, none); a DOCTYPE is refused (no entity expansion, ever).
 //! * [`wrap`]: a `samlp:Response` around the **original assertion bytes**, spliced in
 //!   verbatim (never re-serialized: the provider's exclusive-c14n signature stays valid),
 //!   then standard base64 with padding, at most [`MAX_SAML_ASSERTION`] characters.
@@ -16,6 +16,7 @@
 use base64::Engine;
 
 use crate::aws::arn::RoleArn;
+use crate::aws::xml::{self, Event, XmlError, unescape};
 
 /// The attribute that lists the roles.
 pub const ROLE_ATTRIBUTE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
@@ -117,289 +118,90 @@ pub enum PickError {
 }
 
 // ---------------------------------------------------------------------------------------
-// The scanner
+// Reading
 
-enum Token<'a> {
-    /// Start tag: its name, attributes (raw values), whether it is `<…/>`, its byte offset.
-    Start {
-        name: &'a str,
-        attrs: Vec<(&'a str, &'a str)>,
-        empty: bool,
-        at: usize,
-    },
-    /// End tag and the offset just past its `>`.
-    End { name: &'a str, after: usize },
-    /// Character data, raw (entities not yet decoded), or CDATA content (`cdata`).
-    Text { raw: &'a str, cdata: bool },
-}
-
-fn local(name: &str) -> &str {
-    name.rsplit_once(':').map_or(name, |(_, l)| l)
+impl From<XmlError> for SamlError {
+    fn from(e: XmlError) -> SamlError {
+        match e {
+            XmlError::Doctype => SamlError::Doctype,
+            XmlError::Malformed(what) => malformed(what),
+        }
+    }
 }
 
 fn malformed(what: &str) -> SamlError {
     SamlError::Malformed(what.to_string())
 }
 
-/// Splits `xml` into tokens. Comments and processing instructions are skipped.
-fn tokenize(xml: &str) -> Result<Vec<Token<'_>>, SamlError> {
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    let b = xml.as_bytes();
-    while i < b.len() {
-        if b[i] != b'<' {
-            let end = xml[i..].find('<').map_or(b.len(), |p| i + p);
-            tokens.push(Token::Text {
-                raw: &xml[i..end],
-                cdata: false,
-            });
-            i = end;
-            continue;
-        }
-        let rest = &xml[i..];
-        if rest.starts_with("<!--") {
-            let end = rest
-                .find("-->")
-                .ok_or_else(|| malformed("unclosed comment"))?;
-            i += end + 3;
-        } else if rest.starts_with("<![CDATA[") {
-            let end = rest
-                .find("]]>")
-                .ok_or_else(|| malformed("unclosed CDATA"))?;
-            tokens.push(Token::Text {
-                raw: &rest[9..end],
-                cdata: true,
-            });
-            i += end + 3;
-        } else if rest.starts_with("<!") {
-            return Err(SamlError::Doctype);
-        } else if rest.starts_with("<?") {
-            let end = rest.find("?>").ok_or_else(|| malformed("unclosed <?"))?;
-            i += end + 2;
-        } else if let Some(close) = rest.strip_prefix("</") {
-            let end = close
-                .find('>')
-                .ok_or_else(|| malformed("unclosed end tag"))?;
-            tokens.push(Token::End {
-                name: close[..end].trim_end(),
-                after: i + 2 + end + 1,
-            });
-            i += 2 + end + 1;
-        } else {
-            let (token, len) = start_tag(rest, i)?;
-            tokens.push(token);
-            i += len;
-        }
-    }
-    Ok(tokens)
-}
-
-/// A start tag at the beginning of `s` (which is at offset `at`), and its length.
-fn start_tag(s: &str, at: usize) -> Result<(Token<'_>, usize), SamlError> {
-    let b = s.as_bytes();
-    let name_end = s[1..]
-        .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
-        .map(|p| p + 1)
-        .ok_or_else(|| malformed("unclosed start tag"))?;
-    let name = &s[1..name_end];
-    if name.is_empty() {
-        return Err(malformed("an element without a name"));
-    }
-    let mut attrs = Vec::new();
-    let mut i = name_end;
-    loop {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        match b.get(i) {
-            None => return Err(malformed("unclosed start tag")),
-            Some(b'>') => {
-                let token = Token::Start {
-                    name,
-                    attrs,
-                    empty: false,
-                    at,
-                };
-                return Ok((token, i + 1));
-            }
-            Some(b'/') if b.get(i + 1) == Some(&b'>') => {
-                let token = Token::Start {
-                    name,
-                    attrs,
-                    empty: true,
-                    at,
-                };
-                return Ok((token, i + 2));
-            }
-            Some(_) => {
-                let eq = s[i..]
-                    .find('=')
-                    .map(|p| p + i)
-                    .ok_or_else(|| malformed("an attribute without a value"))?;
-                let key = s[i..eq].trim();
-                if key.is_empty() || key.contains(|c: char| c.is_ascii_whitespace() || c == '>') {
-                    return Err(malformed("a bad attribute"));
-                }
-                let mut j = eq + 1;
-                while j < b.len() && b[j].is_ascii_whitespace() {
-                    j += 1;
-                }
-                let quote = *b.get(j).ok_or_else(|| malformed("unclosed start tag"))?;
-                if quote != b'"' && quote != b'\'' {
-                    return Err(malformed("an unquoted attribute value"));
-                }
-                let end = s[j + 1..]
-                    .find(quote as char)
-                    .map(|p| p + j + 1)
-                    .ok_or_else(|| malformed("an unclosed attribute value"))?;
-                let value = &s[j + 1..end];
-                if value.contains('<') {
-                    return Err(malformed("`<` in an attribute value"));
-                }
-                attrs.push((key, value));
-                i = end + 1;
-            }
-        }
-    }
-}
-
-/// Decodes the five predefined entities and character references.
-fn unescape(raw: &str) -> Result<String, SamlError> {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        let after = &rest[p + 1..];
-        let end = after
-            .find(';')
-            .ok_or_else(|| malformed("a broken entity"))?;
-        let entity = &after[..end];
-        let c = match entity {
-            "lt" => '<',
-            "gt" => '>',
-            "amp" => '&',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = if let Some(hex) = entity.strip_prefix("#x") {
-                    u32::from_str_radix(hex, 16).ok()
-                } else if let Some(dec) = entity.strip_prefix('#') {
-                    dec.parse().ok()
-                } else {
-                    None
-                };
-                code.and_then(char::from_u32)
-                    .ok_or_else(|| malformed("an unknown entity"))?
-            }
-        };
-        out.push(c);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn attr<'a>(attrs: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
-    attrs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
-}
-
 /// Reads an assertion (the provider's bytes, an optional XML declaration before it).
 pub fn parse(xml: &[u8]) -> Result<Parsed, SamlError> {
     let xml = std::str::from_utf8(xml).map_err(|_| malformed("not UTF-8"))?;
-    let tokens = tokenize(xml)?;
     let mut parsed = Parsed::default();
-    // Local names of the open elements.
-    let mut stack: Vec<&str> = Vec::new();
-    let mut root_seen = false;
-    let mut text = String::new();
     // (attribute name, values) of the Attribute being read.
     let mut attribute: Option<(String, Vec<String>)> = None;
-    for token in &tokens {
-        match token {
-            Token::Start {
+    xml::walk(xml, |event| {
+        match event {
+            Event::Start {
+                open,
                 name,
                 attrs,
                 empty,
                 at,
             } => {
-                let name = local(name);
-                if stack.is_empty() {
-                    if root_seen {
-                        return Err(malformed("a second root element"));
-                    }
-                    root_seen = true;
+                if open.is_empty() {
                     match name {
-                        "Assertion" => parsed.span.0 = *at,
+                        "Assertion" => parsed.span.0 = at,
                         "EncryptedAssertion" => return Err(SamlError::Encrypted),
                         other => return Err(SamlError::NotAnAssertion(other.to_string())),
                     }
                 }
-                let parent = stack.last().copied();
-                match (parent, name) {
+                match (open.last().copied(), name) {
                     (Some("SubjectConfirmation"), "SubjectConfirmationData")
-                        if parsed.recipient.is_none() && stack.len() == 3 =>
+                        if parsed.recipient.is_none() && open.len() == 3 =>
                     {
-                        if let Some(r) = attr(attrs, "Recipient") {
+                        if let Some(r) = xml::attr(attrs, "Recipient") {
                             parsed.recipient = Some(unescape(r)?);
                             parsed.not_on_or_after =
-                                attr(attrs, "NotOnOrAfter").map(unescape).transpose()?;
+                                xml::attr(attrs, "NotOnOrAfter").map(unescape).transpose()?;
                         }
                     }
-                    (Some("Assertion"), "Conditions") if stack.len() == 1 => {
+                    (Some("Assertion"), "Conditions") if open.len() == 1 => {
                         parsed.conditions_not_on_or_after =
-                            attr(attrs, "NotOnOrAfter").map(unescape).transpose()?;
+                            xml::attr(attrs, "NotOnOrAfter").map(unescape).transpose()?;
                     }
-                    (Some("AttributeStatement"), "Attribute") if stack.len() == 2 => {
-                        let n = attr(attrs, "Name").map(unescape).transpose()?;
+                    (Some("AttributeStatement"), "Attribute") if open.len() == 2 => {
+                        let n = xml::attr(attrs, "Name").map(unescape).transpose()?;
                         attribute = Some((n.unwrap_or_default(), Vec::new()));
                     }
                     _ => {}
                 }
-                text.clear();
-                if *empty {
-                    if stack.is_empty() {
+                if empty {
+                    if open.is_empty() {
                         return Err(malformed("an empty Assertion"));
                     }
                     if name == "Attribute" {
                         attribute = None;
                     }
-                } else {
-                    stack.push(name);
                 }
             }
-            Token::Text { raw, cdata } => {
-                if stack.is_empty() {
-                    if !raw.trim().is_empty() {
-                        return Err(malformed("text outside the root element"));
-                    }
-                    continue;
-                }
-                if *cdata {
-                    text.push_str(raw);
-                } else {
-                    text.push_str(&unescape(raw)?);
-                }
-            }
-            Token::End { name, after } => {
-                let name = local(name);
-                if stack.pop() != Some(name) {
-                    return Err(malformed("mismatched end tag"));
-                }
-                let parent = stack.last().copied();
-                let value = text.trim().to_string();
-                match (parent, name) {
-                    (Some("Assertion"), "Issuer") if stack.len() == 1 => {
-                        parsed.issuer = Some(value)
-                    }
-                    (Some("AudienceRestriction"), "Audience") if stack.len() == 3 => {
+            Event::End {
+                open,
+                name,
+                text,
+                after,
+            } => {
+                let value = text.to_string();
+                match (open.last().copied(), name) {
+                    (Some("Assertion"), "Issuer") if open.len() == 1 => parsed.issuer = Some(value),
+                    (Some("AudienceRestriction"), "Audience") if open.len() == 3 => {
                         parsed.audiences.push(value)
                     }
-                    (Some("Attribute"), "AttributeValue") if stack.len() == 3 => {
+                    (Some("Attribute"), "AttributeValue") if open.len() == 3 => {
                         if let Some((_, values)) = attribute.as_mut() {
                             values.push(value);
                         }
                     }
-                    (Some("AttributeStatement"), "Attribute") if stack.len() == 2 => {
+                    (Some("AttributeStatement"), "Attribute") if open.len() == 2 => {
                         if let Some((n, values)) = attribute.take() {
                             match n.as_str() {
                                 ROLE_ATTRIBUTE => {
@@ -422,16 +224,13 @@ pub fn parse(xml: &[u8]) -> Result<Parsed, SamlError> {
                     }
                     _ => {}
                 }
-                text.clear();
-                if stack.is_empty() {
-                    parsed.span.1 = *after;
+                if open.is_empty() {
+                    parsed.span.1 = after;
                 }
             }
         }
-    }
-    if !stack.is_empty() || !root_seen {
-        return Err(malformed("the root element is not closed"));
-    }
+        Ok(())
+    })?;
     Ok(parsed)
 }
 
@@ -503,10 +302,8 @@ pub fn is_aws_recipient(url: &str) -> bool {
 
 /// Unix seconds of an RFC 3339 time (fractions allowed).
 fn parse_time(s: &str) -> Result<i64, SamlError> {
-    use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
-    DateTime::from_str(s.trim(), DateTimeFormat::DateTime)
-        .map(|t| t.secs())
-        .map_err(|_| SamlError::BadTime(s.to_string()))
+    crate::aws::credentials::parse_rfc3339(s.trim())
+        .ok_or_else(|| SamlError::BadTime(s.to_string()))
 }
 
 /// Refuses an assertion whose `NotOnOrAfter` (subject confirmation or conditions) is at or

@@ -1,29 +1,14 @@
-//! HTTP clients: one for the SDK (STS) and one for token endpoints, both rustls,
-//! both honouring `HTTPS_PROXY`/`NO_PROXY`, and both trusting the same roots:
-//! the system's (`SSL_CERT_FILE`/`SSL_CERT_DIR` say where they are), or, where
-//! the system has none (a `FROM scratch` image), Mozilla's roots built into the
-//! binary; plus the PEM bundle named by `AWS_CA_BUNDLE`. Those variables are read from the
-//! one environment snapshot, handed over once with [`configure`].
+//! The HTTP client of the process (reqwest, rustls, HTTP/1.1 only), for every endpoint: STS,
+//! CI token endpoints, identity providers, the federation endpoint. It honours
+//! `HTTPS_PROXY`/`NO_PROXY` and trusts the system's roots (`SSL_CERT_FILE`/`SSL_CERT_DIR` say
+//! where they are), or, where the system has none (a `FROM scratch` image), Mozilla's roots
+//! built into the binary; plus the PEM bundle named by `AWS_CA_BUNDLE`. Those variables are
+//! read from the one environment snapshot, handed over once with [`configure`].
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_sdk_sts::config::{HttpClient, SharedHttpClient};
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::{
-    RuntimeComponents, RuntimeComponentsBuilder,
-};
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
-use aws_smithy_types::config_bag::ConfigBag;
-use base64::Engine;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -93,7 +78,7 @@ fn roots() -> Result<&'static [CertificateDer<'static>], String> {
 }
 
 fn load_roots(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
-    // Keep only what rustls accepts: the SDK's client panics on a root it cannot parse.
+    // Keep only what rustls accepts.
     let usable =
         |c: &CertificateDer<'static>| rustls::RootCertStore::empty().add(c.clone()).is_ok();
     let mut seen = std::collections::HashSet::new();
@@ -158,21 +143,7 @@ fn system_roots(config: &Config) -> Vec<CertificateDer<'static>> {
     rustls_native_certs::load_native_certs().certs
 }
 
-fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
-    let mut out = String::new();
-    for cert in certs {
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-        for line in b64.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(line).unwrap_or_default());
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out.into_bytes()
-}
-
-/// The client for token and federation endpoints, built once per process. A plain `http://`
+/// The client for every endpoint (STS, token, federation), built once per process. A plain `http://`
 /// URL (a local endpoint) gets a client that never loads the trusted roots. Redirects are
 /// not followed: neither endpoint redirects, and following one would send the request (the
 /// federation URL holds the credentials) to another host, with the URL in `Referer`.
@@ -221,156 +192,6 @@ fn build_client() -> Result<reqwest::Client, String> {
         .tls_certs_only(certs)
         .build()
         .map_err(|e| describe(&e))
-}
-
-/// The SDK's HTTP client: hyper + rustls, proxy from the environment. Built once per
-/// process and shared (its connection pool too), whatever the number of targets.
-pub fn sts_client(endpoint: &str) -> Result<SharedHttpClient, String> {
-    static TLS: OnceLock<Result<SharedHttpClient, String>> = OnceLock::new();
-    static PLAIN: OnceLock<SharedHttpClient> = OnceLock::new();
-    if endpoint.starts_with("http://") {
-        // A local or test endpoint: no TLS, so no roots to load.
-        return Ok(PLAIN
-            .get_or_init(|| {
-                bounded(
-                    aws_smithy_http_client::Builder::new().build_with_connector_fn(
-                        |settings, components| {
-                            let mut builder = aws_smithy_http_client::Connector::builder()
-                                .proxy_config(ProxyConfig::from_env());
-                            builder.set_connector_settings(settings.cloned());
-                            if let Some(components) = components {
-                                builder.set_sleep_impl(components.sleep_impl());
-                            }
-                            builder.build_http()
-                        },
-                    ),
-                )
-            })
-            .clone());
-    }
-    TLS.get_or_init(build_sts_client).clone()
-}
-
-fn build_sts_client() -> Result<SharedHttpClient, String> {
-    let trust = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(pem_bundle(roots()?));
-    let ctx = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
-    Ok(bounded(
-        aws_smithy_http_client::Builder::new().build_with_connector_fn(
-            move |settings, components| {
-                let mut builder = aws_smithy_http_client::Connector::builder()
-                    .proxy_config(ProxyConfig::from_env())
-                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                    .tls_context(ctx.clone());
-                builder.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    builder.set_sleep_impl(components.sleep_impl());
-                }
-                builder.build()
-            },
-        ),
-    ))
-}
-
-/// An answer larger than [`MAX_ANSWER`]: reading stopped there.
-#[derive(Debug, thiserror::Error)]
-#[error("the answer from STS at {origin} is larger than {MAX_ANSWER_TEXT}; stopped reading")]
-pub struct TooLarge {
-    /// `scheme://host:port` of the request (no path, no query).
-    pub origin: String,
-}
-
-/// `scheme://authority` of a URL.
-fn origin(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    format!("{scheme}://{authority}")
-}
-
-/// The SDK reads an answer's whole body before parsing it, without a limit: this client
-/// hands it bodies read up to [`MAX_ANSWER`] bytes, and fails past that.
-fn bounded(inner: SharedHttpClient) -> SharedHttpClient {
-    SharedHttpClient::new(Bounded(inner))
-}
-
-#[derive(Debug)]
-struct Bounded(SharedHttpClient);
-
-impl HttpClient for Bounded {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(BoundedConnector(
-            self.0.http_connector(settings, components),
-        ))
-    }
-
-    fn validate_base_client_config(
-        &self,
-        components: &RuntimeComponentsBuilder,
-        cfg: &ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        self.0.validate_base_client_config(components, cfg)
-    }
-
-    fn validate_final_config(
-        &self,
-        components: &RuntimeComponents,
-        cfg: &ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        self.0.validate_final_config(components, cfg)
-    }
-
-    fn connector_metadata(
-        &self,
-    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
-}
-
-#[derive(Debug)]
-struct BoundedConnector(SharedHttpConnector);
-
-impl HttpConnector for BoundedConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let origin = origin(request.uri());
-        let answer = self.0.call(request);
-        HttpConnectorFuture::new(async move {
-            let mut response = answer.await?;
-            let too_large = || {
-                ConnectorError::other(
-                    Box::new(TooLarge {
-                        origin: origin.clone(),
-                    }),
-                    None,
-                )
-            };
-            let declared = response
-                .headers()
-                .get("content-length")
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared.is_some_and(|n| n > MAX_ANSWER as u64) {
-                return Err(too_large());
-            }
-            let mut body = ByteStream::new(response.take_body());
-            let mut read = Vec::new();
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| ConnectorError::io(Box::new(e)))?;
-                if read.len() + chunk.len() > MAX_ANSWER {
-                    return Err(too_large());
-                }
-                read.extend_from_slice(&chunk);
-            }
-            *response.body_mut() = SdkBody::from(read);
-            Ok(response)
-        })
-    }
 }
 
 /// Why a body was not read: too large, or the connection failed on the way.
@@ -427,6 +248,21 @@ pub fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+
+    fn pem_bundle(certs: &[CertificateDer<'_>]) -> Vec<u8> {
+        let mut out = String::new();
+        for cert in certs {
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+            for line in b64.as_bytes().chunks(64) {
+                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out.into_bytes()
+    }
 
     #[test]
     fn pem_bundle_round_trips() {

@@ -1,15 +1,22 @@
 //! Calling STS: `AssumeRoleWithWebIdentity` and `AssumeRoleWithSAML` (both unsigned) and the
-//! optional chained `AssumeRole` (SigV4), each under the shared retry budget, with every
-//! failure classified as transient (retried), an expired token (re-mint) or permanent.
+//! optional chained `AssumeRole` (SigV4, [`sigv4`]), each under the shared retry budget, with
+//! every failure classified as transient (retried), an expired token (re-mint) or permanent.
+//!
+//! No AWS SDK: the three calls are form POSTs of the Query protocol ([`wire`]) over the one
+//! HTTP client of the process ([`crate::net::http::client`]: its TLS roots, proxies, user
+//! agent, no redirects), each answer read up to [`MAX_ANSWER`](crate::net::http::MAX_ANSWER)
+//! bytes.
 
 pub mod hints;
+#[cfg(test)]
+pub mod sdk_http;
+pub mod sigv4;
+pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_sts::config::{Region, SharedHttpClient};
-use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sts::types::PolicyDescriptorType;
+use crate::net::http::{BodyError, MAX_ANSWER_TEXT};
 
 use crate::aws::arn::{RoleArn, account_of_arn};
 use crate::aws::credentials::{Assumed, Credentials};
@@ -166,48 +173,23 @@ pub fn classify_service(code: Option<&str>, message: &str, status: u16) -> Class
     }
 }
 
-/// Classifies any SDK error; `url` is the STS endpoint tried.
-pub fn classify<E>(err: &SdkError<E, aws_sdk_sts::config::http::HttpResponse>, url: &str) -> Class
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err {
-        SdkError::ServiceError(e) => classify_service(
-            e.err().code(),
-            e.err().message().unwrap_or_default(),
-            e.raw().status().as_u16(),
-        ),
-        SdkError::TimeoutError(_) => Class::Transient("no answer in time".into()),
-        SdkError::DispatchFailure(d) if d.is_user() => Class::Permanent {
+/// Classifies a request that got no answer (or no whole one); `url` is the STS endpoint.
+fn classify_transport(err: &reqwest::Error, url: &str) -> Class {
+    let detail = chain(err);
+    if err.is_builder() {
+        return Class::Permanent {
             code: "RequestError".into(),
-            message: chain(err),
+            message: detail,
             status: 0,
-        },
-        SdkError::DispatchFailure(d) => {
-            if let Some(too_large) = find_cause::<crate::net::http::TooLarge>(err) {
-                return Class::Transient(too_large.to_string());
-            }
-            let detail = chain(err);
-            if detail.to_ascii_lowercase().contains("certificate") {
-                Class::Tls(detail)
-            } else if d.is_io() || d.is_timeout() {
-                Class::Transient(format!(
-                    "cannot reach STS at {url}: {}",
-                    network_reason(err).unwrap_or(detail)
-                ))
-            } else {
-                Class::Transient(format!("network error: {detail}"))
-            }
-        }
-        SdkError::ResponseError(_) => {
-            Class::Transient(format!("unreadable answer: {}", chain(err)))
-        }
-        _ => Class::Permanent {
-            code: "RequestError".into(),
-            message: chain(err),
-            status: 0,
-        },
+        };
     }
+    if detail.to_ascii_lowercase().contains("certificate") {
+        return Class::Tls(detail);
+    }
+    Class::Transient(format!(
+        "cannot reach STS at {url}: {}",
+        network_reason(err).unwrap_or(detail)
+    ))
 }
 
 /// A short reason for a failed connection ("connection refused"), from the I/O error
@@ -341,81 +323,131 @@ where
         })
 }
 
-/// Builds an STS client. `credentials` is `None` for the unsigned web-identity call.
+/// An STS endpoint to call, and the keys that sign (`None`: unsigned calls).
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    credentials: Option<Credentials>,
+}
+
+/// A client for `endpoint` over `http` (the process's client, [`crate::net::http::client`]).
+/// `credentials` is `None` for the unsigned calls.
 pub fn client(
     endpoint: &Endpoint,
-    http: SharedHttpClient,
+    http: reqwest::Client,
     credentials: Option<&Credentials>,
-) -> aws_sdk_sts::Client {
-    use aws_sdk_sts::config::{retry::RetryConfig, timeout::TimeoutConfig};
-    let mut config = aws_sdk_sts::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(endpoint.region.clone()))
-        .endpoint_url(endpoint.url.clone())
-        .http_client(http)
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .build(),
-        );
-    if let Some(c) = credentials {
-        config = config.credentials_provider(aws_sdk_sts::config::Credentials::new(
-            c.access_key_id.clone(),
-            c.secret_access_key.expose(),
-            Some(c.session_token.expose().to_string()).filter(|t| !t.is_empty()),
-            None,
-            "aws-oidc",
-        ));
+) -> Client {
+    Client {
+        http,
+        endpoint: endpoint.clone(),
+        credentials: credentials.cloned(),
     }
-    aws_sdk_sts::Client::from_conf(config.build())
 }
 
-fn policy_arns(arns: &[String]) -> Option<Vec<PolicyDescriptorType>> {
-    (!arns.is_empty()).then(|| {
-        arns.iter()
-            .map(|a| PolicyDescriptorType::builder().arn(a).build())
-            .collect()
-    })
+/// Why an answer larger than [`MAX_ANSWER`](crate::net::http::MAX_ANSWER) was not read to
+/// its end, naming the endpoint's origin (no path).
+fn too_large(url: &str) -> String {
+    let origin = reqwest::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string());
+    format!("the answer from STS at {origin} is larger than {MAX_ANSWER_TEXT}; stopped reading")
 }
 
-fn convert(
-    creds: Option<&aws_sdk_sts::types::Credentials>,
-    user: Option<&aws_sdk_sts::types::AssumedRoleUser>,
-) -> Result<(Credentials, String), Class> {
+impl Client {
+    /// One attempt of `action` with the form `body`: credentials and the assumed role's ARN,
+    /// or how the attempt failed. Signed when the client has credentials.
+    async fn call(&self, action: &str, body: String) -> Result<(Credentials, String), Class> {
+        let url = &self.endpoint.url;
+        let target = format!("{url}/");
+        let mut request = self
+            .http
+            .post(&target)
+            .header("content-type", wire::CONTENT_TYPE);
+        if let Some(c) = &self.credentials {
+            let parsed = reqwest::Url::parse(&target).map_err(|e| Class::Permanent {
+                code: "RequestError".into(),
+                message: format!("the STS endpoint {url} is not a URL: {e}"),
+                status: 0,
+            })?;
+            // What hyper sends as `Host`: the port only when it is not the scheme's.
+            let host = match (parsed.host_str(), parsed.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                (None, _) => String::new(),
+            };
+            let signer = sigv4::Signer {
+                access_key_id: &c.access_key_id,
+                secret_access_key: c.secret_access_key.expose(),
+                session_token: c.session_token.expose(),
+                region: &self.endpoint.region,
+                service: "sts",
+                time: crate::aws::credentials::now_secs(),
+            };
+            let headers = signer.sign(&sigv4::Request {
+                method: "POST",
+                path: parsed.path(),
+                query: parsed.query(),
+                headers: &[("content-type", wire::CONTENT_TYPE), ("host", &host)],
+                body: body.as_bytes(),
+            });
+            request = request.header("host", host);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify_transport(&e, url))?;
+        let status = response.status().as_u16();
+        let answer = match crate::net::http::read_bounded(response).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(BodyError::TooLarge) => return Err(Class::Transient(too_large(url))),
+            Err(BodyError::Read(e)) => return Err(classify_transport(&e, url)),
+        };
+        if (200..300).contains(&status) {
+            return match wire::issued(&answer, action) {
+                Ok(Some(issued)) => convert(issued),
+                Ok(None) => Err(classify_service(None, "", status)),
+                Err(e) => Err(Class::Transient(format!(
+                    "unreadable answer from STS (HTTP {status}): {e}"
+                ))),
+            };
+        }
+        Err(match wire::error(&answer) {
+            Some((code, message)) => classify_service(Some(&code), &message, status),
+            None => classify_service(None, "", status),
+        })
+    }
+}
+
+fn convert(issued: wire::Issued) -> Result<(Credentials, String), Class> {
     let incomplete = || Class::Transient("STS answered without complete credentials".into());
-    let c = creds.ok_or_else(incomplete)?;
-    let arn = user.map(|u| u.arn().to_string()).ok_or_else(incomplete)?;
-    // The SDK fills missing required fields with "" and the epoch: a cut-off answer
-    // would otherwise pass for credentials.
-    if c.access_key_id().is_empty()
-        || c.secret_access_key().is_empty()
-        || c.session_token().is_empty()
-        || c.expiration().secs() <= crate::aws::credentials::now_secs()
-        || arn.is_empty()
-    {
-        return Err(incomplete());
-    }
+    let field = |f: Option<String>| f.filter(|v| !v.is_empty()).ok_or_else(incomplete);
+    let access_key_id = field(issued.access_key_id)?;
+    let secret_access_key = field(issued.secret_access_key)?;
+    let session_token = field(issued.session_token)?;
+    let arn = field(issued.arn)?;
+    let expiration = field(issued.expiration)?;
+    // A cut-off answer must not pass for credentials.
+    let expiration = crate::aws::credentials::parse_rfc3339(&expiration)
+        .filter(|e| *e > crate::aws::credentials::now_secs())
+        .ok_or_else(incomplete)?;
     // Real credentials are printable ASCII without spaces. Anything else (a line break, a
     // quote, `=`) could only come from a broken or hostile endpoint, and must never reach a
     // file that a shell, a runner or an INI reader parses.
     let printable = |v: &str| v.bytes().all(|b| (0x21..=0x7e).contains(&b));
     // Access key ids are 16-128 upper-case letters and digits: a shorter one is an answer
     // cut off inside the field (STS sends AccessKeyId last).
-    let key_id_ok = (16..=128).contains(&c.access_key_id().len())
-        && c.access_key_id()
+    let key_id_ok = (16..=128).contains(&access_key_id.len())
+        && access_key_id
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if !key_id_ok
-        || ![
-            c.access_key_id(),
-            c.secret_access_key(),
-            c.session_token(),
-            &arn,
-        ]
-        .iter()
-        .all(|v| printable(v))
+        || ![&access_key_id, &secret_access_key, &session_token, &arn]
+            .iter()
+            .all(|v| printable(v))
     {
         return Err(Class::Transient(
             "STS answered with credentials holding characters real ones never have".into(),
@@ -423,10 +455,10 @@ fn convert(
     }
     Ok((
         Credentials {
-            access_key_id: c.access_key_id().to_string(),
-            secret_access_key: Secret::new(c.secret_access_key()),
-            session_token: Secret::new(c.session_token()),
-            expiration: c.expiration().secs(),
+            access_key_id,
+            secret_access_key: Secret::new(secret_access_key),
+            session_token: Secret::new(session_token),
+            expiration,
         },
         arn,
     ))
@@ -451,25 +483,15 @@ fn assumed(
 
 /// `AssumeRoleWithWebIdentity`, retried within `budget`.
 pub async fn assume_web_identity(
-    client: &aws_sdk_sts::Client,
+    client: &Client,
     endpoint: &Endpoint,
     req: &WebIdentityRequest,
     token: &IdToken,
     budget: &Budget,
 ) -> Result<Assumed, StsError> {
-    let (credentials, arn) = with_retries("AssumeRoleWithWebIdentity", budget, || async {
-        let out = client
-            .assume_role_with_web_identity()
-            .role_arn(&req.role.arn)
-            .role_session_name(&req.session_name)
-            .web_identity_token(token.raw().expose())
-            .duration_seconds(req.duration)
-            .set_policy(req.policy.clone())
-            .set_policy_arns(policy_arns(&req.policy_arns))
-            .send()
-            .await
-            .map_err(|e| classify(&e, &endpoint.url))?;
-        convert(out.credentials(), out.assumed_role_user())
+    let action = "AssumeRoleWithWebIdentity";
+    let (credentials, arn) = with_retries(action, budget, || {
+        client.call(action, wire::web_identity(req, token.raw().expose()))
     })
     .await?;
     Ok(assumed(
@@ -484,24 +506,17 @@ pub async fn assume_web_identity(
 /// `AssumeRoleWithSAML`, retried within `budget` like [`assume_web_identity`]. An error
 /// message that quotes the assertion has it replaced by `<redacted assertion>`.
 pub async fn assume_saml(
-    client: &aws_sdk_sts::Client,
+    client: &Client,
     endpoint: &Endpoint,
     req: &SamlRequest,
     budget: &Budget,
 ) -> Result<Assumed, StsError> {
-    let (credentials, arn) = with_retries("AssumeRoleWithSAML", budget, || async {
-        let out = client
-            .assume_role_with_saml()
-            .role_arn(&req.role.arn)
-            .principal_arn(&req.principal_arn)
-            .saml_assertion(req.assertion_b64.expose())
-            .duration_seconds(req.duration)
-            .set_policy(req.policy.clone())
-            .set_policy_arns(policy_arns(&req.policy_arns))
-            .send()
+    let action = "AssumeRoleWithSAML";
+    let (credentials, arn) = with_retries(action, budget, || async {
+        client
+            .call(action, wire::saml(req))
             .await
-            .map_err(|e| redact_assertion(classify(&e, &endpoint.url), &req.assertion_b64))?;
-        convert(out.credentials(), out.assumed_role_user())
+            .map_err(|class| redact_assertion(class, &req.assertion_b64))
     })
     .await?;
     Ok(assumed(
@@ -553,26 +568,16 @@ fn redact_assertion(class: Class, assertion: &Secret) -> Class {
     }
 }
 
-/// The chained `AssumeRole`, signed with the first hop's credentials.
+/// The chained `AssumeRole`, signed with the first hop's credentials (the client's).
 pub async fn assume_chained(
-    client: &aws_sdk_sts::Client,
+    client: &Client,
     endpoint: &Endpoint,
     req: &ChainRequest,
     budget: &Budget,
 ) -> Result<Assumed, StsError> {
-    let (credentials, arn) = with_retries("AssumeRole", budget, || async {
-        let out = client
-            .assume_role()
-            .role_arn(&req.role.arn)
-            .role_session_name(&req.session_name)
-            .set_external_id(req.external_id.clone())
-            .duration_seconds(req.duration)
-            .set_policy(req.policy.clone())
-            .set_policy_arns(policy_arns(&req.policy_arns))
-            .send()
-            .await
-            .map_err(|e| classify(&e, &endpoint.url))?;
-        convert(out.credentials(), out.assumed_role_user())
+    let action = "AssumeRole";
+    let (credentials, arn) = with_retries(action, budget, || {
+        client.call(action, wire::assume_role(req))
     })
     .await?;
     Ok(assumed(credentials, arn, &req.role, &endpoint.region, true))
@@ -728,7 +733,7 @@ mod tests {
             region: "us-east-1".into(),
             url: server.url.clone(),
         };
-        let http = crate::net::http::sts_client(&endpoint.url).unwrap();
+        let http = crate::net::http::client(&endpoint.url).unwrap();
         let client = client(&endpoint, http, None);
         let budget = Budget::new(3, Duration::from_secs(10), Duration::from_millis(1));
         assume_saml(&client, &endpoint, req, &budget).await

@@ -1,9 +1,14 @@
 //! Keeps the fakes honest: the official aws-sdk-sts client must understand the fake STS
 //! answers exactly as it would understand the real service's (success XML, ErrorResponse
 //! codes, SigV4 on AssumeRole, no auth on AssumeRoleWithWebIdentity, transport faults).
+//! The SDK is a dev-dependency only, over reqwest (`src/sts/sdk_http.rs`); aws-oidc itself does
+//! not use it.
 
 use crate::support::*;
 use aws_sdk_sts::config::retry::RetryConfig;
+
+#[path = "../../src/sts/sdk_http.rs"]
+mod sdk_http;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::ProvideErrorMetadata;
 
@@ -12,6 +17,7 @@ fn client(url: &str) -> aws_sdk_sts::Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
+        .http_client(sdk_http::http_client())
         .retry_config(RetryConfig::disabled())
         .credentials_provider(Credentials::new(
             "ASIAFIRSTHOPEXAMPLE0",
