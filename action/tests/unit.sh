@@ -48,6 +48,16 @@ lacks() { # NAME HAYSTACK NEEDLE
 # shellcheck source=action/install.sh
 . "$repo/action/install.sh"
 
+echo "bash 3.2 (macOS runners' shell: bash): no bash-4-only syntax"
+# GitHub's macOS runners run `shell: bash` steps with /bin/bash 3.2. Besides bash-4
+# features, two 3.2 parse rules: a literal "(" in a [[ =~ ]] pattern is a syntax error (put
+# the pattern in a variable), and a quoted replacement in "${v//pat/'rep'}" keeps its quotes.
+# (action/tests/unit.sh under a bash 3.2 in PATH runs everything below with it too.)
+for f in action/install.sh action/main.sh; do
+  hits="$(grep -nE '=~ +[^$ ][^ ]*[(]|,,\}|\^\^\}|declare -A|local -n|mapfile|readarray|\$\{[^}]*//[^}]*/'"'"'[^}]*\}"' "$repo/$f" | grep -v '^[0-9]*: *#')"
+  eq "$f: bash 3.2 syntax" "$hits" ""
+done
+
 echo "install.sh: hashing"
 printf 'abc' >"$work/abc"
 abc_sha=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
