@@ -38,9 +38,10 @@ ao_log() { printf 'aws-oidc-action: %s\n' "$*" >&2; }
 # Escape a message for a workflow command (::error::...).
 ao_escape() {
   local s="$1"
-  s="${s//'%'/'%25'}"
-  s="${s//$'\r'/'%0D'}"
-  s="${s//$'\n'/'%0A'}"
+  # Unquoted: inside "...", bash 3.2 keeps the quotes of a quoted replacement.
+  s=${s//'%'/%25}
+  s=${s//$'\r'/%0D}
+  s=${s//$'\n'/%0A}
   printf '%s' "$s"
 }
 
@@ -157,7 +158,9 @@ ao_asset_name() { # VERSION TARGET
 ao_exe_name() { case "$1" in *windows*) echo aws-oidc.exe ;; *) echo aws-oidc ;; esac; }
 
 ao_is_release_tag() { # v1.2.3, v1.2.3-rc.1
-  [[ "$1" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]
+  # The pattern in a variable: bash 3.2 (macOS' /bin/bash) rejects a literal "(" after =~.
+  local re='^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$'
+  [[ "$1" =~ $re ]]
 }
 
 # 0 iff version A sorts after B (vMAJOR.MINOR.PATCH[-pre]; a pre-release sorts before
