@@ -16,8 +16,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 AO_EXIT_CODE=2 # configuration errors, as aws-oidc itself reports them
 
-warn() { printf '::warning title=aws-oidc::%s\n' "$(ao_escape "$*")"; }
-notice() { printf '::notice title=aws-oidc::%s\n' "$(ao_escape "$*")"; }
+warn() { local m; ao_escape m "$*"; printf '::warning title=aws-oidc::%s\n' "$m"; }
+notice() { local m; ao_escape m "$*"; printf '::notice title=aws-oidc::%s\n' "$m"; }
 
 trim() {
   local s="$1"
@@ -69,7 +69,8 @@ need_not_true AOI_USE_EXISTING_CREDENTIALS use-existing-credentials "aws-oidc do
 need_not_true AOI_FORCE_SKIP_OIDC force-skip-oidc "aws-oidc does not fall back to runner (instance or container) credentials; use role-chaining: true to assume a role with credentials already in the environment"
 if [ "${#unsupported[@]}" -gt 0 ]; then
   for m in "${unsupported[@]}"; do
-    printf '::error title=aws-oidc::%s\n' "$(ao_escape "$m")"
+    ao_escape escaped "$m"
+    printf '::error title=aws-oidc::%s\n' "$escaped"
     [ "${GITHUB_ACTIONS:-}" = true ] || printf 'aws-oidc-action: error: %s\n' "$m" >&2
   done
   ao_die "stopping: the input(s) above have no aws-oidc equivalent, and this action fails rather than ignore an input"
@@ -143,7 +144,8 @@ else
       /* | [A-Za-z]:[\\/]* | \\\\*) ;;
       *) token_file="${GITHUB_WORKSPACE:-$PWD}/$token_file" ;;
     esac
-    [ -f "$token_file" ] || [ -f "$(ao_unix_path "$token_file")" ] ||
+    ao_unix_path token_file_u "$token_file"
+    [ -f "$token_file" ] || [ -f "$token_file_u" ] ||
       ao_die "Web identity token file does not exist: $token_file"
     args+=(--token-file "$token_file")
   else
@@ -156,7 +158,7 @@ fi
 if [ -n "$inline_policy" ] && [ -n "$(trim "$inline_policy")" ]; then
   # Through a file: keeps it out of the process list, and aws-oidc reads a value that
   # starts with '@' as a file name.
-  policy_dir="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")"
+  ao_unix_path policy_dir "${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
   policy_file="$policy_dir/aws-oidc-policy.$$.$RANDOM.json"
   (umask 077 && printf '%s' "$inline_policy" >"$policy_file")
   trap 'rm -f "$policy_file"' EXIT
@@ -207,7 +209,7 @@ if [ -n "$profile" ]; then
   esac
   if [ "$overwrite_profile" != true ]; then
     creds_file="${AWS_SHARED_CREDENTIALS_FILE:-${HOME:-}/.aws/credentials}"
-    creds_file_u="$(ao_unix_path "$creds_file")"
+    ao_unix_path creds_file_u "$creds_file"
     if [ -f "$creds_file_u" ]; then
       while IFS= read -r line || [ -n "$line" ]; do
         line="$(trim "${line%$'\r'}")"
@@ -251,14 +253,16 @@ fi
 
 # aws-oidc's stderr (one success line, or the error and its hints; never a secret) is
 # shown after it ends, and its error becomes the step's annotation.
-errfile="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/aws-oidc-stderr.$$.$RANDOM"
+ao_unix_path errfile "${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
+errfile="$errfile/aws-oidc-stderr.$$.$RANDOM"
 rc=0
 "$AO_BIN" "${args[@]}" 2>"$errfile" || rc=$?
 cat "$errfile" >&2 || true
 if [ "$rc" != 0 ]; then
   msg="$(sed -n '/^aws-oidc: error: /,$p' "$errfile" 2>/dev/null | sed 's/^aws-oidc: error: //')"
   rm -f "$errfile"
-  printf '::error title=aws-oidc::%s\n' "$(ao_escape "aws-oidc assume failed (exit $rc)${msg:+: $msg}")"
+  ao_escape msg "aws-oidc assume failed (exit $rc)${msg:+: $msg}"
+  printf '::error title=aws-oidc::%s\n' "$msg"
   exit "$rc"
 fi
 rm -f "$errfile"

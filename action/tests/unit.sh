@@ -47,6 +47,12 @@ lacks() { # NAME HAYSTACK NEEDLE
 
 # shellcheck source=action/install.sh
 . "$repo/action/install.sh"
+# install.sh's helpers set the variable named first (no $(...) subshells); get prints it.
+get() { # FUNCTION ARGS...: run FUNCTION __got ARGS..., print __got
+  local __got=""
+  "$1" __got "${@:2}" || return
+  printf '%s' "$__got"
+}
 
 echo "bash 3.2 (macOS runners' shell: bash): no bash-4-only syntax"
 # GitHub's macOS runners run `shell: bash` steps with /bin/bash 3.2. Besides bash-4
@@ -61,27 +67,25 @@ done
 echo "install.sh: hashing"
 printf 'abc' >"$work/abc"
 abc_sha=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
-eq "ao_sha256 (default backend)" "$(ao_sha256 "$work/abc")" "$abc_sha"
-eq "ao_sha256 of stdin" "$(printf abc | ao_sha256 -)" "$abc_sha"
+eq "ao_sha256 (default backend)" "$(get ao_sha256 "$work/abc")" "$abc_sha"
+eq "ao_sha256 of stdin" "$(printf abc | get ao_sha256 -)" "$abc_sha"
 # Each backend alone: a PATH with only that tool (plus what the function needs).
 for tool in sha256sum shasum openssl; do
   if p="$(command -v "$tool")"; then
     mkdir -p "$work/only-$tool"
     ln -sf "$p" "$work/only-$tool/$tool"
-    ln -sf "$(command -v tr)" "$work/only-$tool/tr"
     [ "$tool" != shasum ] || ln -sf "$(command -v perl)" "$work/only-$tool/perl"
-    got="$(PATH="$work/only-$tool" ao_sha256 "$work/abc")"
+    got="$(PATH="$work/only-$tool" get ao_sha256 "$work/abc")"
     eq "ao_sha256 with only $tool" "$got" "$abc_sha"
   fi
 done
 mkdir -p "$work/no-hash"
-ln -sf "$(command -v tr)" "$work/no-hash/tr"
-check_fails "ao_sha256 without any hash tool fails" env PATH="$work/no-hash" bash -c ". '$repo/action/install.sh'; ao_sha256 '$work/abc'"
+check_fails "ao_sha256 without any hash tool fails" env PATH="$work/no-hash" bash -c ". '$repo/action/install.sh'; ao_sha256 h '$work/abc'"
 
 echo "install.sh: checksum list and verification"
 asset=aws-oidc-v9.9.9-x86_64-unknown-linux-gnu.tar.gz
 printf 'pretend archive\n' >"$work/$asset"
-good="$(ao_sha256 "$work/$asset")"
+good="$(get ao_sha256 "$work/$asset")"
 printf '# comment\n\n%s  %s\n%s  other-asset.zip\n' "$good" "$asset" "$abc_sha" >"$work/sums.good"
 check "verify: good file" ao_verify "$work/$asset" "$asset" "$work/sums.good"
 check "verify: install.sh verify subcommand" bash "$repo/action/install.sh" verify "$work/$asset" "$asset" "$work/sums.good"
@@ -107,54 +111,54 @@ check "repo action/checksums.txt only has comments or well-formed lines" bash -c
   grep -vE '^(#.*)?\$' '$repo/action/checksums.txt' | grep -vE '^[0-9a-f]{64}  aws-oidc-v[0-9][^ ]*-(x86_64|aarch64)-[a-z0-9_-]+\.(tar\.gz|zip)\$' | { ! grep -q .; }"
 
 echo "install.sh: platforms, names, versions"
-eq "target Linux/X64" "$(ao_target Linux X64)" x86_64-unknown-linux-gnu
-eq "target Linux/ARM64" "$(ao_target Linux ARM64)" aarch64-unknown-linux-gnu
-eq "target macOS/X64" "$(ao_target macOS X64)" x86_64-apple-darwin
-eq "target macOS/ARM64" "$(ao_target macOS ARM64)" aarch64-apple-darwin
-eq "target Windows/X64" "$(ao_target Windows X64)" x86_64-pc-windows-msvc
-check_fails "target Windows/ARM64 has no prebuilt" ao_target Windows ARM64
-eq "asset name (tar.gz)" "$(ao_asset_name v1.2.3 aarch64-apple-darwin)" aws-oidc-v1.2.3-aarch64-apple-darwin.tar.gz
-eq "asset name (zip on Windows)" "$(ao_asset_name v1.2.3 x86_64-pc-windows-msvc)" aws-oidc-v1.2.3-x86_64-pc-windows-msvc.zip
-eq "exe name on Windows" "$(ao_exe_name x86_64-pc-windows-msvc)" aws-oidc.exe
+eq "target Linux/X64" "$(get ao_target Linux X64)" x86_64-unknown-linux-gnu
+eq "target Linux/ARM64" "$(get ao_target Linux ARM64)" aarch64-unknown-linux-gnu
+eq "target macOS/X64" "$(get ao_target macOS X64)" x86_64-apple-darwin
+eq "target macOS/ARM64" "$(get ao_target macOS ARM64)" aarch64-apple-darwin
+eq "target Windows/X64" "$(get ao_target Windows X64)" x86_64-pc-windows-msvc
+check_fails "target Windows/ARM64 has no prebuilt" get ao_target Windows ARM64
+eq "asset name (tar.gz)" "$(get ao_asset_name v1.2.3 aarch64-apple-darwin)" aws-oidc-v1.2.3-aarch64-apple-darwin.tar.gz
+eq "asset name (zip on Windows)" "$(get ao_asset_name v1.2.3 x86_64-pc-windows-msvc)" aws-oidc-v1.2.3-x86_64-pc-windows-msvc.zip
+eq "exe name on Windows" "$(get ao_exe_name x86_64-pc-windows-msvc)" aws-oidc.exe
 {
   printf '# header\n'
   for v in v1.2.0 v1.10.0 v1.10.0-rc.1 v1.9.3; do
     printf '%s  aws-oidc-%s-x86_64-unknown-linux-gnu.tar.gz\n' "$abc_sha" "$v"
   done
 } >"$work/sums.versions"
-eq "newest listed version (numeric, release > rc)" "$(ao_newest_listed_version "$work/sums.versions")" v1.10.0
-eq "resolve: version input wins" "$(ao_resolve_version v1.2.0 v1.9.3 "$work/sums.versions")" v1.2.0
-eq "resolve: version input without v" "$(ao_resolve_version 1.2.0 '' "$work/sums.versions")" v1.2.0
-eq "resolve: version source" "$(ao_resolve_version source v1.9.3 "$work/sums.versions")" source
-check_fails "resolve: bad version input" ao_resolve_version latest '' "$work/sums.versions"
-eq "resolve: ref that is a release tag" "$(ao_resolve_version '' v2.0.0 "$work/sums.versions")" v2.0.0
-eq "resolve: major-tag ref -> newest listed" "$(ao_resolve_version '' v1 "$work/sums.versions")" v1.10.0
-eq "resolve: commit ref -> newest listed" "$(ao_resolve_version '' 0123456789abcdef0123456789abcdef01234567 "$work/sums.versions")" v1.10.0
-eq "resolve: nothing listed -> source" "$(ao_resolve_version '' '' "$repo/action/checksums.txt")" source
-eq "action ref from GITHUB_ACTION_PATH" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1 ao_action_ref)" v1
-eq "action repository from GITHUB_ACTION_PATH" "$(AO_ACTION_REPOSITORY='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1/ ao_action_repository)" acme/aws-oidc
-eq "action ref from env wins" "$(AO_ACTION_REF=v3.1.0 GITHUB_ACTION_PATH=/x/_actions/a/b/v1 ao_action_ref)" v3.1.0
-eq "local action has no ref" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/me/src/aws-oidc ao_action_ref)" ""
+eq "newest listed version (numeric, release > rc)" "$(get ao_newest_listed_version "$work/sums.versions")" v1.10.0
+eq "resolve: version input wins" "$(get ao_resolve_version v1.2.0 v1.9.3 "$work/sums.versions")" v1.2.0
+eq "resolve: version input without v" "$(get ao_resolve_version 1.2.0 '' "$work/sums.versions")" v1.2.0
+eq "resolve: version source" "$(get ao_resolve_version source v1.9.3 "$work/sums.versions")" source
+check_fails "resolve: bad version input" get ao_resolve_version latest '' "$work/sums.versions"
+eq "resolve: ref that is a release tag" "$(get ao_resolve_version '' v2.0.0 "$work/sums.versions")" v2.0.0
+eq "resolve: major-tag ref -> newest listed" "$(get ao_resolve_version '' v1 "$work/sums.versions")" v1.10.0
+eq "resolve: commit ref -> newest listed" "$(get ao_resolve_version '' 0123456789abcdef0123456789abcdef01234567 "$work/sums.versions")" v1.10.0
+eq "resolve: nothing listed -> source" "$(get ao_resolve_version '' '' "$repo/action/checksums.txt")" source
+eq "action ref from GITHUB_ACTION_PATH" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1 get ao_action_ref)" v1
+eq "action repository from GITHUB_ACTION_PATH" "$(AO_ACTION_REPOSITORY='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1/ get ao_action_repository)" acme/aws-oidc
+eq "action ref from env wins" "$(AO_ACTION_REF=v3.1.0 GITHUB_ACTION_PATH=/x/_actions/a/b/v1 get ao_action_ref)" v3.1.0
+eq "local action has no ref" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/me/src/aws-oidc get ao_action_ref)" ""
 
 echo "install.sh: download, verify, unpack, cache (local HTTP server)"
 # A stand-in aws-oidc, packed as a release asset of this platform.
-read -r os arch <<<"$(ao_detect_platform)"
-target="$(ao_target "$os" "$arch")"
-exe="$(ao_exe_name "$target")"
+ao_detect_platform os arch
+target="$(get ao_target "$os" "$arch")"
+exe="$(get ao_exe_name "$target")"
 ver=v0.0.0-unit
 mkdir -p "$work/srv/$ver" "$work/pkg/aws-oidc-$ver-$target" "$work/action/action"
 printf '#!/bin/sh\necho "aws-oidc 0.0.0-unit $*"\n' >"$work/pkg/aws-oidc-$ver-$target/$exe"
 chmod +x "$work/pkg/aws-oidc-$ver-$target/$exe"
-asset="$(ao_asset_name "$ver" "$target")"
+asset="$(get ao_asset_name "$ver" "$target")"
 (cd "$work/pkg" && tar -czf "$work/srv/$ver/$asset" "aws-oidc-$ver-$target")
 cp "$repo/action/install.sh" "$work/action/action/"
-printf '%s  %s\n' "$(ao_sha256 "$work/srv/$ver/$asset")" "$asset" >"$work/action/action/checksums.txt"
+printf '%s  %s\n' "$(get ao_sha256 "$work/srv/$ver/$asset")" "$asset" >"$work/action/action/checksums.txt"
 # The same asset under another version whose listed hash is wrong.
 mkdir -p "$work/srv/v0.0.0-bad"
-cp "$work/srv/$ver/$asset" "$work/srv/v0.0.0-bad/$(ao_asset_name v0.0.0-bad "$target")"
-printf '%s  %s\n' "$abc_sha" "$(ao_asset_name v0.0.0-bad "$target")" >>"$work/action/action/checksums.txt"
+cp "$work/srv/$ver/$asset" "$work/srv/v0.0.0-bad/$(get ao_asset_name v0.0.0-bad "$target")"
+printf '%s  %s\n' "$abc_sha" "$(get ao_asset_name v0.0.0-bad "$target")" >>"$work/action/action/checksums.txt"
 # Listed, but missing from the server (404).
-printf '%s  %s\n' "$abc_sha" "$(ao_asset_name v0.0.0-gone "$target")" >>"$work/action/action/checksums.txt"
+printf '%s  %s\n' "$abc_sha" "$(get ao_asset_name v0.0.0-gone "$target")" >>"$work/action/action/checksums.txt"
 
 python3 -m http.server 0 --bind 127.0.0.1 --directory "$work/srv" >"$work/http.log" 2>&1 &
 server_pid=$!
@@ -210,7 +214,7 @@ plant() { # DIR: every file in DIR becomes the planted one, hashes recomputed
     esac
   done
   for f in "$1"/*.sha256; do
-    [ -f "$f" ] && ao_sha256 "$1/$exe" >"$f"
+    [ -f "$f" ] && get ao_sha256 "$1/$exe" >"$f"
   done
   return 0
 }
@@ -226,7 +230,7 @@ eq "planted release entry: ... still the released one" "$("$(printf '%s\n' "$out
 
 out="$(run_install AO_VERSION=v0.0.0-bad 2>&1)"; rc=$?
 check_fails "install: checksum mismatch stops the step" test "$rc" = 0
-contains "install: mismatch is reported as an ::error" "$out" "::error title=aws-oidc::checksum verification failed for $(ao_asset_name v0.0.0-bad "$target")"
+contains "install: mismatch is reported as an ::error" "$out" "::error title=aws-oidc::checksum verification failed for $(get ao_asset_name v0.0.0-bad "$target")"
 check_fails "install: nothing cached after a mismatch" test -e "$work/cache/aws-oidc/v0.0.0-bad/$arch/$exe"
 check "install: download leftovers removed" bash -c "! ls '$work/tmp' | grep -q aws-oidc-dl"
 
@@ -252,7 +256,7 @@ bin="$(printf '%s\n' "$out" | tail -n 1)"
 eq "install: source build runs" "$("$bin")" built-from-source
 : >"$work/cargo.calls"
 out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=v7.7.7 2>&1)"
-contains "install: a version not in checksums.txt builds from source" "$out" "lists no $(ao_asset_name v7.7.7 "$target"): building from source"
+contains "install: a version not in checksums.txt builds from source" "$out" "lists no $(get ao_asset_name v7.7.7 "$target"): building from source"
 contains "install: ... using this job's source build" "$out" "using this job's source build source-"
 eq "install: ... without running cargo again" "$(cat "$work/cargo.calls")" ""
 printf '\n// changed\n' >>"$work/action/src/main.rs"
