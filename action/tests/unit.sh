@@ -176,6 +176,19 @@ install_env=(env -u AWS_OIDC_BINARY GITHUB_ACTION_PATH="$work/action" RUNNER_TOO
 mkdir -p "$work/tmp"
 run_install() { "${install_env[@]}" "$@" bash "$work/action/action/install.sh" install; }
 
+# Which programs a run starts: a PATH of logging wrappers around the tools the scripts could
+# use (bash and env pass through unlogged). programs prints the log sorted, one line.
+mkdir -p "$work/trace"
+for t in mktemp curl wget sha256sum shasum openssl tar gzip unzip mkdir mv rm cp chmod find head tr \
+  dirname uname cat sed sort grep cygpath; do
+  p="$(command -v "$t")" || continue
+  printf '#!/bin/sh\nprintf "%%s\\n" %s >>"%s"\nexec %s "$@"\n' "$t" "$work/programs" "$p" >"$work/trace/$t"
+  chmod +x "$work/trace/$t"
+done
+ln -sf "$(command -v bash)" "$work/trace/bash"
+ln -sf "$(command -v env)" "$work/trace/env"
+programs() { sort "$work/programs" 2>/dev/null | grep -vx gzip | tr '\n' ' ' | sed 's/ $//'; }
+
 out="$(run_install AO_VERSION=$ver 2>&1)"; rc=$?
 eq "install: downloads and verifies (exit 0)" "$rc" 0
 contains "install: says the hash matched" "$out" "SHA-256 of $asset matches action/checksums.txt"
@@ -187,6 +200,14 @@ esac
 check "install: the verified archive is kept in the tool cache" test -f "$work/cache/aws-oidc/$ver/$arch/$asset"
 check "install: cache is sealed (.complete)" test -f "$work/cache/aws-oidc/$ver/$arch.complete"
 eq "install: installed binary runs" "$("$bin" --version)" "aws-oidc 0.0.0-unit --version"
+rm -rf "$work/cache"
+: >"$work/programs"
+run_install AO_VERSION=$ver PATH="$work/trace" >/dev/null 2>&1
+# (tar -z runs gzip too, which programs leaves out: bsdtar does not.)
+eq "install: a fresh install runs only mktemp, curl, sha256sum, tar, mkdir, mv" "$(programs)" "curl mkdir mktemp mv sha256sum tar"
+: >"$work/programs"
+run_install AO_VERSION=$ver PATH="$work/trace" >/dev/null 2>&1
+eq "install: a cache hit runs only mktemp, cp, sha256sum, tar, rm" "$(programs)" "cp mktemp rm sha256sum tar"
 requests_before="$(grep -c "GET /$ver/" "$work/http.log")"
 out="$(run_install AO_VERSION=$ver 2>&1)"
 contains "install: second run uses the cache" "$out" "using cached aws-oidc $ver"
@@ -297,9 +318,12 @@ echo "main.sh: inputs -> aws-oidc flags"
 # A stand-in aws-oidc that records its arguments, one per line.
 cat >"$work/stub" <<EOF
 #!/usr/bin/env bash
+printf '%s\n' "\$*" >>"$work/calls"
 [ "\${1:-}" = --version ] && { echo "aws-oidc stub"; exit 0; }
 [ "\${1:-}" = assume ] && [ "\${2:-}" = --help ] && { echo "--role-arn \${STUB_HELP:-} --output"; exit 0; }
 printf '%s\n' "\$@" >"$work/args"
+echo "::add-mask::stub-mask"
+[ -z "\${STUB_PRELUDE:-}" ] || printf '%s\n' "\$STUB_PRELUDE" >&2
 printf '%s\n' "HTTPS_PROXY=\${HTTPS_PROXY:-} NO_PROXY=\${NO_PROXY:-} AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID-unset}" >"$work/env"
 for a in "\$@"; do case "\$a" in @*) cat "\${a#@}" >"$work/policy" ;; esac; done
 [ "\${STUB_EXIT:-0}" = 0 ] || printf 'aws-oidc: error: no token\n  hint: add permissions\n' >&2
@@ -314,7 +338,7 @@ defaults=(AOI_AUDIENCE=sts.amazonaws.com AOI_ROLE_CHAINING=false AOI_MASK_AWS_AC
   AOI_USE_EXISTING_CREDENTIALS=false AOI_FORCE_SKIP_OIDC=false
   AOI_AWS_REGION=eu-west-1 AOI_ROLE_TO_ASSUME=arn:aws:iam::123456789012:role/deploy)
 main() { # VAR=VALUE... ; stdout+stderr of main.sh; sets $rc
-  rm -f "$work/args" "$work/env" "$work/policy"
+  rm -f "$work/args" "$work/env" "$work/policy" "$work/calls"
   : >"$work/github_env"
   out="$(env -i PATH="$PATH" HOME="$work/home" AWS_OIDC_BINARY="$work/stub" RUNNER_TEMP="$work/tmp" \
     GITHUB_ENV="$work/github_env" GITHUB_WORKSPACE="$work/ws" AWS_ACCESS_KEY_ID=AKIAOLD \
@@ -323,8 +347,11 @@ main() { # VAR=VALUE... ; stdout+stderr of main.sh; sets $rc
 }
 args() { tr '\n' ' ' <"$work/args" 2>/dev/null | sed 's/ $//'; }
 
-main
+: >"$work/programs"
+main PATH="$work/trace"
 eq "defaults: exit 0" "$rc" 0
+eq "defaults: aws-oidc runs once (no --version first)" "$(cat "$work/calls")" "assume --role-arn arn:aws:iam::123456789012:role/deploy --region eu-west-1 --session-name GitHubActions --audience sts.amazonaws.com --max-attempts 12 --output github"
+eq "defaults: main.sh runs no other program" "$(programs)" ""
 eq "defaults: flags" "$(args)" "assume --role-arn arn:aws:iam::123456789012:role/deploy --region eu-west-1 --session-name GitHubActions --audience sts.amazonaws.com --max-attempts 12 --output github"
 main AOI_ROLE_SESSION_NAME=deploy-1 AOI_ROLE_DURATION_SECONDS=900 AOI_AUDIENCE=custom AOI_DISABLE_RETRY=true \
   AOI_OUTPUT_ENV_CREDENTIALS=false AOI_OUTPUT_CREDENTIALS=true AOI_MASK_AWS_ACCOUNT_ID=TRUE \
@@ -376,6 +403,16 @@ main STUB_EXIT=4
 eq "aws-oidc's exit code is the step's" "$rc" 4
 contains "... with aws-oidc's error and hints as the ::error annotation" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 4): no token%0A  hint: add permissions"
 contains "... and on stderr as it was" "$out" "aws-oidc: error: no token"
+main STUB_EXIT=3 STUB_PRELUDE=$'aws-oidc: note: first\nsecond'
+contains "error after other stderr lines: only the error and its hints annotated" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 3): no token%0A  hint: add permissions"
+contains "... the lines before it still on stderr" "$out" $'aws-oidc: note: first\nsecond\naws-oidc: error: no token'
+env -i PATH="$PATH" HOME="$work/home" AWS_OIDC_BINARY="$work/stub" RUNNER_TEMP="$work/tmp" \
+  GITHUB_ENV="$work/github_env" "${defaults[@]}" STUB_EXIT=5 bash "$repo/action/main.sh" \
+  >"$work/main.stdout" 2>"$work/main.stderr"
+eq "aws-oidc's stdout (workflow commands) is the step's stdout" "$(grep -v '^::error' "$work/main.stdout")" "::add-mask::stub-mask"
+lacks "... and not its stderr" "$(cat "$work/main.stderr")" "::add-mask::"
+contains "aws-oidc's stderr is the step's stderr" "$(cat "$work/main.stderr")" $'aws-oidc: error: no token\n  hint: add permissions'
+check "no temporary file left in RUNNER_TEMP" bash -c "! ls -A '$work/tmp' | grep -q aws-oidc-stderr"
 
 echo "main.sh: inputs that stop the step"
 for spec in \
