@@ -35,79 +35,99 @@
 
 ao_log() { printf 'aws-oidc-action: %s\n' "$*" >&2; }
 
-# Escape a message for a workflow command (::error::...).
+# Helpers that compute a value set the variable named by their first argument (printf -v)
+# instead of printing it, so calling them costs no $(...) subshell (a fork each). Their own
+# locals start with "_" (printf -v would set a same-named local instead), callers' names do
+# not, and a helper that calls another passes it a name the callee does not declare.
+
+# ao_escape VAR MESSAGE: MESSAGE escaped for a workflow command (::error::...).
 ao_escape() {
-  local s="$1"
-  s="${s//'%'/'%25'}"
-  s="${s//$'\r'/'%0D'}"
-  s="${s//$'\n'/'%0A'}"
-  printf '%s' "$s"
+  local _s="$2"
+  # Unquoted: inside "...", bash 3.2 keeps the quotes of a quoted replacement.
+  _s=${_s//'%'/%25}
+  _s=${_s//$'\r'/%0D}
+  _s=${_s//$'\n'/%0A}
+  printf -v "$1" '%s' "$_s"
 }
 
 ao_die() {
   # The annotation (stdout); outside a runner also the plain text on stderr.
-  printf '::error title=aws-oidc::%s\n' "$(ao_escape "$*")"
+  local _msg
+  ao_escape _msg "$*"
+  printf '::error title=aws-oidc::%s\n' "$_msg"
   [ "${GITHUB_ACTIONS:-}" = true ] || printf 'aws-oidc-action: error: %s\n' "$*" >&2
   exit "${AO_EXIT_CODE:-1}"
 }
 
-# Path conversion for Git Bash on Windows (no-op elsewhere).
+# ao_unix_path VAR PATH: PATH for Git Bash on Windows (cygpath -u); PATH itself elsewhere.
 ao_unix_path() {
-  if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s' "$1"; fi
+  if command -v cygpath >/dev/null 2>&1; then
+    printf -v "$1" '%s' "$(cygpath -u "$2")"
+  else
+    printf -v "$1" '%s' "$2"
+  fi
 }
 
-# Lower-case hex SHA-256 of a file ("-": stdin), with whatever the platform has.
+# ao_lower_hex VAR VALUE: VALUE with A-F lower-cased (bash 3.2 has no ${v,,}).
+ao_lower_hex() {
+  local _v="$2"
+  _v=${_v//A/a} _v=${_v//B/b} _v=${_v//C/c}
+  _v=${_v//D/d} _v=${_v//E/e} _v=${_v//F/f}
+  printf -v "$1" '%s' "$_v"
+}
+
+# ao_sha256 VAR FILE ("-": stdin): lower-case hex SHA-256, with whatever the platform has.
 ao_sha256() {
-  local f="$1" out
+  local _out
   if command -v sha256sum >/dev/null 2>&1; then
-    out="$(sha256sum -b "$f")" || return 1
+    _out="$(sha256sum -b "$2")" || return 1
   elif command -v shasum >/dev/null 2>&1; then
-    out="$(shasum -a 256 -b "$f")" || return 1
+    _out="$(shasum -a 256 -b "$2")" || return 1
   elif command -v openssl >/dev/null 2>&1; then
-    if [ "$f" = - ]; then out="$(openssl dgst -sha256 -r)"; else out="$(openssl dgst -sha256 -r "$f")"; fi || return 1
+    if [ "$2" = - ]; then _out="$(openssl dgst -sha256 -r)"; else _out="$(openssl dgst -sha256 -r "$2")"; fi || return 1
   else
     ao_log "no sha256sum, shasum or openssl found"
     return 1
   fi
-  out="${out%% *}"
-  out="${out#\\}" # sha256sum prefixes a backslash for odd file names
-  printf '%s' "$out" | tr 'A-F' 'a-f'
+  _out="${_out%% *}"
+  _out="${_out#\\}" # sha256sum prefixes a backslash for odd file names
+  ao_lower_hex "$1" "$_out"
 }
 
-# The hash listed for ASSET in CHECKSUMS ("<sha256>  <asset>" or "<sha256> *<asset>"
-# lines; blank lines and # comments ignored). Fails unless exactly one well-formed line
-# names the asset.
+# ao_expected_sha256 VAR CHECKSUMS ASSET: the hash listed for ASSET ("<sha256>  <asset>" or
+# "<sha256> *<asset>" lines; blank lines and # comments ignored), lower-case. Fails unless
+# exactly one well-formed line names the asset.
 ao_expected_sha256() {
-  local checksums="$1" asset="$2" hash name n=0 found=""
-  [ -f "$checksums" ] || return 1
-  while IFS= read -r line || [ -n "$line" ]; do
-    line="${line%$'\r'}"
-    case "$line" in '' | '#'*) continue ;; esac
-    hash="${line%%[[:space:]]*}"
-    name="${line#"$hash"}"
-    name="${name#"${name%%[![:space:]]*}"}" # left-trim
-    name="${name#\*}"
-    if [ "$name" = "$asset" ]; then
-      n=$((n + 1))
-      found="$hash"
+  local _checksums="$2" _asset="$3" _line _hash _name _n=0 _found=""
+  [ -f "$_checksums" ] || return 1
+  while IFS= read -r _line || [ -n "$_line" ]; do
+    _line="${_line%$'\r'}"
+    case "$_line" in '' | '#'*) continue ;; esac
+    _hash="${_line%%[[:space:]]*}"
+    _name="${_line#"$_hash"}"
+    _name="${_name#"${_name%%[![:space:]]*}"}" # left-trim
+    _name="${_name#\*}"
+    if [ "$_name" = "$_asset" ]; then
+      _n=$((_n + 1))
+      _found="$_hash"
     fi
-  done <"$checksums"
-  [ "$n" = 1 ] || return 1
-  case "$found" in
+  done <"$_checksums"
+  [ "$_n" = 1 ] || return 1
+  case "$_found" in
     *[!0-9a-fA-F]*) return 1 ;;
   esac
-  [ "${#found}" = 64 ] || return 1
-  printf '%s' "$found" | tr 'A-F' 'a-f'
+  [ "${#_found}" = 64 ] || return 1
+  ao_lower_hex "$1" "$_found"
 }
 
 # ao_verify FILE ASSET CHECKSUMS: 0 iff FILE hashes to the one value listed for ASSET.
 ao_verify() {
   local file="$1" asset="$2" checksums="$3" want got
-  if ! want="$(ao_expected_sha256 "$checksums" "$asset")"; then
+  if ! ao_expected_sha256 want "$checksums" "$asset"; then
     ao_log "no (or no unique, well-formed) SHA-256 for $asset in $checksums"
     return 1
   fi
-  if ! got="$(ao_sha256 "$file")" || [ -z "$got" ]; then
+  if ! ao_sha256 got "$file" || [ -z "$got" ]; then
     ao_log "cannot hash $file"
     return 1
   fi
@@ -118,46 +138,53 @@ ao_verify() {
   return 0
 }
 
-# Rust target triple for the runner's OS/arch (runner.os / runner.arch values).
+# ao_target VAR OS ARCH: Rust target triple for the runner's OS/arch (runner.os /
+# runner.arch values); fails when there is no prebuilt one.
 ao_target() {
-  case "$1/$2" in
-    Linux/X64) echo x86_64-unknown-linux-gnu ;;
-    Linux/ARM64) echo aarch64-unknown-linux-gnu ;;
-    macOS/X64) echo x86_64-apple-darwin ;;
-    macOS/ARM64) echo aarch64-apple-darwin ;;
-    Windows/X64) echo x86_64-pc-windows-msvc ;;
+  case "$2/$3" in
+    Linux/X64) printf -v "$1" x86_64-unknown-linux-gnu ;;
+    Linux/ARM64) printf -v "$1" aarch64-unknown-linux-gnu ;;
+    macOS/X64) printf -v "$1" x86_64-apple-darwin ;;
+    macOS/ARM64) printf -v "$1" aarch64-apple-darwin ;;
+    Windows/X64) printf -v "$1" x86_64-pc-windows-msvc ;;
     *) return 1 ;;
   esac
 }
 
-# runner.os/runner.arch when not given (running outside the runner, e.g. tests).
+# ao_detect_platform OSVAR ARCHVAR: runner.os/runner.arch when not given (running outside
+# the runner, e.g. tests).
 ao_detect_platform() {
-  local os arch
-  case "$(uname -s)" in
-    Linux) os=Linux ;;
-    Darwin) os=macOS ;;
-    MINGW* | MSYS* | CYGWIN*) os=Windows ;;
-    *) os="$(uname -s)" ;;
+  local _u _os _arch
+  _u="$(uname -s -m)" || return 1
+  _os="${_u% *}" _arch="${_u##* }"
+  case "$_os" in
+    Linux) _os=Linux ;;
+    Darwin) _os=macOS ;;
+    MINGW* | MSYS* | CYGWIN*) _os=Windows ;;
   esac
-  case "$(uname -m)" in
-    x86_64 | amd64) arch=X64 ;;
-    aarch64 | arm64) arch=ARM64 ;;
-    *) arch="$(uname -m)" ;;
+  case "$_arch" in
+    x86_64 | amd64) _arch=X64 ;;
+    aarch64 | arm64) _arch=ARM64 ;;
   esac
-  printf '%s %s' "$os" "$arch"
+  printf -v "$1" '%s' "$_os"
+  printf -v "$2" '%s' "$_arch"
 }
 
-ao_asset_name() { # VERSION TARGET
-  case "$2" in
-    *windows*) printf 'aws-oidc-%s-%s.zip' "$1" "$2" ;;
-    *) printf 'aws-oidc-%s-%s.tar.gz' "$1" "$2" ;;
+ao_asset_name() { # VAR VERSION TARGET
+  case "$3" in
+    *windows*) printf -v "$1" 'aws-oidc-%s-%s.zip' "$2" "$3" ;;
+    *) printf -v "$1" 'aws-oidc-%s-%s.tar.gz' "$2" "$3" ;;
   esac
 }
 
-ao_exe_name() { case "$1" in *windows*) echo aws-oidc.exe ;; *) echo aws-oidc ;; esac; }
+ao_exe_name() { # VAR TARGET
+  case "$2" in *windows*) printf -v "$1" aws-oidc.exe ;; *) printf -v "$1" aws-oidc ;; esac
+}
 
 ao_is_release_tag() { # v1.2.3, v1.2.3-rc.1
-  [[ "$1" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]
+  # The pattern in a variable: bash 3.2 (macOS' /bin/bash) rejects a literal "(" after =~.
+  local re='^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$'
+  [[ "$1" =~ $re ]]
 }
 
 # 0 iff version A sorts after B (vMAJOR.MINOR.PATCH[-pre]; a pre-release sorts before
@@ -178,70 +205,76 @@ ao_version_gt() {
   [[ "$ap" > "$bp" ]]
 }
 
-# Newest release version that has any asset listed in CHECKSUMS, or nothing.
+# ao_newest_listed_version VAR CHECKSUMS: the newest release version that has any asset
+# listed in CHECKSUMS, or "".
 ao_newest_listed_version() {
-  local checksums="$1" line name v best=""
-  [ -f "$checksums" ] || return 0
-  local re='^[0-9a-fA-F]{64}[[:space:]]+\*?aws-oidc-(v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?)-(x86_64|aarch64)-'
-  while IFS= read -r line || [ -n "$line" ]; do
-    line="${line%$'\r'}"
-    [[ "$line" =~ $re ]] || continue
-    v="${BASH_REMATCH[1]}"
-    if [ -z "$best" ] || ao_version_gt "$v" "$best"; then best="$v"; fi
-  done <"$checksums"
-  printf '%s' "$best"
+  local _checksums="$2" _line _v _best=""
+  local _re='^[0-9a-fA-F]{64}[[:space:]]+\*?aws-oidc-(v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?)-(x86_64|aarch64)-'
+  if [ -f "$_checksums" ]; then
+    while IFS= read -r _line || [ -n "$_line" ]; do
+      _line="${_line%$'\r'}"
+      [[ "$_line" =~ $_re ]] || continue
+      _v="${BASH_REMATCH[1]}"
+      if [ -z "$_best" ] || ao_version_gt "$_v" "$_best"; then _best="$_v"; fi
+    done <"$_checksums"
+  fi
+  printf -v "$1" '%s' "$_best"
 }
 
-# The ref the action was used at: github.action_ref (passed via env, as the runner leaves
-# it empty inside composite run: blocks), else the last component of
-# .../_actions/<owner>/<repo>/<ref>.
+# ao_action_ref VAR: the ref the action was used at: github.action_ref (passed via env, as
+# the runner leaves it empty inside composite run: blocks), else the last component of
+# .../_actions/<owner>/<repo>/<ref>, else "".
 ao_action_ref() {
+  local _p=""
   if [ -n "${AO_ACTION_REF:-}" ]; then
-    printf '%s' "$AO_ACTION_REF"
+    printf -v "$1" '%s' "$AO_ACTION_REF"
     return
   fi
-  local p
-  p="$(ao_unix_path "${GITHUB_ACTION_PATH:-}")"
-  p="${p%/}"
-  case "$p" in
-    */_actions/*/*/*) printf '%s' "${p##*/}" ;;
+  ao_unix_path _p "${GITHUB_ACTION_PATH:-}"
+  _p="${_p%/}"
+  case "$_p" in
+    */_actions/*/*/*) _p="${_p##*/}" ;;
+    *) _p="" ;;
   esac
+  printf -v "$1" '%s' "$_p"
 }
 
+# ao_action_repository VAR: owner/repo of the action (github.action_repository, else from
+# .../_actions/<owner>/<repo>/<ref>, else GITHUB_REPOSITORY).
 ao_action_repository() {
+  local _p
   if [ -n "${AO_ACTION_REPOSITORY:-}" ]; then
-    printf '%s' "$AO_ACTION_REPOSITORY"
+    printf -v "$1" '%s' "$AO_ACTION_REPOSITORY"
     return
   fi
-  local p rest
-  p="$(ao_unix_path "${GITHUB_ACTION_PATH:-}")"
-  p="${p%/}"
-  case "$p" in
+  ao_unix_path _p "${GITHUB_ACTION_PATH:-}"
+  _p="${_p%/}"
+  case "$_p" in
     */_actions/*/*/*)
-      rest="${p##*/_actions/}" # owner/repo/ref
-      printf '%s' "${rest%/*}"
-      return
+      _p="${_p##*/_actions/}" # owner/repo/ref
+      printf -v "$1" '%s' "${_p%/*}"
       ;;
+    *) printf -v "$1" '%s' "${GITHUB_REPOSITORY:-}" ;;
   esac
-  printf '%s' "${GITHUB_REPOSITORY:-}"
 }
 
-# Which version to install: "source" or a release tag. Prints it; fails on a bad input.
-ao_resolve_version() { # INPUT REF CHECKSUMS
-  local input="$1" ref="$2" checksums="$3" v
-  case "$input" in
+# ao_resolve_version VAR INPUT REF CHECKSUMS: which version to install, "source" or a
+# release tag; fails on a bad input.
+ao_resolve_version() {
+  local _input="$2" _ref="$3" _newest
+  case "$_input" in
     '') ;;
-    source) echo source; return 0 ;;
-    v[0-9]*) ao_is_release_tag "$input" || return 1; echo "$input"; return 0 ;;
-    [0-9]*) ao_is_release_tag "v$input" || return 1; echo "v$input"; return 0 ;;
+    source) printf -v "$1" source; return 0 ;;
+    v[0-9]*) ao_is_release_tag "$_input" || return 1; printf -v "$1" '%s' "$_input"; return 0 ;;
+    [0-9]*) ao_is_release_tag "v$_input" || return 1; printf -v "$1" '%s' "v$_input"; return 0 ;;
     *) return 1 ;;
   esac
-  if ao_is_release_tag "$ref"; then
-    echo "$ref"
+  if ao_is_release_tag "$_ref"; then
+    printf -v "$1" '%s' "$_ref"
     return 0
   fi
-  v="$(ao_newest_listed_version "$checksums")"
-  echo "${v:-source}"
+  ao_newest_listed_version _newest "$4"
+  printf -v "$1" '%s' "${_newest:-source}"
 }
 
 # Fetch URL to FILE. 0 ok, 4 not found (HTTP 404), 1 other failure.
@@ -267,9 +300,8 @@ ao_download() {
   fi
 }
 
-ao_extract() { # ARCHIVE DIR
+ao_extract() { # ARCHIVE DIR (an existing directory)
   local archive="$1" dir="$2"
-  mkdir -p "$dir"
   case "$archive" in
     *.tar.gz) tar -xzf "$archive" -C "$dir" ;;
     *.zip)
@@ -288,67 +320,84 @@ ao_extract() { # ARCHIVE DIR
 
 # Cache layout: <root>/aws-oidc/<version>/<arch>/<asset> (the release archive, as
 # downloaded) and <root>/aws-oidc/<version>/<arch>.complete (actions/tool-cache convention).
-ao_cache_root() {
-  local root="${RUNNER_TOOL_CACHE:-}"
-  if [ -z "$root" ]; then
-    root="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}"
+ao_cache_root() { # VAR
+  local _root="${RUNNER_TOOL_CACHE:-}"
+  if [ -z "$_root" ]; then
+    _root="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}"
   fi
-  printf '%s/aws-oidc' "$(ao_unix_path "$root")"
+  ao_unix_path _root "$_root"
+  printf -v "$1" '%s/aws-oidc' "$_root"
 }
 
-# A fresh directory of this run (under RUNNER_TEMP, which the runner empties for every job).
+# ao_run_dir VAR: a fresh directory of this run (under RUNNER_TEMP, which the runner
+# empties for every job).
 ao_run_dir() {
-  mktemp -d "$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/aws-oidc-bin.XXXXXX"
+  local _base _dir
+  ao_unix_path _base "${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
+  _dir="$(mktemp -d "$_base/aws-oidc-bin.XXXXXX")" || return 1
+  printf -v "$1" '%s' "$_dir"
 }
 
-# ao_unpack ARCHIVE EXE: unpack into a fresh directory of this run; prints the binary's path.
+# ao_unpack VAR ARCHIVE DIR EXE: unpack ARCHIVE (a release asset) into DIR, a fresh
+# directory of this run; VAR = the binary's path. The release lays it out as
+# <asset name without .tar.gz/.zip>/EXE; EXE at the top or under another single directory
+# is taken too.
 ao_unpack() {
-  local archive="$1" exe="$2" out bin
-  out="$(ao_run_dir)" || return 1
-  ao_extract "$archive" "$out" || { rm -rf "$out"; return 1; }
-  bin="$(find "$out" -type f -name "$exe" | head -n 1)"
-  [ -n "$bin" ] || { rm -rf "$out"; return 1; }
-  chmod 0755 "$bin"
-  printf '%s' "$bin"
+  local _archive="$2" _dir="$3" _exe="$4" _top _bin _f
+  ao_extract "$_archive" "$_dir" || return 1
+  _top="${_archive##*/}"
+  _top="${_top%.tar.gz}"
+  _top="${_top%.zip}"
+  _bin="$_dir/$_top/$_exe"
+  if [ ! -f "$_bin" ]; then
+    _bin=""
+    for _f in "$_dir/$_exe" "$_dir"/*/"$_exe"; do
+      if [ -f "$_f" ]; then _bin="$_f"; break; fi
+    done
+    [ -n "$_bin" ] || return 1
+  fi
+  # tar and unzip keep the release's mode; chmod only when it did not survive.
+  [ -x "$_bin" ] || chmod 0755 "$_bin" || return 1
+  printf -v "$1" '%s' "$_bin"
 }
 
-# ao_cached_release DIR ASSET CHECKSUMS EXE: the cached archive, re-verified against
+# ao_cached_release VAR DIR ASSET CHECKSUMS EXE: the cached archive, re-verified against
 # CHECKSUMS (the list at the action's ref, never a hash kept in the cache), unpacked for this
-# run; prints the binary's path. An entry that does not verify is discarded.
+# run; VAR = the binary's path. An entry that does not verify is discarded.
 ao_cached_release() {
-  local dir="$1" asset="$2" checksums="$3" exe="$4" copy bin
-  [ -f "$dir.complete" ] && [ -f "$dir/$asset" ] || return 1
+  local _dir="$2" _asset="$3" _checksums="$4" _exe="$5" _run _unpacked
+  [ -f "$_dir.complete" ] && [ -f "$_dir/$_asset" ] || return 1
   # Verify and unpack a copy of this run's: the cache could change in between.
-  copy="$(ao_run_dir)" || return 1
-  if ! cp "$dir/$asset" "$copy/$asset" || ! ao_verify "$copy/$asset" "$asset" "$checksums"; then
-    ao_log "cached $dir/$asset does not match action/checksums.txt: discarding it and installing again"
-    rm -rf "$dir" "$dir.complete" "$copy"
+  ao_run_dir _run || return 1
+  if ! cp "$_dir/$_asset" "$_run/$_asset" || ! ao_verify "$_run/$_asset" "$_asset" "$_checksums"; then
+    ao_log "cached $_dir/$_asset does not match action/checksums.txt: discarding it and installing again"
+    rm -rf "$_dir" "$_dir.complete" "$_run"
     return 1
   fi
-  bin="$(ao_unpack "$copy/$asset" "$exe")" || {
-    ao_log "could not unpack the cached $asset: installing again"
-    rm -rf "$dir" "$dir.complete" "$copy"
+  if ! ao_unpack _unpacked "$_run/$_asset" "$_run" "$_exe"; then
+    ao_log "could not unpack the cached $_asset: installing again"
+    rm -rf "$_dir" "$_dir.complete" "$_run"
     return 1
-  }
-  rm -rf "$copy"
-  printf '%s' "$bin"
+  fi
+  rm -f "$_run/$_asset"
+  printf -v "$1" '%s' "$_unpacked"
 }
 
-ao_source_key() { # ACTION_DIR
-  local d="$1" f key
-  key="$(
+ao_source_key() { # VAR ACTION_DIR
+  local _d="$2" _key f h=""
+  _key="$(
     {
       for f in Cargo.toml Cargo.lock; do
-        if [ -f "$d/$f" ]; then printf '%s %s\n' "$f" "$(ao_sha256 "$d/$f")"; fi
+        if [ -f "$_d/$f" ]; then ao_sha256 h "$_d/$f" && printf '%s %s\n' "$f" "$h"; fi
       done
-      if [ -d "$d/src" ]; then
-        (cd "$d" && find src -type f | LC_ALL=C sort) | while IFS= read -r f; do
-          printf '%s %s\n' "$f" "$(ao_sha256 "$d/$f")"
+      if [ -d "$_d/src" ]; then
+        (cd "$_d" && find src -type f | LC_ALL=C sort) | while IFS= read -r f; do
+          ao_sha256 h "$_d/$f" && printf '%s %s\n' "$f" "$h"
         done
       fi
-    } | ao_sha256 -
+    } | { ao_sha256 h - && printf '%s' "$h"; }
   )"
-  printf 'source-%s' "${key:0:16}"
+  printf -v "$1" 'source-%s' "${_key:0:16}"
 }
 
 ao_build_from_source() { # ACTION_DIR CACHE_DIR EXE
@@ -372,11 +421,12 @@ ao_build_from_source() { # ACTION_DIR CACHE_DIR EXE
 # Set AO_BIN to the path of a usable aws-oidc (installing it if need be). Logs go to
 # stderr; failures end the script (ao_die), so call it outside $(...).
 ao_install() {
-  local action_dir checksums os arch target exe version ref repo asset url base tmp dir bin rc root key
+  # shellcheck disable=SC2034 # listed: only whether the asset is listed matters here
+  local action_dir checksums os arch target exe version ref repo asset listed url base dir run bin rc root key msg
   AO_BIN=""
   if [ -n "${AWS_OIDC_BINARY:-}" ]; then
     bin="$AWS_OIDC_BINARY"
-    [ -f "$bin" ] || bin="$(ao_unix_path "$bin")"
+    [ -f "$bin" ] || ao_unix_path bin "$bin"
     { [ -f "$bin" ] && [ -x "$bin" ]; } || ao_die "AWS_OIDC_BINARY=$AWS_OIDC_BINARY is not an executable file"
     ao_log "using AWS_OIDC_BINARY=$AWS_OIDC_BINARY (nothing installed)"
     AO_BIN="$bin"
@@ -384,21 +434,27 @@ ao_install() {
   fi
 
   action_dir="${GITHUB_ACTION_PATH:-}"
-  [ -n "$action_dir" ] || action_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  action_dir="$(ao_unix_path "$action_dir")"
+  if [ -z "$action_dir" ]; then
+    case "${BASH_SOURCE[0]}" in
+      */*) action_dir="${BASH_SOURCE[0]%/*}/.." ;;
+      *) action_dir=.. ;;
+    esac
+    action_dir="$(cd "$action_dir" && pwd)"
+  fi
+  ao_unix_path action_dir "$action_dir"
   action_dir="${action_dir%/}"
   checksums="$action_dir/action/checksums.txt"
   os="${AO_RUNNER_OS:-}"
   arch="${AO_RUNNER_ARCH:-}"
   if [ -z "$os" ] || [ -z "$arch" ]; then
-    read -r os arch <<<"$(ao_detect_platform)"
+    ao_detect_platform os arch
   fi
-  target="$(ao_target "$os" "$arch")" || target=""
-  exe="$(ao_exe_name "${target:-$os}")"
-  ref="$(ao_action_ref)"
-  version="$(ao_resolve_version "${AO_VERSION:-}" "$ref" "$checksums")" ||
+  ao_target target "$os" "$arch" || target=""
+  ao_exe_name exe "${target:-$os}"
+  ao_action_ref ref
+  ao_resolve_version version "${AO_VERSION:-}" "$ref" "$checksums" ||
     ao_die "version: '${AO_VERSION:-}' is neither a release tag (v1.2.3) nor 'source'"
-  root="$(ao_cache_root)"
+  ao_cache_root root
 
   if [ "$version" != source ] && [ -z "$target" ]; then
     ao_log "no prebuilt aws-oidc for $os/$arch: building from source"
@@ -407,11 +463,11 @@ ao_install() {
 
   if [ "$version" != source ]; then
     dir="$root/$version/$arch"
-    asset="$(ao_asset_name "$version" "$target")"
-    if ! ao_expected_sha256 "$checksums" "$asset" >/dev/null; then
+    ao_asset_name asset "$version" "$target"
+    if ! ao_expected_sha256 listed "$checksums" "$asset"; then
       ao_log "action/checksums.txt at this ref (${ref:-local}) lists no $asset: building from source"
       version=source
-    elif bin="$(ao_cached_release "$dir" "$asset" "$checksums" "$exe")"; then
+    elif ao_cached_release bin "$dir" "$asset" "$checksums" "$exe"; then
       ao_log "using cached aws-oidc $version ($dir/$asset, SHA-256 matches action/checksums.txt)"
       AO_BIN="$bin"
       return 0
@@ -422,39 +478,42 @@ ao_install() {
     if [ -n "${AWS_OIDC_DOWNLOAD_URL:-}" ]; then
       base="${AWS_OIDC_DOWNLOAD_URL%/}"
     else
-      repo="$(ao_action_repository)"
+      ao_action_repository repo
       [ -n "$repo" ] || ao_die "cannot tell which repository's releases to download aws-oidc from: set AWS_OIDC_DOWNLOAD_URL or AWS_OIDC_BINARY"
       base="${GITHUB_SERVER_URL:-https://github.com}/$repo/releases/download"
     fi
     url="$base/$version/$asset"
-    tmp="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/aws-oidc-dl.$$"
-    rm -rf "$tmp"
-    mkdir -p "$tmp"
+    # Downloaded, verified and unpacked in a fresh directory of this run; only the verified
+    # archive then moves to the tool cache.
+    ao_run_dir run || ao_die "cannot create a directory under ${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
     ao_log "downloading $url"
     rc=0
-    ao_download "$url" "$tmp/$asset" || rc=$?
+    ao_download "$url" "$run/$asset" || rc=$?
     if [ "$rc" = 4 ]; then
-      printf '::warning title=aws-oidc::%s\n' "$(ao_escape "$url does not exist (HTTP 404): building aws-oidc from source")"
-      rm -rf "$tmp"
+      ao_escape msg "$url does not exist (HTTP 404): building aws-oidc from source"
+      printf '::warning title=aws-oidc::%s\n' "$msg"
+      rm -rf "$run"
       version=source
     elif [ "$rc" != 0 ]; then
-      rm -rf "$tmp"
+      rm -rf "$run"
       ao_die "download of $url failed"
     else
-      if ! ao_verify "$tmp/$asset" "$asset" "$checksums"; then
-        rm -rf "$tmp"
+      if ! ao_verify "$run/$asset" "$asset" "$checksums"; then
+        rm -rf "$run"
         ao_die "checksum verification failed for $asset: refusing to run it (its SHA-256 must match the one in action/checksums.txt)"
       fi
       ao_log "SHA-256 of $asset matches action/checksums.txt"
-      bin="$(ao_unpack "$tmp/$asset" "$exe")" || { rm -rf "$tmp"; ao_die "could not unpack $asset, or it holds no $exe"; }
-      # Keep the verified archive (not the binary): every later run re-verifies it.
-      rm -rf "$dir" "$dir.complete"
-      if mkdir -p "$dir" && mv "$tmp/$asset" "$dir/$asset" && : >"$dir.complete"; then
+      ao_unpack bin "$run/$asset" "$run" "$exe" || { rm -rf "$run"; ao_die "could not unpack $asset, or it holds no $exe"; }
+      # Keep the verified archive (not the binary): every later run re-verifies it. What an
+      # earlier, unfinished or foreign entry left there goes first.
+      if [ -e "$dir" ] || [ -L "$dir" ] || [ -e "$dir.complete" ] || [ -L "$dir.complete" ]; then
+        rm -rf "$dir" "$dir.complete"
+      fi
+      if mkdir -p "$dir" && mv "$run/$asset" "$dir/$asset" && : >"$dir.complete"; then
         ao_log "installed aws-oidc $version ($bin); archive cached in $dir"
       else
         ao_log "could not cache $asset in $dir (continuing)"
       fi
-      rm -rf "$tmp"
       AO_BIN="$bin"
       return 0
     fi
@@ -462,16 +521,18 @@ ao_install() {
 
   # A source build is kept for this job only (RUNNER_TEMP): nothing outside a shared cache
   # could vouch for it, so another job's build is never run. Outside a runner: no reuse.
-  key="$(ao_source_key "$action_dir")"
+  ao_source_key key "$action_dir"
   if [ -n "${RUNNER_TEMP:-}" ]; then
-    dir="$(ao_unix_path "$RUNNER_TEMP")/aws-oidc-source/$key/${arch:-unknown}"
+    ao_unix_path dir "$RUNNER_TEMP"
+    dir="$dir/aws-oidc-source/$key/${arch:-unknown}"
     if [ -f "$dir.complete" ] && [ -f "$dir/$exe" ] && [ -x "$dir/$exe" ]; then
       ao_log "using this job's source build $key ($dir/$exe)"
       AO_BIN="$dir/$exe"
       return 0
     fi
   else
-    dir="$(ao_run_dir)/$key"
+    ao_run_dir dir || ao_die "cannot create a directory under ${TMPDIR:-/tmp}"
+    dir="$dir/$key"
   fi
   ao_build_from_source "$action_dir" "$dir" "$exe"
 }

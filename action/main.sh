@@ -10,48 +10,54 @@
 # for composite steps).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+case "${BASH_SOURCE[0]}" in
+  */*) here="${BASH_SOURCE[0]%/*}" ;;
+  *) here=. ;;
+esac
 # shellcheck source=action/install.sh
 . "$here/install.sh"
 
 AO_EXIT_CODE=2 # configuration errors, as aws-oidc itself reports them
 
-warn() { printf '::warning title=aws-oidc::%s\n' "$(ao_escape "$*")"; }
-notice() { printf '::notice title=aws-oidc::%s\n' "$(ao_escape "$*")"; }
+warn() { local m; ao_escape m "$*"; printf '::warning title=aws-oidc::%s\n' "$m"; }
+notice() { local m; ao_escape m "$*"; printf '::notice title=aws-oidc::%s\n' "$m"; }
 
+# Like install.sh's helpers, these set the variable named first (no $(...) subshells);
+# their locals start with "_", callers' names do not.
+# trim VAR VALUE: VALUE without leading and trailing whitespace.
 trim() {
-  local s="$1"
-  s="${s#"${s%%[![:space:]]*}"}"
-  s="${s%"${s##*[![:space:]]}"}"
-  printf '%s' "$s"
+  local _s="$2"
+  _s="${_s#"${_s%%[![:space:]]*}"}"
+  _s="${_s%"${_s##*[![:space:]]}"}"
+  printf -v "$1" '%s' "$_s"
 }
 
-# bool NAME VALUE DEFAULT -> "true"/"false"; YAML 1.2 core-schema booleans, as
-# @actions/core getBooleanInput accepts them.
+# bool VAR VALUE DEFAULT: VAR = true/false (DEFAULT when VALUE is blank); YAML 1.2
+# core-schema booleans, as @actions/core getBooleanInput accepts them. Fails otherwise.
 bool() {
-  local v
-  v="$(trim "$2")"
-  case "$v" in
-    '') printf '%s' "$3" ;;
-    true | True | TRUE) printf true ;;
-    false | False | FALSE) printf false ;;
+  local _b
+  trim _b "$2"
+  case "$_b" in
+    '') printf -v "$1" '%s' "$3" ;;
+    true | True | TRUE) printf -v "$1" true ;;
+    false | False | FALSE) printf -v "$1" false ;;
     *) return 1 ;;
   esac
 }
 
-# Inputs (AOI_*), trimmed.
-inp() { trim "${!1:-}"; }
+# inp VAR NAME: the input in environment variable NAME (AOI_*), trimmed.
+inp() { trim "$1" "${!2:-}"; }
 # boolean_input OUTVAR VAR NAME DEFAULT: sets OUTVAR to true/false or stops.
 boolean_input() {
-  local __bool
-  __bool="$(bool "$3" "${!2:-}" "$4")" || ao_die "input '$3' must be true or false, got '${!2}'"
-  printf -v "$1" '%s' "$__bool"
+  bool "$1" "${!2:-}" "$4" || ao_die "input '$3' must be true or false, got '${!2}'"
 }
 
 # --- inputs aws-oidc has no equivalent for: fail, never ignore --------------------------
 unsupported=()
 need_empty() { # VAR NAME WHY
-  if [ -n "$(inp "$1")" ]; then unsupported+=("'$2' is not supported: $3"); fi
+  local value
+  inp value "$1"
+  if [ -n "$value" ]; then unsupported+=("'$2' is not supported: $3"); fi
 }
 need_not_true() { # VAR NAME WHY
   local value
@@ -69,29 +75,30 @@ need_not_true AOI_USE_EXISTING_CREDENTIALS use-existing-credentials "aws-oidc do
 need_not_true AOI_FORCE_SKIP_OIDC force-skip-oidc "aws-oidc does not fall back to runner (instance or container) credentials; use role-chaining: true to assume a role with credentials already in the environment"
 if [ "${#unsupported[@]}" -gt 0 ]; then
   for m in "${unsupported[@]}"; do
-    printf '::error title=aws-oidc::%s\n' "$(ao_escape "$m")"
+    ao_escape escaped "$m"
+    printf '::error title=aws-oidc::%s\n' "$escaped"
     [ "${GITHUB_ACTIONS:-}" = true ] || printf 'aws-oidc-action: error: %s\n' "$m" >&2
   done
   ao_die "stopping: the input(s) above have no aws-oidc equivalent, and this action fails rather than ignore an input"
 fi
 
 # --- supported inputs ----------------------------------------------------------------
-region="$(inp AOI_AWS_REGION)"
-role="$(inp AOI_ROLE_TO_ASSUME)"
-audience="$(inp AOI_AUDIENCE)"
-session_name="$(inp AOI_ROLE_SESSION_NAME)"
-duration="$(inp AOI_ROLE_DURATION_SECONDS)"
-external_id="$(inp AOI_ROLE_EXTERNAL_ID)"
+inp region AOI_AWS_REGION
+inp role AOI_ROLE_TO_ASSUME
+inp audience AOI_AUDIENCE
+inp session_name AOI_ROLE_SESSION_NAME
+inp duration AOI_ROLE_DURATION_SECONDS
+inp external_id AOI_ROLE_EXTERNAL_ID
 inline_policy="${AOI_INLINE_SESSION_POLICY:-}"
 managed_policies="${AOI_MANAGED_SESSION_POLICIES:-}"
-token_file="$(inp AOI_WEB_IDENTITY_TOKEN_FILE)"
-allowed="$(inp AOI_ALLOWED_ACCOUNT_IDS)"
-max_attempts="$(inp AOI_RETRY_MAX_ATTEMPTS)"
-sts_endpoint="$(inp AOI_STS_ENDPOINT)"
-profile="$(inp AOI_AWS_PROFILE)"
-proxy="$(inp AOI_HTTP_PROXY)"
-no_proxy="$(inp AOI_NO_PROXY)"
-timeout="$(inp AOI_ACTION_TIMEOUT_S)"
+inp token_file AOI_WEB_IDENTITY_TOKEN_FILE
+inp allowed AOI_ALLOWED_ACCOUNT_IDS
+inp max_attempts AOI_RETRY_MAX_ATTEMPTS
+inp sts_endpoint AOI_STS_ENDPOINT
+inp profile AOI_AWS_PROFILE
+inp proxy AOI_HTTP_PROXY
+inp no_proxy AOI_NO_PROXY
+inp timeout AOI_ACTION_TIMEOUT_S
 boolean_input chaining AOI_ROLE_CHAINING role-chaining false
 boolean_input mask_account AOI_MASK_AWS_ACCOUNT_ID mask-aws-account-id false
 boolean_input out_creds AOI_OUTPUT_CREDENTIALS output-credentials false
@@ -143,7 +150,8 @@ else
       /* | [A-Za-z]:[\\/]* | \\\\*) ;;
       *) token_file="${GITHUB_WORKSPACE:-$PWD}/$token_file" ;;
     esac
-    [ -f "$token_file" ] || [ -f "$(ao_unix_path "$token_file")" ] ||
+    ao_unix_path token_file_u "$token_file"
+    [ -f "$token_file" ] || [ -f "$token_file_u" ] ||
       ao_die "Web identity token file does not exist: $token_file"
     args+=(--token-file "$token_file")
   else
@@ -153,10 +161,11 @@ else
   fi
 fi
 
-if [ -n "$inline_policy" ] && [ -n "$(trim "$inline_policy")" ]; then
+trim inline_policy_trimmed "$inline_policy"
+if [ -n "$inline_policy_trimmed" ]; then
   # Through a file: keeps it out of the process list, and aws-oidc reads a value that
   # starts with '@' as a file name.
-  policy_dir="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")"
+  ao_unix_path policy_dir "${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
   policy_file="$policy_dir/aws-oidc-policy.$$.$RANDOM.json"
   (umask 077 && printf '%s' "$inline_policy" >"$policy_file")
   trap 'rm -f "$policy_file"' EXIT
@@ -165,13 +174,12 @@ if [ -n "$inline_policy" ] && [ -n "$(trim "$inline_policy")" ]; then
 fi
 
 while IFS= read -r arn; do
-  arn="$(trim "${arn%$'\r'}")"
+  trim arn "${arn%$'\r'}"
   [ -z "$arn" ] || args+=(--policy-arn "$arn")
 done <<<"$managed_policies"
 
 if [ -n "$allowed" ]; then
-  ids="$(printf '%s' "$allowed" | tr -d '[:space:]')"
-  args+=(--allowed-account-ids "$ids")
+  args+=(--allowed-account-ids "${allowed//[[:space:]]/}")
 fi
 
 # Retries: configure-aws-credentials makes up to retry-max-attempts (default 12) attempts,
@@ -207,10 +215,10 @@ if [ -n "$profile" ]; then
   esac
   if [ "$overwrite_profile" != true ]; then
     creds_file="${AWS_SHARED_CREDENTIALS_FILE:-${HOME:-}/.aws/credentials}"
-    creds_file_u="$(ao_unix_path "$creds_file")"
+    ao_unix_path creds_file_u "$creds_file"
     if [ -f "$creds_file_u" ]; then
       while IFS= read -r line || [ -n "$line" ]; do
-        line="$(trim "${line%$'\r'}")"
+        trim line "${line%$'\r'}"
         if [ "$line" = "[$profile]" ]; then
           ao_die "Profile with name \"$profile\" already exists in $creds_file. Set overwrite-aws-profile: true to overwrite it."
         fi
@@ -237,31 +245,39 @@ fi
 
 # --- find or install aws-oidc, then run it -------------------------------------------
 AO_EXIT_CODE=1
+# (install.sh's log names the binary and, for a release, its version.)
 ao_install
-version_line="$("$AO_BIN" --version 2>/dev/null || true)"
-ao_log "${version_line:-aws-oidc} ($AO_BIN)"
 
 if [ "$console" = true ]; then
   # Builds without the console feature: say so rather than ignore the input.
   case "$("$AO_BIN" assume --help 2>/dev/null || true)" in
     *--console-url*) args+=(--console-url=github-summary) ;;
-    *) ao_die "'console-url: true' is not supported in this version of aws-oidc (${version_line:-unknown version}): it cannot make console sign-in URLs" ;;
+    *)
+      version_line="$("$AO_BIN" --version 2>/dev/null || true)"
+      ao_die "'console-url: true' is not supported in this version of aws-oidc (${version_line:-unknown version}): it cannot make console sign-in URLs"
+      ;;
   esac
 fi
 
 # aws-oidc's stderr (one success line, or the error and its hints; never a secret) is
-# shown after it ends, and its error becomes the step's annotation.
-errfile="$(ao_unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/aws-oidc-stderr.$$.$RANDOM"
+# shown after it ends, and its error becomes the step's annotation. Its stdout (workflow
+# commands: ::add-mask::) goes straight to the step's stdout (fd 3 here).
 rc=0
-"$AO_BIN" "${args[@]}" 2>"$errfile" || rc=$?
-cat "$errfile" >&2 || true
+{ err="$("$AO_BIN" "${args[@]}" 2>&1 >&3 3>&-)" || rc=$?; } 3>&1
+[ -z "$err" ] || printf '%s\n' "$err" >&2
 if [ "$rc" != 0 ]; then
-  msg="$(sed -n '/^aws-oidc: error: /,$p' "$errfile" 2>/dev/null | sed 's/^aws-oidc: error: //')"
-  rm -f "$errfile"
-  printf '::error title=aws-oidc::%s\n' "$(ao_escape "aws-oidc assume failed (exit $rc)${msg:+: $msg}")"
+  # From the first "aws-oidc: error: " line on, without that prefix (the hints follow it).
+  nl=$'\n'
+  case "$err" in
+    "aws-oidc: error: "*) msg="${err#aws-oidc: error: }" ;;
+    *"${nl}aws-oidc: error: "*) msg="${err#*"${nl}"aws-oidc: error: }" ;;
+    *) msg="" ;;
+  esac
+  msg="${msg//"${nl}aws-oidc: error: "/$nl}"
+  ao_escape msg "aws-oidc assume failed (exit $rc)${msg:+: $msg}"
+  printf '::error title=aws-oidc::%s\n' "$msg"
   exit "$rc"
 fi
-rm -f "$errfile"
 
 if [ -n "$profile" ] && [ "$out_env" = true ] && [ -n "${GITHUB_ENV:-}" ]; then
   printf 'AWS_PROFILE=%s\n' "$profile" >>"$GITHUB_ENV"

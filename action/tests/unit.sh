@@ -47,31 +47,92 @@ lacks() { # NAME HAYSTACK NEEDLE
 
 # shellcheck source=action/install.sh
 . "$repo/action/install.sh"
+# install.sh's helpers set the variable named first (no $(...) subshells); get prints it.
+get() { # FUNCTION ARGS...: run FUNCTION __got ARGS..., print __got
+  local __got=""
+  "$1" __got "${@:2}" || return
+  printf '%s' "$__got"
+}
+
+echo "bash 3.2 (macOS runners' shell: bash): no bash-4-only syntax"
+# GitHub's macOS runners run `shell: bash` steps with /bin/bash 3.2. Besides bash-4
+# features, two 3.2 parse rules: a literal "(" in a [[ =~ ]] pattern is a syntax error (put
+# the pattern in a variable), and a quoted replacement in "${v//pat/'rep'}" keeps its quotes.
+# (action/tests/unit.sh under a bash 3.2 in PATH runs everything below with it too.)
+for f in action/install.sh action/main.sh; do
+  hits="$(grep -nE '=~ +[^$ ][^ ]*[(]|,,\}|\^\^\}|declare -A|local -n|mapfile|readarray|\$\{[^}]*//[^}]*/'"'"'[^}]*\}"' "$repo/$f" | grep -v '^[0-9]*: *#')"
+  eq "$f: bash 3.2 syntax" "$hits" ""
+done
+
+echo "helpers that set a variable: no caller hands one a name it declares local"
+# (Not inside $(...): bash 3.2 misparses a here-document there.)
+python3 - "$repo/action/install.sh" "$repo/action/main.sh" >"$work/collisions" 2>&1 <<'EOF'
+import re, sys
+# Helpers that set the variable named by their first argument (printf -v "$1" ..., or
+# passing "$1" on to another such helper) must not be handed a name they declare local:
+# printf -v would set their local, and the caller's variable would stay as it was.
+src = "".join(open(f).read() + "\n" for f in sys.argv[1:])
+funcs = {}
+for m in re.finditer(r'^([A-Za-z_][A-Za-z0-9_]*)\(\) \{(?: *#[^\n]*)?\n(.*?)^\}', src, re.M | re.S):
+    funcs[m.group(1)] = m.group(2)
+for m in re.finditer(r'^([A-Za-z_][A-Za-z0-9_]*)\(\) \{ (.*) \}$', src, re.M):
+    funcs[m.group(1)] = m.group(2)
+def locals_of(body):
+    names = set()
+    for l in re.findall(r'\blocal ([^;\n]*)', body):
+        for w in l.split():
+            names.add(w.split("=")[0])
+    return names
+setters = {f for f, b in funcs.items() if re.search(r'printf -v "\$1"', b)}
+changed = True
+while changed:
+    changed = False
+    for f, b in funcs.items():
+        if f not in setters and any(re.search(r'\b%s "\$1"' % re.escape(s), b) for s in setters):
+            setters.add(f); changed = True
+def reach(f, seen=None):
+    seen = seen or set()
+    if f in seen: return set()
+    seen.add(f)
+    names = locals_of(funcs[f])
+    for s in setters:
+        if re.search(r'\b%s "\$1"' % re.escape(s), funcs[f]):
+            names |= reach(s, seen)
+    return names
+bad = []
+top = re.sub(r'^[A-Za-z_][A-Za-z0-9_]*\(\) \{(?: *#[^\n]*)?\n.*?^\}', '', src, flags=re.M | re.S)
+for f, b in list(funcs.items()) + [("(top level)", top)]:
+    for s in setters:
+        for m in re.finditer(r'(?:^|[\s;&|!({])%s ([A-Za-z_][A-Za-z0-9_]*)\b' % re.escape(s), b, re.M):
+            name = m.group(1)
+            if name in reach(s):
+                bad.append(f"{f}: {s} {name} (a local of {s} or a helper it passes \"$1\" to)")
+print("\n".join(sorted(set(bad))))
+EOF
+eq "printf -v helpers: no name clashes with their locals" "$(cat "$work/collisions")" ""
 
 echo "install.sh: hashing"
 printf 'abc' >"$work/abc"
 abc_sha=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
-eq "ao_sha256 (default backend)" "$(ao_sha256 "$work/abc")" "$abc_sha"
-eq "ao_sha256 of stdin" "$(printf abc | ao_sha256 -)" "$abc_sha"
+eq "ao_sha256 (default backend)" "$(get ao_sha256 "$work/abc")" "$abc_sha"
+eq "ao_sha256 of stdin" "$(printf abc | get ao_sha256 -)" "$abc_sha"
 # Each backend alone: a PATH with only that tool (plus what the function needs).
 for tool in sha256sum shasum openssl; do
   if p="$(command -v "$tool")"; then
     mkdir -p "$work/only-$tool"
     ln -sf "$p" "$work/only-$tool/$tool"
-    ln -sf "$(command -v tr)" "$work/only-$tool/tr"
     [ "$tool" != shasum ] || ln -sf "$(command -v perl)" "$work/only-$tool/perl"
-    got="$(PATH="$work/only-$tool" ao_sha256 "$work/abc")"
+    got="$(PATH="$work/only-$tool" get ao_sha256 "$work/abc")"
     eq "ao_sha256 with only $tool" "$got" "$abc_sha"
   fi
 done
 mkdir -p "$work/no-hash"
-ln -sf "$(command -v tr)" "$work/no-hash/tr"
-check_fails "ao_sha256 without any hash tool fails" env PATH="$work/no-hash" bash -c ". '$repo/action/install.sh'; ao_sha256 '$work/abc'"
+check_fails "ao_sha256 without any hash tool fails" env PATH="$work/no-hash" bash -c ". '$repo/action/install.sh'; ao_sha256 h '$work/abc'"
 
 echo "install.sh: checksum list and verification"
 asset=aws-oidc-v9.9.9-x86_64-unknown-linux-gnu.tar.gz
 printf 'pretend archive\n' >"$work/$asset"
-good="$(ao_sha256 "$work/$asset")"
+good="$(get ao_sha256 "$work/$asset")"
 printf '# comment\n\n%s  %s\n%s  other-asset.zip\n' "$good" "$asset" "$abc_sha" >"$work/sums.good"
 check "verify: good file" ao_verify "$work/$asset" "$asset" "$work/sums.good"
 check "verify: install.sh verify subcommand" bash "$repo/action/install.sh" verify "$work/$asset" "$asset" "$work/sums.good"
@@ -97,54 +158,54 @@ check "repo action/checksums.txt only has comments or well-formed lines" bash -c
   grep -vE '^(#.*)?\$' '$repo/action/checksums.txt' | grep -vE '^[0-9a-f]{64}  aws-oidc-v[0-9][^ ]*-(x86_64|aarch64)-[a-z0-9_-]+\.(tar\.gz|zip)\$' | { ! grep -q .; }"
 
 echo "install.sh: platforms, names, versions"
-eq "target Linux/X64" "$(ao_target Linux X64)" x86_64-unknown-linux-gnu
-eq "target Linux/ARM64" "$(ao_target Linux ARM64)" aarch64-unknown-linux-gnu
-eq "target macOS/X64" "$(ao_target macOS X64)" x86_64-apple-darwin
-eq "target macOS/ARM64" "$(ao_target macOS ARM64)" aarch64-apple-darwin
-eq "target Windows/X64" "$(ao_target Windows X64)" x86_64-pc-windows-msvc
-check_fails "target Windows/ARM64 has no prebuilt" ao_target Windows ARM64
-eq "asset name (tar.gz)" "$(ao_asset_name v1.2.3 aarch64-apple-darwin)" aws-oidc-v1.2.3-aarch64-apple-darwin.tar.gz
-eq "asset name (zip on Windows)" "$(ao_asset_name v1.2.3 x86_64-pc-windows-msvc)" aws-oidc-v1.2.3-x86_64-pc-windows-msvc.zip
-eq "exe name on Windows" "$(ao_exe_name x86_64-pc-windows-msvc)" aws-oidc.exe
+eq "target Linux/X64" "$(get ao_target Linux X64)" x86_64-unknown-linux-gnu
+eq "target Linux/ARM64" "$(get ao_target Linux ARM64)" aarch64-unknown-linux-gnu
+eq "target macOS/X64" "$(get ao_target macOS X64)" x86_64-apple-darwin
+eq "target macOS/ARM64" "$(get ao_target macOS ARM64)" aarch64-apple-darwin
+eq "target Windows/X64" "$(get ao_target Windows X64)" x86_64-pc-windows-msvc
+check_fails "target Windows/ARM64 has no prebuilt" get ao_target Windows ARM64
+eq "asset name (tar.gz)" "$(get ao_asset_name v1.2.3 aarch64-apple-darwin)" aws-oidc-v1.2.3-aarch64-apple-darwin.tar.gz
+eq "asset name (zip on Windows)" "$(get ao_asset_name v1.2.3 x86_64-pc-windows-msvc)" aws-oidc-v1.2.3-x86_64-pc-windows-msvc.zip
+eq "exe name on Windows" "$(get ao_exe_name x86_64-pc-windows-msvc)" aws-oidc.exe
 {
   printf '# header\n'
   for v in v1.2.0 v1.10.0 v1.10.0-rc.1 v1.9.3; do
     printf '%s  aws-oidc-%s-x86_64-unknown-linux-gnu.tar.gz\n' "$abc_sha" "$v"
   done
 } >"$work/sums.versions"
-eq "newest listed version (numeric, release > rc)" "$(ao_newest_listed_version "$work/sums.versions")" v1.10.0
-eq "resolve: version input wins" "$(ao_resolve_version v1.2.0 v1.9.3 "$work/sums.versions")" v1.2.0
-eq "resolve: version input without v" "$(ao_resolve_version 1.2.0 '' "$work/sums.versions")" v1.2.0
-eq "resolve: version source" "$(ao_resolve_version source v1.9.3 "$work/sums.versions")" source
-check_fails "resolve: bad version input" ao_resolve_version latest '' "$work/sums.versions"
-eq "resolve: ref that is a release tag" "$(ao_resolve_version '' v2.0.0 "$work/sums.versions")" v2.0.0
-eq "resolve: major-tag ref -> newest listed" "$(ao_resolve_version '' v1 "$work/sums.versions")" v1.10.0
-eq "resolve: commit ref -> newest listed" "$(ao_resolve_version '' 0123456789abcdef0123456789abcdef01234567 "$work/sums.versions")" v1.10.0
-eq "resolve: nothing listed -> source" "$(ao_resolve_version '' '' "$repo/action/checksums.txt")" source
-eq "action ref from GITHUB_ACTION_PATH" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1 ao_action_ref)" v1
-eq "action repository from GITHUB_ACTION_PATH" "$(AO_ACTION_REPOSITORY='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1/ ao_action_repository)" acme/aws-oidc
-eq "action ref from env wins" "$(AO_ACTION_REF=v3.1.0 GITHUB_ACTION_PATH=/x/_actions/a/b/v1 ao_action_ref)" v3.1.0
-eq "local action has no ref" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/me/src/aws-oidc ao_action_ref)" ""
+eq "newest listed version (numeric, release > rc)" "$(get ao_newest_listed_version "$work/sums.versions")" v1.10.0
+eq "resolve: version input wins" "$(get ao_resolve_version v1.2.0 v1.9.3 "$work/sums.versions")" v1.2.0
+eq "resolve: version input without v" "$(get ao_resolve_version 1.2.0 '' "$work/sums.versions")" v1.2.0
+eq "resolve: version source" "$(get ao_resolve_version source v1.9.3 "$work/sums.versions")" source
+check_fails "resolve: bad version input" get ao_resolve_version latest '' "$work/sums.versions"
+eq "resolve: ref that is a release tag" "$(get ao_resolve_version '' v2.0.0 "$work/sums.versions")" v2.0.0
+eq "resolve: major-tag ref -> newest listed" "$(get ao_resolve_version '' v1 "$work/sums.versions")" v1.10.0
+eq "resolve: commit ref -> newest listed" "$(get ao_resolve_version '' 0123456789abcdef0123456789abcdef01234567 "$work/sums.versions")" v1.10.0
+eq "resolve: nothing listed -> source" "$(get ao_resolve_version '' '' "$repo/action/checksums.txt")" source
+eq "action ref from GITHUB_ACTION_PATH" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1 get ao_action_ref)" v1
+eq "action repository from GITHUB_ACTION_PATH" "$(AO_ACTION_REPOSITORY='' GITHUB_ACTION_PATH=/home/runner/work/_actions/acme/aws-oidc/v1/ get ao_action_repository)" acme/aws-oidc
+eq "action ref from env wins" "$(AO_ACTION_REF=v3.1.0 GITHUB_ACTION_PATH=/x/_actions/a/b/v1 get ao_action_ref)" v3.1.0
+eq "local action has no ref" "$(AO_ACTION_REF='' GITHUB_ACTION_PATH=/home/me/src/aws-oidc get ao_action_ref)" ""
 
 echo "install.sh: download, verify, unpack, cache (local HTTP server)"
 # A stand-in aws-oidc, packed as a release asset of this platform.
-read -r os arch <<<"$(ao_detect_platform)"
-target="$(ao_target "$os" "$arch")"
-exe="$(ao_exe_name "$target")"
+ao_detect_platform os arch
+target="$(get ao_target "$os" "$arch")"
+exe="$(get ao_exe_name "$target")"
 ver=v0.0.0-unit
 mkdir -p "$work/srv/$ver" "$work/pkg/aws-oidc-$ver-$target" "$work/action/action"
 printf '#!/bin/sh\necho "aws-oidc 0.0.0-unit $*"\n' >"$work/pkg/aws-oidc-$ver-$target/$exe"
 chmod +x "$work/pkg/aws-oidc-$ver-$target/$exe"
-asset="$(ao_asset_name "$ver" "$target")"
+asset="$(get ao_asset_name "$ver" "$target")"
 (cd "$work/pkg" && tar -czf "$work/srv/$ver/$asset" "aws-oidc-$ver-$target")
 cp "$repo/action/install.sh" "$work/action/action/"
-printf '%s  %s\n' "$(ao_sha256 "$work/srv/$ver/$asset")" "$asset" >"$work/action/action/checksums.txt"
+printf '%s  %s\n' "$(get ao_sha256 "$work/srv/$ver/$asset")" "$asset" >"$work/action/action/checksums.txt"
 # The same asset under another version whose listed hash is wrong.
 mkdir -p "$work/srv/v0.0.0-bad"
-cp "$work/srv/$ver/$asset" "$work/srv/v0.0.0-bad/$(ao_asset_name v0.0.0-bad "$target")"
-printf '%s  %s\n' "$abc_sha" "$(ao_asset_name v0.0.0-bad "$target")" >>"$work/action/action/checksums.txt"
+cp "$work/srv/$ver/$asset" "$work/srv/v0.0.0-bad/$(get ao_asset_name v0.0.0-bad "$target")"
+printf '%s  %s\n' "$abc_sha" "$(get ao_asset_name v0.0.0-bad "$target")" >>"$work/action/action/checksums.txt"
 # Listed, but missing from the server (404).
-printf '%s  %s\n' "$abc_sha" "$(ao_asset_name v0.0.0-gone "$target")" >>"$work/action/action/checksums.txt"
+printf '%s  %s\n' "$abc_sha" "$(get ao_asset_name v0.0.0-gone "$target")" >>"$work/action/action/checksums.txt"
 
 python3 -m http.server 0 --bind 127.0.0.1 --directory "$work/srv" >"$work/http.log" 2>&1 &
 server_pid=$!
@@ -162,6 +223,19 @@ install_env=(env -u AWS_OIDC_BINARY GITHUB_ACTION_PATH="$work/action" RUNNER_TOO
 mkdir -p "$work/tmp"
 run_install() { "${install_env[@]}" "$@" bash "$work/action/action/install.sh" install; }
 
+# Which programs a run starts: a PATH of logging wrappers around the tools the scripts could
+# use (bash and env pass through unlogged). programs prints the log sorted, one line.
+mkdir -p "$work/trace"
+for t in mktemp curl wget sha256sum shasum openssl tar gzip unzip mkdir mv rm cp chmod find head tr \
+  dirname uname cat sed sort grep cygpath; do
+  p="$(command -v "$t")" || continue
+  printf '#!/bin/sh\nprintf "%%s\\n" %s >>"%s"\nexec %s "$@"\n' "$t" "$work/programs" "$p" >"$work/trace/$t"
+  chmod +x "$work/trace/$t"
+done
+ln -sf "$(command -v bash)" "$work/trace/bash"
+ln -sf "$(command -v env)" "$work/trace/env"
+programs() { sort "$work/programs" 2>/dev/null | grep -vx gzip | tr '\n' ' ' | sed 's/ $//'; }
+
 out="$(run_install AO_VERSION=$ver 2>&1)"; rc=$?
 eq "install: downloads and verifies (exit 0)" "$rc" 0
 contains "install: says the hash matched" "$out" "SHA-256 of $asset matches action/checksums.txt"
@@ -173,6 +247,14 @@ esac
 check "install: the verified archive is kept in the tool cache" test -f "$work/cache/aws-oidc/$ver/$arch/$asset"
 check "install: cache is sealed (.complete)" test -f "$work/cache/aws-oidc/$ver/$arch.complete"
 eq "install: installed binary runs" "$("$bin" --version)" "aws-oidc 0.0.0-unit --version"
+rm -rf "$work/cache"
+: >"$work/programs"
+run_install AO_VERSION=$ver PATH="$work/trace" >/dev/null 2>&1
+# (tar -z runs gzip too, which programs leaves out: bsdtar does not.)
+eq "install: a fresh install runs only mktemp, curl, sha256sum, tar, mkdir, mv" "$(programs)" "curl mkdir mktemp mv sha256sum tar"
+: >"$work/programs"
+run_install AO_VERSION=$ver PATH="$work/trace" >/dev/null 2>&1
+eq "install: a cache hit runs only mktemp, cp, sha256sum, tar, rm" "$(programs)" "cp mktemp rm sha256sum tar"
 requests_before="$(grep -c "GET /$ver/" "$work/http.log")"
 out="$(run_install AO_VERSION=$ver 2>&1)"
 contains "install: second run uses the cache" "$out" "using cached aws-oidc $ver"
@@ -200,7 +282,7 @@ plant() { # DIR: every file in DIR becomes the planted one, hashes recomputed
     esac
   done
   for f in "$1"/*.sha256; do
-    [ -f "$f" ] && ao_sha256 "$1/$exe" >"$f"
+    [ -f "$f" ] && get ao_sha256 "$1/$exe" >"$f"
   done
   return 0
 }
@@ -216,9 +298,9 @@ eq "planted release entry: ... still the released one" "$("$(printf '%s\n' "$out
 
 out="$(run_install AO_VERSION=v0.0.0-bad 2>&1)"; rc=$?
 check_fails "install: checksum mismatch stops the step" test "$rc" = 0
-contains "install: mismatch is reported as an ::error" "$out" "::error title=aws-oidc::checksum verification failed for $(ao_asset_name v0.0.0-bad "$target")"
+contains "install: mismatch is reported as an ::error" "$out" "::error title=aws-oidc::checksum verification failed for $(get ao_asset_name v0.0.0-bad "$target")"
 check_fails "install: nothing cached after a mismatch" test -e "$work/cache/aws-oidc/v0.0.0-bad/$arch/$exe"
-check "install: download leftovers removed" bash -c "! ls '$work/tmp' | grep -q aws-oidc-dl"
+check "install: the refused download is removed" bash -c "! find '$work/tmp' -name '*v0.0.0-bad*' | grep -q ."
 
 # The 404 and not-listed cases fall back to a source build: a stand-in cargo records
 # how it is called and "builds" a script.
@@ -242,7 +324,7 @@ bin="$(printf '%s\n' "$out" | tail -n 1)"
 eq "install: source build runs" "$("$bin")" built-from-source
 : >"$work/cargo.calls"
 out="$(run_install PATH="$work/fakebin:$PATH" AO_VERSION=v7.7.7 2>&1)"
-contains "install: a version not in checksums.txt builds from source" "$out" "lists no $(ao_asset_name v7.7.7 "$target"): building from source"
+contains "install: a version not in checksums.txt builds from source" "$out" "lists no $(get ao_asset_name v7.7.7 "$target"): building from source"
 contains "install: ... using this job's source build" "$out" "using this job's source build source-"
 eq "install: ... without running cargo again" "$(cat "$work/cargo.calls")" ""
 printf '\n// changed\n' >>"$work/action/src/main.rs"
@@ -283,9 +365,12 @@ echo "main.sh: inputs -> aws-oidc flags"
 # A stand-in aws-oidc that records its arguments, one per line.
 cat >"$work/stub" <<EOF
 #!/usr/bin/env bash
+printf '%s\n' "\$*" >>"$work/calls"
 [ "\${1:-}" = --version ] && { echo "aws-oidc stub"; exit 0; }
 [ "\${1:-}" = assume ] && [ "\${2:-}" = --help ] && { echo "--role-arn \${STUB_HELP:-} --output"; exit 0; }
 printf '%s\n' "\$@" >"$work/args"
+echo "::add-mask::stub-mask"
+[ -z "\${STUB_PRELUDE:-}" ] || printf '%s\n' "\$STUB_PRELUDE" >&2
 printf '%s\n' "HTTPS_PROXY=\${HTTPS_PROXY:-} NO_PROXY=\${NO_PROXY:-} AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID-unset}" >"$work/env"
 for a in "\$@"; do case "\$a" in @*) cat "\${a#@}" >"$work/policy" ;; esac; done
 [ "\${STUB_EXIT:-0}" = 0 ] || printf 'aws-oidc: error: no token\n  hint: add permissions\n' >&2
@@ -300,7 +385,7 @@ defaults=(AOI_AUDIENCE=sts.amazonaws.com AOI_ROLE_CHAINING=false AOI_MASK_AWS_AC
   AOI_USE_EXISTING_CREDENTIALS=false AOI_FORCE_SKIP_OIDC=false
   AOI_AWS_REGION=eu-west-1 AOI_ROLE_TO_ASSUME=arn:aws:iam::123456789012:role/deploy)
 main() { # VAR=VALUE... ; stdout+stderr of main.sh; sets $rc
-  rm -f "$work/args" "$work/env" "$work/policy"
+  rm -f "$work/args" "$work/env" "$work/policy" "$work/calls"
   : >"$work/github_env"
   out="$(env -i PATH="$PATH" HOME="$work/home" AWS_OIDC_BINARY="$work/stub" RUNNER_TEMP="$work/tmp" \
     GITHUB_ENV="$work/github_env" GITHUB_WORKSPACE="$work/ws" AWS_ACCESS_KEY_ID=AKIAOLD \
@@ -309,8 +394,11 @@ main() { # VAR=VALUE... ; stdout+stderr of main.sh; sets $rc
 }
 args() { tr '\n' ' ' <"$work/args" 2>/dev/null | sed 's/ $//'; }
 
-main
+: >"$work/programs"
+main PATH="$work/trace"
 eq "defaults: exit 0" "$rc" 0
+eq "defaults: aws-oidc runs once (no --version first)" "$(cat "$work/calls")" "assume --role-arn arn:aws:iam::123456789012:role/deploy --region eu-west-1 --session-name GitHubActions --audience sts.amazonaws.com --max-attempts 12 --output github"
+eq "defaults: main.sh runs no other program" "$(programs)" ""
 eq "defaults: flags" "$(args)" "assume --role-arn arn:aws:iam::123456789012:role/deploy --region eu-west-1 --session-name GitHubActions --audience sts.amazonaws.com --max-attempts 12 --output github"
 main AOI_ROLE_SESSION_NAME=deploy-1 AOI_ROLE_DURATION_SECONDS=900 AOI_AUDIENCE=custom AOI_DISABLE_RETRY=true \
   AOI_OUTPUT_ENV_CREDENTIALS=false AOI_OUTPUT_CREDENTIALS=true AOI_MASK_AWS_ACCOUNT_ID=TRUE \
@@ -362,6 +450,16 @@ main STUB_EXIT=4
 eq "aws-oidc's exit code is the step's" "$rc" 4
 contains "... with aws-oidc's error and hints as the ::error annotation" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 4): no token%0A  hint: add permissions"
 contains "... and on stderr as it was" "$out" "aws-oidc: error: no token"
+main STUB_EXIT=3 STUB_PRELUDE=$'aws-oidc: note: first\nsecond'
+contains "error after other stderr lines: only the error and its hints annotated" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 3): no token%0A  hint: add permissions"
+contains "... the lines before it still on stderr" "$out" $'aws-oidc: note: first\nsecond\naws-oidc: error: no token'
+env -i PATH="$PATH" HOME="$work/home" AWS_OIDC_BINARY="$work/stub" RUNNER_TEMP="$work/tmp" \
+  GITHUB_ENV="$work/github_env" "${defaults[@]}" STUB_EXIT=5 bash "$repo/action/main.sh" \
+  >"$work/main.stdout" 2>"$work/main.stderr"
+eq "aws-oidc's stdout (workflow commands) is the step's stdout" "$(grep -v '^::error' "$work/main.stdout")" "::add-mask::stub-mask"
+lacks "... and not its stderr" "$(cat "$work/main.stderr")" "::add-mask::"
+contains "aws-oidc's stderr is the step's stderr" "$(cat "$work/main.stderr")" $'aws-oidc: error: no token\n  hint: add permissions'
+check "no temporary file left in RUNNER_TEMP" bash -c "! ls -A '$work/tmp' | grep -q aws-oidc-stderr"
 
 echo "main.sh: inputs that stop the step"
 for spec in \
