@@ -67,32 +67,25 @@ fn config() -> &'static Config {
     CONFIG.get_or_init(|| Config::from_env(&Env::from_process()))
 }
 
-/// The trusted roots, loaded once, when the first TLS client is built.
-fn roots() -> Result<&'static [CertificateDer<'static>], String> {
-    static ROOTS: OnceLock<Result<Vec<CertificateDer<'static>>, String>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| load_roots(config()))
-        .as_ref()
-        .map(Vec::as_slice)
-        .map_err(Clone::clone)
-}
-
-fn load_roots(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
-    // Keep only what rustls accepts.
-    let usable =
-        |c: &CertificateDer<'static>| rustls::RootCertStore::empty().add(c.clone()).is_ok();
+/// The trusted roots as rustls takes them, built when the first TLS client is: every
+/// certificate is decoded and parsed once, and one that is in both the system's bundle and
+/// `AWS_CA_BUNDLE` (a bundle made by appending a private CA to the system's) once in all.
+/// Certificates rustls cannot use are left out.
+fn root_store(config: &Config) -> Result<rustls::RootCertStore, String> {
+    let mut store = rustls::RootCertStore::empty();
     let mut seen = std::collections::HashSet::new();
-    let mut certs: Vec<CertificateDer<'static>> = system_roots(config)
-        .into_iter()
-        .filter(|c| seen.insert(c.as_ref().to_vec()) && usable(c))
-        .collect();
-    if certs.is_empty() {
+    // True when the certificate is trusted, by now or already.
+    let mut add = |store: &mut rustls::RootCertStore, cert: CertificateDer<'static>| {
+        !seen.insert(cert.to_vec()) || store.add(cert).is_ok()
+    };
+    for cert in system_roots(config) {
+        add(&mut store, cert);
+    }
+    if store.is_empty() {
         tracing::debug!("no system CA certificates; using the built-in Mozilla roots");
-        certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter(|c| usable(c))
-            .cloned()
-            .collect();
+        for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            add(&mut store, cert.clone());
+        }
     }
     if let Some(path) = &config.ca_bundle {
         let shown = path.display();
@@ -101,15 +94,17 @@ fn load_roots(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
         let extra = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("AWS_CA_BUNDLE {shown} is not a PEM bundle: {e}"))?;
-        let before = certs.len();
-        certs.extend(extra.into_iter().filter(usable));
-        if certs.len() == before {
+        let mut any = false;
+        for cert in extra {
+            any |= add(&mut store, cert);
+        }
+        if !any {
             return Err(format!(
                 "AWS_CA_BUNDLE {shown} holds no usable PEM certificate"
             ));
         }
     }
-    Ok(certs)
+    Ok(store)
 }
 
 /// The system's roots. `SSL_CERT_FILE`/`SSL_CERT_DIR` when set; else the distribution's
@@ -149,47 +144,33 @@ fn system_roots(config: &Config) -> Vec<CertificateDer<'static>> {
 /// federation URL holds the credentials) to another host, with the URL in `Referer`.
 pub fn client(url: &str) -> Result<reqwest::Client, String> {
     static TLS: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    crypto_provider();
     static PLAIN: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     if url.starts_with("http://") {
+        // No trusted roots at all: a client that never makes a TLS connection.
         PLAIN
-            .get_or_init(|| {
-                // No trusted roots at all: without `tls_certs_only`, reqwest would build the
-                // platform verifier, which reads the system's roots for a client that never
-                // makes a TLS connection.
-                reqwest::Client::builder()
-                    .user_agent(USER_AGENT)
-                    .connect_timeout(Duration::from_secs(5))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .tls_certs_only(std::iter::empty())
-                    .build()
-                    .map_err(|e| describe(&e))
-            })
+            .get_or_init(|| build_client(rustls::RootCertStore::empty()))
             .clone()
     } else {
-        TLS.get_or_init(build_client).clone()
+        TLS.get_or_init(|| build_client(root_store(config())?))
+            .clone()
     }
 }
 
-/// rustls' crypto for this process: ring, the one provider the binary carries (reqwest is
-/// built without one of its own and takes the process default).
-fn crypto_provider() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // Err only when one is installed already, which is just as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
-fn build_client() -> Result<reqwest::Client, String> {
-    let certs = roots()?
-        .iter()
-        .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok());
+/// A client trusting `roots`, with rustls on ring, the binary's one crypto provider, set
+/// up here rather than by reqwest (which would parse every root a second time).
+fn build_client(roots: rustls::RootCertStore) -> Result<reqwest::Client, String> {
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS setup failed: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
-        .tls_certs_only(certs)
+        .use_preconfigured_tls(tls)
         .build()
         .map_err(|e| describe(&e))
 }
@@ -295,13 +276,33 @@ mod tests {
             ("AWS_CA_BUNDLE", extra.as_str()),
             ("SSL_CERT_DIR", certs_dir.to_str().unwrap()),
         ]);
-        let sorted = |certs: &[CertificateDer<'_>]| {
-            let mut v: Vec<Vec<u8>> = certs.iter().map(|c| c.to_vec()).collect();
-            v.sort();
-            v
-        };
-        let got = load_roots(&Config::from_env(&env)).unwrap();
-        assert_eq!(sorted(&got), sorted(&mozilla[..6]));
+        let got = root_store(&Config::from_env(&env)).unwrap();
+        assert_eq!(
+            got.len(),
+            6,
+            "3 from SSL_CERT_FILE, 2 from SSL_CERT_DIR, 1 from AWS_CA_BUNDLE"
+        );
+    }
+
+    #[test]
+    fn a_certificate_in_both_bundles_is_trusted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        let system = pem_file(dir.path(), "system.pem", &mozilla[..3]);
+        // A private CA appended to a copy of the system's bundle, as people make them.
+        let extra = pem_file(dir.path(), "extra.pem", &mozilla[..4]);
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", system.as_str()),
+            ("AWS_CA_BUNDLE", extra.as_str()),
+        ]);
+        assert_eq!(root_store(&Config::from_env(&env)).unwrap().len(), 4);
+        // Nothing new in it is no error: its certificates are trusted.
+        let same = pem_file(dir.path(), "same.pem", &mozilla[..2]);
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", system.as_str()),
+            ("AWS_CA_BUNDLE", same.as_str()),
+        ]);
+        assert_eq!(root_store(&Config::from_env(&env)).unwrap().len(), 3);
     }
 
     #[test]
@@ -326,7 +327,7 @@ mod tests {
             ("SSL_CERT_FILE", system.as_str()),
             ("AWS_CA_BUNDLE", "/nonexistent/bundle.pem"),
         ]);
-        let err = load_roots(&Config::from_env(&env)).unwrap_err();
+        let err = root_store(&Config::from_env(&env)).unwrap_err();
         assert!(
             err.starts_with("cannot read AWS_CA_BUNDLE /nonexistent/bundle.pem: "),
             "{err}"

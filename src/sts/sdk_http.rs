@@ -58,6 +58,8 @@ impl HttpClient for Reqwest {
 
 /// The client to hand to `aws_sdk_sts::Config::builder().http_client(..)`.
 pub fn http_client() -> SharedHttpClient {
+    // reqwest carries no crypto provider of its own (the binary's is ring, see net::http).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
