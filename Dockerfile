@@ -45,7 +45,7 @@ ARG TARGETARCH
 ARG BUILDARCH
 WORKDIR /src
 # Rust std for the target and, when cross-compiling, a cross gcc with the target's
-# static glibc (the linker, and aws-lc-sys's C code).
+# static glibc (the linker, and ring's C and assembly).
 RUN set -eu; \
     case "$TARGETARCH" in \
       amd64) triple=x86_64-unknown-linux-gnu;  gnu=x86_64-linux-gnu ;; \

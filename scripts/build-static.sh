@@ -14,7 +14,7 @@
 # Cross-building (e.g. arm64 on an amd64 host) needs the target's Rust std
 # (`rustup target add aarch64-unknown-linux-gnu`) and a cross gcc with the target's static
 # glibc (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross); the linker and C compiler
-# (aws-lc-sys builds C) are set from the gcc prefix unless already set in the environment.
+# (ring builds C and assembly) are set from the gcc prefix unless already set in the environment.
 #
 # Environment: TARGETARCH (default for --arch), CARGO (default cargo), CARGO_TARGET_DIR,
 # RUSTFLAGS (kept; +crt-static is appended).

@@ -35,7 +35,7 @@ done
 needs=(
   python3=python3 venv=python3-venv                       # .venv for moto, awscli, ...
   /etc/ssl/certs/ca-certificates.crt=ca-certificates      # pip, npm, cargo over TLS
-  cc=gcc /usr/include/stdio.h=libc6-dev                   # aws-lc-sys builds C
+  cc=gcc /usr/include/stdio.h=libc6-dev                   # ring builds C
 )
 if [ "$what" = test ]; then
   needs+=(

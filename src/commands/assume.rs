@@ -48,8 +48,8 @@ pub struct AssumeArgs {
     )]
     pub targets: Vec<String>,
 
-    /// How many targets to assume at once (STS allows about 600 AssumeRole* requests per second
-    /// per account and Region: 32 at once stays well below it).
+    /// How many targets to assume at once (STS rate-limits requests per account and Region;
+    /// a throttled request is retried with backoff).
     #[arg(long, env = "AWS_OIDC_CONCURRENCY", value_name = "N",
           default_value_t = crate::commands::targets::DEFAULT_CONCURRENCY,
           value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Targets")]

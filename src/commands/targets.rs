@@ -326,8 +326,9 @@ fn check_distinct(targets: &[RoleTarget]) -> Result<(), Failure> {
 /// STS round trip rather than three (at the former 8).
 ///
 /// STS's request quotas are rates per account and per Region (the requests per second of
-/// AssumeRole, AssumeRoleWithWebIdentity and AssumeRoleWithSAML, about 600 per second by
-/// default; see "AWS STS" in the Service Quotas console). A run sends one request per target
+/// AssumeRole, AssumeRoleWithWebIdentity and AssumeRoleWithSAML; commonly quoted as about 600
+/// per second, a figure not on AWS's public quota pages: check "AWS STS" in the Service Quotas
+/// console of the account). A run sends one request per target
 /// (two for a chain), so 32 at once is a burst of at most 32 requests, and at a ~100 ms round
 /// trip at most ~320 per second while it lasts: about half the quota, leaving the rest to
 /// other jobs of the same account. Targets usually span several accounts, each with its own
