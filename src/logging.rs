@@ -162,6 +162,23 @@ mod tests {
         assert_eq!(enabled, (true, true, false));
     }
 
+    /// Review (issue 15): tracing-subscriber's formatter (main) escapes terminal control
+    /// characters in messages (CVE-2025-58160); a message quoting a hostile answer (an STS
+    /// error message in a retry warning) must not drive the terminal through this one either.
+    #[test]
+    fn control_characters_in_messages_are_escaped() {
+        let warn = Plain { max: Level::WARN };
+        let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m";
+        let ((), held) = tracing::subscriber::with_default(warn, || {
+            super::held(|| tracing::warn!("attempt 1/3 failed: {hostile}; retrying"))
+        });
+        assert!(
+            !held.0.contains(['\x1b', '\x07', '\u{9b}']),
+            "raw control characters on stderr: {:?}",
+            held.0
+        );
+    }
+
     #[test]
     fn messages_can_be_held_back() {
         let warn = Plain { max: Level::WARN };
