@@ -125,10 +125,28 @@ struct Fields(String);
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let _ = if field.name() == "message" {
-            write!(self.0, "{value:?}")
+            // Control characters escaped, as tracing-subscriber does: a message may quote a
+            // hostile answer, which must not drive the terminal.
+            write!(Escaping(&mut self.0), "{value:?}")
         } else {
             write!(self.0, " {}={value:?}", field.name())
         };
+    }
+}
+
+/// Writes into the string with control characters (but line breaks and tabs) escaped.
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if c.is_control() && c != '\n' && c != '\t' {
+                write!(self.0, "{}", c.escape_default())?;
+            } else {
+                self.0.push(c);
+            }
+        }
+        Ok(())
     }
 }
 
