@@ -219,6 +219,49 @@ mod tests {
         authorization
     }
 
+    /// Endpoints with a path, a non-default port, an IPv6 host or a query sign as the SDK's.
+    #[test]
+    fn review_endpoint_shapes_sign_as_the_sdk() {
+        for url in [
+            "https://sts.example.com:8443/sts/",
+            "https://sts.example.com/a%20b/c/",
+            "https://sts.example.com/a+b~c/",
+            "http://[::1]:4566/",
+            "https://sts.example.com/x/?b=2&a=1",
+        ] {
+            let parsed = reqwest::Url::parse(url).unwrap();
+            let host = match (parsed.host_str(), parsed.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                (None, _) => String::new(),
+            };
+            let signer = Signer {
+                access_key_id: "ASIAFIRSTHOPEXAMPLE0",
+                secret_access_key: SECRET,
+                session_token: "tok",
+                region: "us-east-1",
+                service: "sts",
+                time: EXAMPLE_TIME,
+            };
+            let request = Request {
+                method: "POST",
+                path: parsed.path(),
+                query: parsed.query(),
+                headers: &[
+                    ("content-type", super::super::wire::CONTENT_TYPE),
+                    ("host", &host),
+                ],
+                body: b"Action=AssumeRole",
+            };
+            let ours = signer.sign(&request);
+            assert_eq!(
+                ours.last().unwrap().1,
+                sdk_signature(&signer, url, &request),
+                "{url}"
+            );
+        }
+    }
+
     #[test]
     fn same_signature_as_the_sdk_signer() {
         let body = super::super::wire::assume_role(&super::super::ChainRequest {
