@@ -367,4 +367,20 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// Review: hostile answers (any mix of markup, entities, CDATA, multi-byte text) are
+        /// refused or read, never a panic.
+        #[test]
+        fn never_panics(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "<", ">", "</", "/>", "<a", "<b:c", " x='1'", " y=\"<\"", "=", "&", "&amp;", "&#x", "&#",
+            ";", "é", "☺", "<![CDATA[", "]]>", "<!--", "-->", "<?", "?>", "<!DOCTYPE", "a", " ",
+            "\n", "'", "\"", ":", "&#xD800;", "&#1114112;",
+        ]), 0..40)) {
+            let xml: String = parts.concat();
+            let _ = walk(&xml, |_| Ok::<(), XmlError>(()));
+            let _ = unescape(&xml);
+        }
+    }
 }
