@@ -69,9 +69,20 @@ fi
 # dynamic); the release profile (opt-level, fat LTO, strip, panic=abort) is in Cargo.toml.
 # pack-relative-relocs (DT_RELR): the static-pie's ~16,500 relative relocations take 4.7 KB
 # instead of 400 KB (and less work at start). A static binary carries the glibc that applies
-# them, so unlike a dynamic one it does not need glibc >= 2.36 where it runs; the linker
-# must be binutils >= 2.38 (Debian 12, Ubuntu 22.04 and later).
-export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs"
+# them, so unlike a dynamic one it does not need glibc >= 2.36 where it runs; where it is
+# built, the static glibc must know DT_RELR (>= 2.36: Debian 12, Ubuntu 24.04) and ld must
+# be binutils >= 2.38. With an older glibc the flag is left out (a bigger binary, no
+# relocations its start-up code would skip).
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
+glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null || true)" # "glibc 2.36"
+glibc="${glibc#glibc }"
+minor="${glibc#*.}"
+minor="${minor%%.*}"
+if [ "${glibc%%.*}" = 2 ] && [ "$minor" -ge 36 ] 2>/dev/null; then
+  RUSTFLAGS="$RUSTFLAGS -C link-arg=-Wl,-z,pack-relative-relocs"
+else
+  echo "build-static: glibc ${glibc:-unknown} < 2.36: building without DT_RELR relocations" >&2
+fi
 (cd "$repo" && "$cargo" build --release --locked --target "$triple")
 
 target_dir="${CARGO_TARGET_DIR:-target}"

@@ -98,7 +98,9 @@ pub async fn run(
 /// waiting for an ACK (a delayed ACK can hold a small segment back for up to 40 ms).
 async fn accept(listener: &TcpListener) -> std::io::Result<TcpStream> {
     let (stream, _) = listener.accept().await?;
-    stream.set_nodelay(true)?;
+    // A client that has already reset the connection can make this fail (EINVAL on the
+    // BSDs): that is no accept error to back off from, and serving it fails on its own.
+    let _ = stream.set_nodelay(true);
     Ok(stream)
 }
 
