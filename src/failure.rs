@@ -73,15 +73,18 @@ impl Failure {
 
 impl fmt::Display for Failure {
     /// `aws-oidc: error: <message>` then `  hint: <hint>` lines (continuation lines indented).
+    /// Control characters are escaped: a message may quote a server's answer.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "aws-oidc: error: {}", self.message)?;
+        use fmt::Write;
+        let mut out = crate::logging::Escaping(f);
+        writeln!(out, "aws-oidc: error: {}", self.message)?;
         for hint in &self.hints {
             let mut lines = hint.lines();
             if let Some(first) = lines.next() {
-                writeln!(f, "  hint: {first}")?;
+                writeln!(out, "  hint: {first}")?;
             }
             for line in lines {
-                writeln!(f, "        {line}")?;
+                writeln!(out, "        {line}")?;
             }
         }
         Ok(())
@@ -150,6 +153,27 @@ mod tests {
             "aws-oidc: error: no ID token found\n  hint: declare it:\n          id_tokens:\n  hint: or use --token-env\n"
         );
         assert_eq!(f.exit_code(), 3);
+    }
+
+    #[test]
+    fn control_characters_of_a_server_are_escaped() {
+        // An STS or token endpoint's message, quoted in the error: it must not drive the
+        // terminal (clear the screen, retitle the window, hide the rest of the line).
+        let f = Failure::new(
+            Kind::Denied,
+            "AccessDenied: \u{1b}[2J\u{1b}]0;pwned\u{7}\rok",
+        )
+        .hint("the server said: \u{9b}31m");
+        let shown = f.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert!(
+            shown.starts_with("aws-oidc: error: AccessDenied: \\u{1b}[2J"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("\n"));
     }
 
     #[test]

@@ -134,16 +134,17 @@ impl Visit for Fields {
     }
 }
 
-/// Writes into the string with control characters (but line breaks and tabs) escaped.
-struct Escaping<'a>(&'a mut String);
+/// Writes through to `W` with control characters (but line breaks and tabs) escaped: for
+/// text on stderr that may quote an answer from a server (log lines, the final error).
+pub struct Escaping<W: fmt::Write>(pub W);
 
-impl fmt::Write for Escaping<'_> {
+impl<W: fmt::Write> fmt::Write for Escaping<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for c in s.chars() {
             if c.is_control() && c != '\n' && c != '\t' {
                 write!(self.0, "{}", c.escape_default())?;
             } else {
-                self.0.push(c);
+                self.0.write_char(c)?;
             }
         }
         Ok(())
