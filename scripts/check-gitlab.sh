@@ -65,8 +65,7 @@ ensure_packages check-gitlab git=git node=nodejs npm=npm rsync=rsync \
   || die "git, node, npm and rsync are needed"
 # gitlab-ci-local 4.70.0 stops at start on Node 18 (its yargs needs 20), which is what
 # Debian 12's nodejs package is.
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$node_major" -ge 20 ] \
+node_ok \
   || die "gitlab-ci-local $GLCL_VERSION needs Node.js 20 or newer; this is $(node --version) (Debian 12's nodejs is 18: install Node.js 20, e.g. NodeSource's nodejs package, or Debian 13's)"
 
 say "test dependencies (.venv: moto, awscli)"

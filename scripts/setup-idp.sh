@@ -18,8 +18,7 @@ dir="$repo/tests/idp"
 
 ensure_packages setup-idp node=nodejs npm=npm flock=util-linux \
   || { echo "setup-idp: node, npm and flock are needed" >&2; exit 1; }
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$node_major" -ge 20 ] || {
+node_ok || {
   echo "setup-idp: oidc-provider needs Node.js 20 or newer; this is $(node --version)" >&2; exit 1; }
 
 want="$(node -p "require('$dir/package.json').dependencies['oidc-provider']")"

@@ -60,7 +60,6 @@ elif [ "$check_only" = 1 ]; then
 else
   apt_install setup-system-deps "${missing[@]}"
 fi
-if [ "$what" = test ] && command -v node >/dev/null 2>&1 \
-   && [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+if [ "$what" = test ] && command -v node >/dev/null 2>&1 && ! node_ok; then
   echo "setup-system-deps: WARNING: Node.js $(node --version) is too old for gitlab-ci-local: scripts/check-gitlab.sh needs 20 or newer (Debian 12's nodejs is 18)" >&2
 fi

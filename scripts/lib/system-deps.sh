@@ -6,6 +6,7 @@
 #   missing_packages CHECK=PACKAGE...   # prints the PACKAGEs whose CHECK fails, one a line
 #   apt_install WHO PACKAGE...          # installs them; returns 1 (with a message) if it can't
 #   ensure_packages WHO CHECK=PACKAGE... # both
+#   node_ok                             # node is on PATH and is Node.js 20 or newer
 #
 # A CHECK is a command name (found on PATH), an absolute path (must exist), or `venv`
 # (python3 can create a virtual environment: Debian's python3 needs python3-venv for it).
@@ -70,4 +71,12 @@ ensure_packages() {
   shift
   mapfile -t pkgs < <(missing_packages "$@")
   apt_install "$who" "${pkgs[@]}"
+}
+
+# node_ok: true when node is on PATH and its major version is 20 or more: what the npm
+# tools need (gitlab-ci-local 4.70.0's yargs, oidc-provider); Debian 12's nodejs is 18.
+node_ok() {
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)" || return 1
+  [ "$major" -ge 20 ] 2>/dev/null
 }
