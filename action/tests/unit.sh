@@ -453,13 +453,15 @@ contains "... and on stderr as it was" "$out" "aws-oidc: error: no token"
 main STUB_EXIT=3 STUB_PRELUDE=$'aws-oidc: note: first\nsecond'
 contains "error after other stderr lines: only the error and its hints annotated" "$out" "::error title=aws-oidc::aws-oidc assume failed (exit 3): no token%0A  hint: add permissions"
 contains "... the lines before it still on stderr" "$out" $'aws-oidc: note: first\nsecond\naws-oidc: error: no token'
-env -i PATH="$PATH" HOME="$work/home" AWS_OIDC_BINARY="$work/stub" RUNNER_TEMP="$work/tmp" \
+# A RUNNER_TEMP of its own: whatever main.sh leaves there shows (the others hold install runs).
+rm -rf "$work/tmp-main" && mkdir -p "$work/tmp-main"
+env -i PATH="$PATH" HOME="$work/home" AWS_OIDC_BINARY="$work/stub" RUNNER_TEMP="$work/tmp-main" \
   GITHUB_ENV="$work/github_env" "${defaults[@]}" STUB_EXIT=5 bash "$repo/action/main.sh" \
   >"$work/main.stdout" 2>"$work/main.stderr"
 eq "aws-oidc's stdout (workflow commands) is the step's stdout" "$(grep -v '^::error' "$work/main.stdout")" "::add-mask::stub-mask"
 lacks "... and not its stderr" "$(cat "$work/main.stderr")" "::add-mask::"
 contains "aws-oidc's stderr is the step's stderr" "$(cat "$work/main.stderr")" $'aws-oidc: error: no token\n  hint: add permissions'
-check "no temporary file left in RUNNER_TEMP" bash -c "! ls -A '$work/tmp' | grep -q aws-oidc-stderr"
+eq "no temporary file left in RUNNER_TEMP" "$(ls -A "$work/tmp-main")" ""
 
 echo "main.sh: inputs that stop the step"
 for spec in \
