@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Installing the Debian packages the scripts need, when they are missing. Shared by
 # scripts/setup-system-deps.sh (what scripts/test.sh and scripts/demo.sh call first),
-# setup-test-deps.sh, check-gitlab.sh and image-smoke.sh. Source it, then:
+# setup-test-deps.sh, setup-idp.sh, check-action.sh, check-gitlab.sh, image-smoke.sh and
+# bench/run.sh. Source it, then:
 #
 #   missing_packages CHECK=PACKAGE...   # prints the PACKAGEs whose CHECK fails, one a line
 #   apt_install WHO PACKAGE...          # installs them; returns 1 (with a message) if it can't
