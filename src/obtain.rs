@@ -265,23 +265,21 @@ async fn saml(
         req.role.arn,
         login.name
     );
-    sts::assume_saml(&client, &s.endpoint, &req, budget)
-        .await
-        .map_err(|e| {
-            let roles = parsed.role_arns();
-            let ctx = sts::hints::SamlContext {
-                role: &req.role,
-                principal_arn: &req.principal_arn,
-                roles_in_assertion: &roles,
-                recipient: parsed.recipient.as_deref(),
-                audiences: &parsed.audiences,
-                issuer: parsed.issuer.as_deref(),
-                region: &s.endpoint.region,
-                duration: req.duration,
-            };
-            let hints = sts::hints::saml_hints(&e, &ctx);
-            failure::sts(e, hints)
-        })
+    sts::assume_saml(&client, &req, budget).await.map_err(|e| {
+        let roles = parsed.role_arns();
+        let ctx = sts::hints::SamlContext {
+            role: &req.role,
+            principal_arn: &req.principal_arn,
+            roles_in_assertion: &roles,
+            recipient: parsed.recipient.as_deref(),
+            audiences: &parsed.audiences,
+            issuer: parsed.issuer.as_deref(),
+            region: &s.endpoint.region,
+            duration: req.duration,
+        };
+        let hints = sts::hints::saml_hints(&e, &ctx);
+        failure::sts(e, hints)
+    })
 }
 
 /// The session name a login's token gives: the provider's `session_name_claim`, else email,
@@ -430,7 +428,7 @@ pub async fn obtain_with(s: &Settings, env: &Env, shared: Shared) -> Result<Obta
                 (None, Route::WebIdentity { .. }) => unreachable!("the web-identity hop ran"),
             };
             let signed = sts::client(&s.endpoint, http, Some(base));
-            let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
+            let a = sts::assume_chained(&signed, chain, &budget)
                 .await
                 .map_err(|e| sts_failure(e, s, claims))?;
             tracing::info!("chained to {}", a.assumed_role_arn);
@@ -474,7 +472,7 @@ async fn web_identity(
     let client = sts::client(&s.endpoint, http.clone(), None);
     let mut reminted = false;
     loop {
-        match sts::assume_web_identity(&client, &s.endpoint, request, &token, budget).await {
+        match sts::assume_web_identity(&client, request, &token, budget).await {
             Ok(a) => {
                 tracing::info!(
                     "assumed {} (expires {})",
