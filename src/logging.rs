@@ -124,12 +124,14 @@ struct Fields(String);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // Control characters escaped, as tracing-subscriber does: a message or a field (`%`
+        // takes a value's Display) may quote a hostile answer, which must not drive the
+        // terminal.
+        let mut out = Escaping(&mut self.0);
         let _ = if field.name() == "message" {
-            // Control characters escaped, as tracing-subscriber does: a message may quote a
-            // hostile answer, which must not drive the terminal.
-            write!(Escaping(&mut self.0), "{value:?}")
+            write!(out, "{value:?}")
         } else {
-            write!(self.0, " {}={value:?}", field.name())
+            write!(out, " {}={value:?}", field.name())
         };
     }
 }
@@ -189,8 +191,12 @@ mod tests {
         let warn = Plain { max: Level::WARN };
         let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m";
         let ((), held) = tracing::subscriber::with_default(warn, || {
-            super::held(|| tracing::warn!("attempt 1/3 failed: {hostile}; retrying"))
+            super::held(|| {
+                tracing::warn!("attempt 1/3 failed: {hostile}; retrying");
+                tracing::warn!(answer = %hostile, "attempt 2/3 failed");
+            })
         });
+        assert!(held.0.contains(" answer=\\u{1b}]0;pwned"), "{:?}", held.0);
         assert!(
             !held.0.contains(['\x1b', '\x07', '\u{9b}']),
             "raw control characters on stderr: {:?}",

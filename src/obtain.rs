@@ -62,29 +62,13 @@ async fn fetch_token(
 /// The ID token of a stored login, refreshed when it nears expiry; never an interactive login
 /// (exit 3 with the `aws-oidc login` command to run instead).
 pub async fn login_token(login: &Login, budget: &Budget) -> Result<token::IdToken, Failure> {
-    let store =
-        crate::idp::store::Store::open(login.store, login.cache_dir.clone()).map_err(|e| {
-            let hint = e.hint();
-            Failure::new(Kind::Token, e.to_string()).hints(hint)
-        })?;
+    let store = open_store(login)?;
     if let Some(notice) = store.notice() {
         tracing::info!("{notice}");
     }
     let raw = crate::idp::session::id_token(&login.name, &login.provider, &store, budget)
         .await
-        .map_err(|e| {
-            let kind = if e.is_transient() {
-                Kind::Transient
-            } else {
-                Kind::Token
-            };
-            let f = Failure::new(kind, e.to_string());
-            if e.needs_login() {
-                f.hint(format!("run: aws-oidc login --provider {}", login.name))
-            } else {
-                f
-            }
-        })?;
+        .map_err(|e| session_failure(login, e))?;
     token::IdToken::parse(raw.expose()).map_err(|err| {
         Failure::new(
             Kind::Token,
@@ -94,37 +78,47 @@ pub async fn login_token(login: &Login, budget: &Budget) -> Result<token::IdToke
     })
 }
 
+/// The token store of a login, or a token failure with the store's hint.
+fn open_store(login: &Login) -> Result<crate::idp::store::Store, Failure> {
+    crate::idp::store::Store::open(login.store, login.cache_dir.clone()).map_err(|e| {
+        let hint = e.hint();
+        Failure::new(Kind::Token, e.to_string()).hints(hint)
+    })
+}
+
+/// A login's session that gave no token: transient, or a token failure (with the login
+/// command to run when only a new login helps).
+fn session_failure(login: &Login, e: crate::idp::session::SessionError) -> Failure {
+    let kind = if e.is_transient() {
+        Kind::Transient
+    } else {
+        Kind::Token
+    };
+    let f = Failure::new(kind, e.to_string());
+    if e.needs_login() {
+        f.hint(format!("run: aws-oidc login --provider {}", login.name))
+    } else {
+        f
+    }
+}
+
 /// The SAML assertion of a login, exchanged (RFC 8693) for this run: never cached, never logged.
 pub async fn saml_assertion(
     login: &Login,
     budget: &Budget,
 ) -> Result<(crate::idp::exchange::Assertion, crate::idp::saml::Parsed), Failure> {
     use crate::config::SubjectTokenType;
-    use crate::idp::{discovery, exchange, saml, session, store::Store, tokens};
+    use crate::idp::{discovery, exchange, saml, session, tokens};
     let p = &login.provider;
     let x = p.token_exchange.clone().unwrap_or_default();
-    let needs_login = |f: Failure| f.hint(format!("run: aws-oidc login --provider {}", login.name));
-    let store = Store::open(login.store, login.cache_dir.clone()).map_err(|e| {
-        let hint = e.hint();
-        Failure::new(Kind::Token, e.to_string()).hints(hint)
-    })?;
+    let store = open_store(login)?;
     let subject = match x.subject_token_type {
         SubjectTokenType::AccessToken => {
             session::access_token(&login.name, p, &store, budget).await
         }
         SubjectTokenType::IdToken => session::id_token(&login.name, p, &store, budget).await,
     }
-    .map_err(|e| {
-        let f = Failure::new(
-            if e.is_transient() {
-                Kind::Transient
-            } else {
-                Kind::Token
-            },
-            e.to_string(),
-        );
-        if e.needs_login() { needs_login(f) } else { f }
-    })?;
+    .map_err(|e| session_failure(login, e))?;
     let disc = discovery::fetch(&p.issuer, budget)
         .await
         .map_err(|e| Failure::new(Kind::Transient, format!("provider {}: {e}", login.name)))?;
@@ -265,23 +259,21 @@ async fn saml(
         req.role.arn,
         login.name
     );
-    sts::assume_saml(&client, &s.endpoint, &req, budget)
-        .await
-        .map_err(|e| {
-            let roles = parsed.role_arns();
-            let ctx = sts::hints::SamlContext {
-                role: &req.role,
-                principal_arn: &req.principal_arn,
-                roles_in_assertion: &roles,
-                recipient: parsed.recipient.as_deref(),
-                audiences: &parsed.audiences,
-                issuer: parsed.issuer.as_deref(),
-                region: &s.endpoint.region,
-                duration: req.duration,
-            };
-            let hints = sts::hints::saml_hints(&e, &ctx);
-            failure::sts(e, hints)
-        })
+    sts::assume_saml(&client, &req, budget).await.map_err(|e| {
+        let roles = parsed.role_arns();
+        let ctx = sts::hints::SamlContext {
+            role: &req.role,
+            principal_arn: &req.principal_arn,
+            roles_in_assertion: &roles,
+            recipient: parsed.recipient.as_deref(),
+            audiences: &parsed.audiences,
+            issuer: parsed.issuer.as_deref(),
+            region: &s.endpoint.region,
+            duration: req.duration,
+        };
+        let hints = sts::hints::saml_hints(&e, &ctx);
+        failure::sts(e, hints)
+    })
 }
 
 /// The session name a login's token gives: the provider's `session_name_claim`, else email,
@@ -430,7 +422,7 @@ pub async fn obtain_with(s: &Settings, env: &Env, shared: Shared) -> Result<Obta
                 (None, Route::WebIdentity { .. }) => unreachable!("the web-identity hop ran"),
             };
             let signed = sts::client(&s.endpoint, http, Some(base));
-            let a = sts::assume_chained(&signed, &s.endpoint, chain, &budget)
+            let a = sts::assume_chained(&signed, chain, &budget)
                 .await
                 .map_err(|e| sts_failure(e, s, claims))?;
             tracing::info!("chained to {}", a.assumed_role_arn);
@@ -474,7 +466,7 @@ async fn web_identity(
     let client = sts::client(&s.endpoint, http.clone(), None);
     let mut reminted = false;
     loop {
-        match sts::assume_web_identity(&client, &s.endpoint, request, &token, budget).await {
+        match sts::assume_web_identity(&client, request, &token, budget).await {
             Ok(a) => {
                 tracing::info!(
                     "assumed {} (expires {})",

@@ -98,13 +98,26 @@ fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
         "ValidationError" if lower.contains("role chaining") || lower.contains("1 hour session limit") => vec![
             "sessions assumed by role chaining last at most 3600 s; lower --duration".into(),
         ],
+        _ => request_hints(code, &lower, ctx).unwrap_or_else(|| match code {
+            "ValidationError" => vec!["check --role-arn, --session-name, --duration and the session policies".into()],
+            c if c.starts_with("HTTP3") => vec![
+                "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the ID token, so it is not sent on)".into(),
+            ],
+            _ => Vec::new(),
+        }),
+    }
+}
+
+/// The hints about the request itself (duration, region, session policies), the same for
+/// web identity and SAML; `lower` is the message in lower case.
+fn request_hints(code: &str, lower: &str, ctx: &Context) -> Option<Vec<String>> {
+    Some(match code {
         "ValidationError" if lower.contains("durationseconds") || lower.contains("maxsessionduration") => vec![
             format!(
                 "--duration {} is above the role's maximum session duration: lower it, or raise it with aws iam update-role --role-name {} --max-session-duration {}",
                 ctx.duration, ctx.role.name, ctx.duration
             ),
         ],
-        "ValidationError" => vec!["check --role-arn, --session-name, --duration and the session policies".into()],
         "RegionDisabledException" => vec![
             format!(
                 "STS is not activated in {} for account {}: activate it (IAM > Account settings > STS endpoints) or choose another --region",
@@ -113,11 +126,8 @@ fn by_code(code: &str, message: &str, ctx: &Context) -> Vec<String> {
         ],
         "MalformedPolicyDocument" => vec!["--policy must be a valid IAM policy JSON document of at most 2048 characters".into()],
         "PackedPolicyTooLarge" => vec!["the session policies are too large once packed: shorten --policy or pass fewer --policy-arn".into()],
-        code if code.starts_with("HTTP3") => vec![
-            "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the ID token, so it is not sent on)".into(),
-        ],
-        _ => Vec::new(),
-    }
+        _ => return None,
+    })
 }
 
 /// What the hints of an `AssumeRoleWithSAML` failure may mention (never the assertion).
@@ -197,29 +207,20 @@ pub fn saml_hints(err: &StsError, ctx: &SamlContext) -> Vec<String> {
         "IDPRejectedClaim" => vec![
             format!("the SAML provider {} rejected the assertion: its Issuer must match the entity ID in the provider's metadata", ctx.principal_arn),
         ],
-        "ValidationError" if message.contains("durationseconds") || message.contains("maxsessionduration") => vec![
-            format!(
-                "--duration {} is above the role's maximum session duration: lower it, or raise it with aws iam update-role --role-name {} --max-session-duration {}",
-                ctx.duration, ctx.role.name, ctx.duration
-            ),
-        ],
-        "ValidationError" if message.contains("principal") => vec![
-            format!("{} is not the saml-provider ARN paired with {} in the assertion", ctx.principal_arn, ctx.role.arn),
-        ],
-        "RegionDisabledException" => vec![format!(
-            "STS is not activated in {} for account {}: activate it (IAM > Account settings > STS endpoints) or choose another --region",
-            ctx.region, ctx.role.account_id
-        )],
-        "MalformedPolicyDocument" => vec!["--policy must be a valid IAM policy JSON document of at most 2048 characters".into()],
-        "PackedPolicyTooLarge" => vec!["the session policies are too large once packed: shorten --policy or pass fewer --policy-arn".into()],
-        c if c.starts_with("HTTP3") => vec![
-            "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the SAML assertion, so it is not sent on)".into(),
-        ],
-        _ => Vec::new(),
+        _ => request_hints(code, &message, &web_free_context(ctx)).unwrap_or_else(|| match code {
+            "ValidationError" if message.contains("principal") => vec![
+                format!("{} is not the saml-provider ARN paired with {} in the assertion", ctx.principal_arn, ctx.role.arn),
+            ],
+            c if c.starts_with("HTTP3") => vec![
+                "STS never redirects: check --sts-endpoint, and whether a proxy answers in its place (the request holds the SAML assertion, so it is not sent on)".into(),
+            ],
+            _ => Vec::new(),
+        }),
     }
 }
 
-/// For the failures SAML shares with web identity (TLS, exhausted): the same hints.
+/// For the failures SAML shares with web identity (TLS, exhausted, [`request_hints`]): the
+/// same hints.
 fn web_free_context<'a>(ctx: &SamlContext<'a>) -> Context<'a> {
     static NO_CLAIMS: std::sync::OnceLock<Claims> = std::sync::OnceLock::new();
     Context {
@@ -447,6 +448,22 @@ mod tests {
             aws,
         );
         assert!(h.contains("--max-session-duration 7200"), "{h}");
+        let h = saml_text(
+            &saml_denied("RegionDisabledException", "STS is not activated"),
+            aws,
+        );
+        assert!(
+            h.contains("STS is not activated in eu-west-1 for account 123456789012"),
+            "{h}"
+        );
+        let h = saml_text(
+            &saml_denied("ValidationError", "Invalid principal in policy"),
+            aws,
+        );
+        assert!(
+            h.contains("is not the saml-provider ARN paired with"),
+            "{h}"
+        );
         let h = saml_text(
             &StsError::Tls {
                 operation: "AssumeRoleWithSAML",

@@ -484,7 +484,6 @@ fn assumed(
 /// `AssumeRoleWithWebIdentity`, retried within `budget`.
 pub async fn assume_web_identity(
     client: &Client,
-    endpoint: &Endpoint,
     req: &WebIdentityRequest,
     token: &IdToken,
     budget: &Budget,
@@ -498,7 +497,7 @@ pub async fn assume_web_identity(
         credentials,
         arn,
         &req.role,
-        &endpoint.region,
+        &client.endpoint.region,
         false,
     ))
 }
@@ -507,7 +506,6 @@ pub async fn assume_web_identity(
 /// message that quotes the assertion has it replaced by `<redacted assertion>`.
 pub async fn assume_saml(
     client: &Client,
-    endpoint: &Endpoint,
     req: &SamlRequest,
     budget: &Budget,
 ) -> Result<Assumed, StsError> {
@@ -523,7 +521,7 @@ pub async fn assume_saml(
         credentials,
         arn,
         &req.role,
-        &endpoint.region,
+        &client.endpoint.region,
         false,
     ))
 }
@@ -571,7 +569,6 @@ fn redact_assertion(class: Class, assertion: &Secret) -> Class {
 /// The chained `AssumeRole`, signed with the first hop's credentials (the client's).
 pub async fn assume_chained(
     client: &Client,
-    endpoint: &Endpoint,
     req: &ChainRequest,
     budget: &Budget,
 ) -> Result<Assumed, StsError> {
@@ -580,7 +577,13 @@ pub async fn assume_chained(
         client.call(action, wire::assume_role(req))
     })
     .await?;
-    Ok(assumed(credentials, arn, &req.role, &endpoint.region, true))
+    Ok(assumed(
+        credentials,
+        arn,
+        &req.role,
+        &client.endpoint.region,
+        true,
+    ))
 }
 
 #[cfg(test)]
@@ -736,7 +739,7 @@ mod tests {
         let http = crate::net::http::client(&endpoint.url).unwrap();
         let client = client(&endpoint, http, None);
         let budget = Budget::new(3, Duration::from_secs(10), Duration::from_millis(1));
-        assume_saml(&client, &endpoint, req, &budget).await
+        assume_saml(&client, req, &budget).await
     }
 
     #[tokio::test(flavor = "current_thread")]
