@@ -313,7 +313,7 @@ impl Store {
         let dir = tokens_dir(cache_dir.as_deref())?;
         let notice = keyring_failed.map(|why| {
             format!(
-                "aws-oidc: notice: no usable keyring ({why}); tokens are kept in {} (mode 0600)",
+                "no usable keyring ({why}); tokens are kept in {} (mode 0600)",
                 dir.display()
             )
         });
@@ -324,7 +324,8 @@ impl Store {
         })
     }
 
-    /// The one-line notice `login` prints when `auto` fell back to the file.
+    /// The one-line notice `login` prints when `auto` fell back to the file, without the
+    /// `aws-oidc: notice:` prefix (its callers print or log it with their own).
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
     }
@@ -911,7 +912,7 @@ mod tests {
         assert_eq!(
             store.notice().unwrap(),
             format!(
-                "aws-oidc: notice: no usable keyring (the kernel keyring: Couldn't access platform storage: Permission denied); tokens are kept in {} (mode 0600)",
+                "no usable keyring (the kernel keyring: Couldn't access platform storage: Permission denied); tokens are kept in {} (mode 0600)",
                 cache.join("tokens").display()
             )
         );
