@@ -310,7 +310,7 @@ impl Store {
         cache_dir: Option<PathBuf>,
         keyring_failed: Option<String>,
     ) -> Result<Store, StoreError> {
-        let dir = tokens_dir(cache_dir.as_deref())?;
+        let dir = tokens_dir(cache_dir.as_deref())?.dir().to_path_buf();
         let notice = keyring_failed.map(|why| {
             format!(
                 "no usable keyring ({why}); tokens are kept in {} (mode 0600)",
@@ -380,25 +380,23 @@ impl Store {
     /// without following a link), waiting at most `timeout` for another process's refresh.
     pub fn lock(&self, provider: &str, timeout: Duration) -> Result<Guard, StoreError> {
         check_provider(provider)?;
-        let dir = tokens_dir(self.cache_dir.as_deref())?;
-        let cache = Cache::open(dir.clone())?;
+        let cache = tokens_dir(self.cache_dir.as_deref())?;
         let lock = cache
             .lock(provider, Instant::now() + timeout)
             .map_err(|source| StoreError::File {
-                path: dir.join(format!("{provider}.lock")),
+                path: cache.dir().join(format!("{provider}.lock")),
                 source,
             })?;
         Ok(Guard { _lock: lock })
     }
 }
 
-/// `<cache dir>/tokens`, after checking (and creating, 0700) both like the credentials cache.
-fn tokens_dir(cache_dir: Option<&Path>) -> Result<PathBuf, StoreError> {
+/// `<cache dir>/tokens`, opened after checking (and creating, 0700) both like the credentials
+/// cache.
+fn tokens_dir(cache_dir: Option<&Path>) -> Result<Cache, StoreError> {
     let cache_dir = cache_dir.ok_or(StoreError::NoCacheDir)?;
     Cache::open(cache_dir.to_path_buf())?;
-    let dir = cache_dir.join("tokens");
-    Cache::open(dir.clone())?;
-    Ok(dir)
+    Ok(Cache::open(cache_dir.join("tokens"))?)
 }
 
 /// Provider names become file names and keyring users: a safe alphabet only.
