@@ -95,7 +95,8 @@ pub struct LogoutArgs {
 /// The code exchange and the device start are single calls: this long at most.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn find(provider: &str, config: &Option<PathBuf>, env: &Env) -> Result<Login, Failure> {
+/// The configured login named `provider`.
+pub(crate) fn find(provider: &str, config: &Option<PathBuf>, env: &Env) -> Result<Login, Failure> {
     let token = TokenArgs {
         provider: Some(provider.to_string()),
         config: config.clone(),

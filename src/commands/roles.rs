@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::args::{LogArgs, NetworkArgs, TokenArgs};
+use crate::args::{LogArgs, NetworkArgs};
 use crate::env::Env;
 use crate::failure::{Failure, Kind};
 
@@ -31,13 +31,7 @@ pub struct RolesArgs {
 }
 
 pub async fn run(args: RolesArgs, env: &Env) -> Result<u8, Failure> {
-    let token = TokenArgs {
-        provider: Some(args.provider.clone()),
-        config: args.config.clone(),
-        ..Default::default()
-    };
-    let login = crate::settings::login(&token, env)?
-        .ok_or_else(|| Failure::usage("--provider is required"))?;
+    let login = crate::commands::login::find(&args.provider, &args.config, env)?;
     if login.provider.federation != crate::config::Federation::Saml2 {
         return Err(Failure::usage(format!(
             "provider {} is not a SAML provider (federation: saml2); its logins assume roles with --role-arn",

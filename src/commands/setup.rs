@@ -398,9 +398,6 @@ fn echo(on: bool) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Writes `provider` as `name` into the file at `path` (creating it in a private directory),
-/// keeping the rest; the fields setup does not ask for, and a client secret not given again,
-/// are kept from the provider already there.
 /// Saves `provider` as `name` in the configuration file at `path` (`login --issuer
 /// --client-id` after a successful sign-in): the same careful edit as `setup`.
 pub fn save_provider(path: &Path, name: &str, provider: Provider) -> Result<PathBuf, Failure> {
@@ -408,6 +405,9 @@ pub fn save_provider(path: &Path, name: &str, provider: Provider) -> Result<Path
     save(path, name, provider)
 }
 
+/// Writes `provider` as `name` into the file at `path` (creating it in a private directory),
+/// keeping the rest; the fields setup does not ask for, and a client secret not given again,
+/// are kept from the provider already there.
 fn save(path: &Path, name: &str, mut provider: Provider) -> Result<PathBuf, Failure> {
     let cannot = |e: &dyn std::fmt::Display| {
         Failure::new(

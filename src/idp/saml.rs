@@ -17,6 +17,7 @@ use base64::Engine;
 
 use crate::aws::arn::RoleArn;
 use crate::aws::xml::{self, Event, XmlError, unescape};
+use crate::policy::document::glob;
 
 /// The attribute that lists the roles.
 pub const ROLE_ATTRIBUTE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
@@ -372,30 +373,6 @@ fn wrap_with(xml: &[u8], parsed: &Parsed, id: &str, instant: &str) -> Result<Str
         return Err(SamlError::TooLarge(encoded.len()));
     }
     Ok(encoded)
-}
-
-/// `*` any run, `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// The role to assume: the only one when `wanted` is `None`; else the exact ARN, or the

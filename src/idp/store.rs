@@ -310,10 +310,10 @@ impl Store {
         cache_dir: Option<PathBuf>,
         keyring_failed: Option<String>,
     ) -> Result<Store, StoreError> {
-        let dir = tokens_dir(cache_dir.as_deref())?;
+        let dir = tokens_dir(cache_dir.as_deref())?.dir().to_path_buf();
         let notice = keyring_failed.map(|why| {
             format!(
-                "aws-oidc: notice: no usable keyring ({why}); tokens are kept in {} (mode 0600)",
+                "no usable keyring ({why}); tokens are kept in {} (mode 0600)",
                 dir.display()
             )
         });
@@ -324,7 +324,8 @@ impl Store {
         })
     }
 
-    /// The one-line notice `login` prints when `auto` fell back to the file.
+    /// The one-line notice `login` prints when `auto` fell back to the file, without the
+    /// `aws-oidc: notice:` prefix (its callers print or log it with their own).
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
     }
@@ -379,25 +380,23 @@ impl Store {
     /// without following a link), waiting at most `timeout` for another process's refresh.
     pub fn lock(&self, provider: &str, timeout: Duration) -> Result<Guard, StoreError> {
         check_provider(provider)?;
-        let dir = tokens_dir(self.cache_dir.as_deref())?;
-        let cache = Cache::open(dir.clone())?;
+        let cache = tokens_dir(self.cache_dir.as_deref())?;
         let lock = cache
             .lock(provider, Instant::now() + timeout)
             .map_err(|source| StoreError::File {
-                path: dir.join(format!("{provider}.lock")),
+                path: cache.dir().join(format!("{provider}.lock")),
                 source,
             })?;
         Ok(Guard { _lock: lock })
     }
 }
 
-/// `<cache dir>/tokens`, after checking (and creating, 0700) both like the credentials cache.
-fn tokens_dir(cache_dir: Option<&Path>) -> Result<PathBuf, StoreError> {
+/// `<cache dir>/tokens`, opened after checking (and creating, 0700) both like the credentials
+/// cache.
+fn tokens_dir(cache_dir: Option<&Path>) -> Result<Cache, StoreError> {
     let cache_dir = cache_dir.ok_or(StoreError::NoCacheDir)?;
     Cache::open(cache_dir.to_path_buf())?;
-    let dir = cache_dir.join("tokens");
-    Cache::open(dir.clone())?;
-    Ok(dir)
+    Ok(Cache::open(cache_dir.join("tokens"))?)
 }
 
 /// Provider names become file names and keyring users: a safe alphabet only.
@@ -911,7 +910,7 @@ mod tests {
         assert_eq!(
             store.notice().unwrap(),
             format!(
-                "aws-oidc: notice: no usable keyring (the kernel keyring: Couldn't access platform storage: Permission denied); tokens are kept in {} (mode 0600)",
+                "no usable keyring (the kernel keyring: Couldn't access platform storage: Permission denied); tokens are kept in {} (mode 0600)",
                 cache.join("tokens").display()
             )
         );
