@@ -353,8 +353,7 @@ async fn listen(ports: &[u16]) -> Result<TcpListener, LoopbackError> {
     })
 }
 
-/// A request line.
-#[derive(Debug)]
+/// A request line. No `Debug`: the target of the callback holds the authorization code.
 struct Head {
     method: String,
     target: String,
