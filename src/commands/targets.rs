@@ -408,10 +408,6 @@ pub async fn run_with(
             .map_err(|e| Failure::new(Kind::Internal, format!("a target task failed: {e}")))?;
         results[i] = Some(r);
     }
-    let opts = RenderOptions {
-        github: output::GitHubOptions::default(),
-        ..Default::default()
-    };
     let mut first_failure: Option<u8> = None;
     let report_failure = |name: &str, f: &Failure, first: &mut Option<u8>| {
         let text = f.to_string();
@@ -428,8 +424,10 @@ pub async fn run_with(
         let rendered = r
             .unwrap_or_else(|| Err(Failure::new(Kind::Internal, "no result")))
             .and_then(|o| {
-                let mut opts = opts.clone();
-                opts.refreshable = refresh_line;
+                let opts = RenderOptions {
+                    refreshable: refresh_line,
+                    ..Default::default()
+                };
                 let from = plan.written.len();
                 plan.render_into(&t.outputs, &o.assumed, &env, &opts)
                     .map_err(crate::failure::output)?;
