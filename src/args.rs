@@ -291,6 +291,15 @@ pub struct TokenArgs {
     pub config: Option<PathBuf>,
 }
 
+impl TokenArgs {
+    /// `--audience`, else the partition's default (sts.amazonaws.com, sts.amazonaws.com.cn).
+    pub fn audience_for(&self, partition: crate::aws::partition::Partition) -> String {
+        self.audience
+            .clone()
+            .unwrap_or_else(|| partition.default_audience().to_string())
+    }
+}
+
 /// Parses `argv` (without the program name) into one command's options, for tests that must not
 /// go through the whole command line.
 #[cfg(test)]

@@ -87,10 +87,9 @@ impl Command {
             Command::Setup(args) => crate::commands::setup::run(args, env).await,
             Command::Diagnose(d) => diagnose::run(d, env).await,
             // Generated from the clap definitions alone.
-            Command::Completions(args) => crate::commands::completions::completions(
-                &args,
-                <Cli as clap::CommandFactory>::command(),
-            ),
+            Command::Completions(args) => {
+                crate::commands::completions::completions(&args, Cli::definition())
+            }
             Command::Man(_) => crate::commands::completions::man(Cli::definition()),
         }
     }

@@ -78,11 +78,7 @@ fn account(id: &str) -> Result<String, Failure> {
 async fn token_command(a: TokenCommandArgs, env: &crate::env::Env) -> Result<u8, Failure> {
     let partition = partition(&a.partition)?;
     let account = a.account.as_deref().map(account).transpose()?;
-    let audience = a
-        .token
-        .audience
-        .clone()
-        .unwrap_or_else(|| partition.default_audience().to_string());
+    let audience = a.token.audience_for(partition);
     let (token, source) = fetch(&a.token, &a.network, &audience, env).await?;
     if a.raw {
         eprintln!(
@@ -114,11 +110,7 @@ async fn trust_policy_command(a: TrustPolicyArgs, env: &crate::env::Env) -> Resu
     let partition = partition(&a.partition)?;
     let account = account(&a.account)?;
     let trust = if a.from_token {
-        let audience = a
-            .token
-            .audience
-            .clone()
-            .unwrap_or_else(|| partition.default_audience().to_string());
+        let audience = a.token.audience_for(partition);
         let (token, source) = fetch(&a.token, &a.network, &audience, env).await?;
         let trust = generate::from_claims(&token.claims)
             .map_err(|e| Failure::new(Kind::Token, format!("{e} (from {source})")))?;
@@ -213,13 +205,9 @@ async fn explain_command(a: ExplainArgs, env: &crate::env::Env) -> Result<u8, Fa
         partition: role.as_ref().map(|r| r.partition).or(partition),
         account: role.as_ref().map(|r| r.account_id.clone()).or(account),
     };
-    let audience = a.token.audience.clone().unwrap_or_else(|| {
-        scope
-            .partition
-            .unwrap_or(Partition::Aws)
-            .default_audience()
-            .to_string()
-    });
+    let audience = a
+        .token
+        .audience_for(scope.partition.unwrap_or(Partition::Aws));
     let (token, _) = fetch(&a.token, &a.network, &audience, env).await?;
     let ctx = Context::from_claims(&token.claims);
     let x = explain::explain(&policy, &token.claims, &ctx, &scope);

@@ -121,6 +121,19 @@ pub fn substitute(targets: &[Destination], name: &str) -> Vec<Destination> {
         .collect()
 }
 
+/// A target's outputs when its spec names none: the command line's `--output`s for it, else
+/// `profile=<name>`.
+fn target_outputs(cli_outputs: &[Destination], name: &str) -> Vec<Destination> {
+    if cli_outputs.is_empty() {
+        vec![Destination {
+            format: Format::Profile(name.to_string()),
+            path: None,
+        }]
+    } else {
+        substitute(cli_outputs, name)
+    }
+}
+
 fn parse_outputs(
     list: &[String],
     text: Option<&str>,
@@ -230,14 +243,9 @@ pub fn resolve(
             f
         })?;
         let outputs = match &spec.outputs {
-            Some(list) => parse_outputs(list, text.as_deref(), &name)?,
-            None if !cli_outputs.is_empty() => substitute(cli_outputs, &name),
-            None => vec![Destination {
-                format: Format::Profile(name.clone()),
-                path: None,
-            }],
+            Some(list) => substitute(&parse_outputs(list, text.as_deref(), &name)?, &name),
+            None => target_outputs(cli_outputs, &name),
         };
-        let outputs = substitute(&outputs, &name);
         resolved.push(RoleTarget {
             name,
             settings,
@@ -272,14 +280,7 @@ pub async fn all_saml_roles(
         let mut common = args.common.clone();
         common.role_arn = vec![pair.role.arn.clone()];
         let settings = Settings::resolve(&common, env)?;
-        let outputs = if args.outputs.is_empty() {
-            vec![Destination {
-                format: Format::Profile(name.clone()),
-                path: None,
-            }]
-        } else {
-            substitute(&args.outputs, &name)
-        };
+        let outputs = target_outputs(&args.outputs, &name);
         targets.push(RoleTarget {
             name,
             settings,
@@ -407,10 +408,6 @@ pub async fn run_with(
             .map_err(|e| Failure::new(Kind::Internal, format!("a target task failed: {e}")))?;
         results[i] = Some(r);
     }
-    let opts = RenderOptions {
-        github: output::GitHubOptions::default(),
-        ..Default::default()
-    };
     let mut first_failure: Option<u8> = None;
     let report_failure = |name: &str, f: &Failure, first: &mut Option<u8>| {
         let text = f.to_string();
@@ -427,8 +424,10 @@ pub async fn run_with(
         let rendered = r
             .unwrap_or_else(|| Err(Failure::new(Kind::Internal, "no result")))
             .and_then(|o| {
-                let mut opts = opts.clone();
-                opts.refreshable = refresh_line;
+                let opts = RenderOptions {
+                    refreshable: refresh_line,
+                    ..Default::default()
+                };
                 let from = plan.written.len();
                 plan.render_into(&t.outputs, &o.assumed, &env, &opts)
                     .map_err(crate::failure::output)?;

@@ -17,6 +17,7 @@
 use serde_json::{Map, Value};
 
 use super::keys::{Context, Lookup};
+use crate::aws::arn::parse_provider_arn;
 use crate::aws::partition::Partition;
 
 /// Why a document is not a policy aws-oidc can evaluate.
@@ -651,8 +652,6 @@ fn statement_outcome(s: &Statement, request: &Request, ctx: &Context) -> Stateme
         applies,
     }
 }
-
-use crate::aws::arn::parse_provider_arn;
 
 /// Why a `Federated` value does not name this token's provider, or `None` when it does.
 pub fn federated_mismatch(value: &str, request: &Request) -> Option<String> {

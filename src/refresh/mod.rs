@@ -86,7 +86,18 @@ impl Provider {
     /// The cache's entry for this request, if it is fresh and answers this request (saying
     /// why not, when `warn`, if an entry is there but answers another).
     fn cached(&self, cache: &Cache, key: &str, warn: bool) -> Option<Assumed> {
-        answer_from(&self.settings, cache, key, self.margin, warn)
+        let a = cache.fresh(key, self.margin)?;
+        match mismatch(&self.settings, &a) {
+            None => Some(a),
+            Some(_) if !warn => None,
+            Some(why) => {
+                tracing::warn!(
+                    "discarding the cached credentials in {}: {why}; getting fresh ones",
+                    cache.dir().display()
+                );
+                None
+            }
+        }
     }
 
     async fn obtain(&self) -> Result<Assumed, Failure> {
@@ -103,27 +114,6 @@ pub fn cached(settings: &Settings, cache: &Cache, margin: Duration) -> Option<As
     let key = crate::cache::key(&settings.cache_description());
     let a = cache.fresh_quietly(&key, margin.as_secs() as i64)?;
     mismatch(settings, &a).is_none().then_some(a)
-}
-
-fn answer_from(
-    settings: &Settings,
-    cache: &Cache,
-    key: &str,
-    margin: i64,
-    warn: bool,
-) -> Option<Assumed> {
-    let a = cache.fresh(key, margin)?;
-    match mismatch(settings, &a) {
-        None => Some(a),
-        Some(_) if !warn => None,
-        Some(why) => {
-            tracing::warn!(
-                "discarding the cached credentials in {}: {why}; getting fresh ones",
-                cache.dir().display()
-            );
-            None
-        }
-    }
 }
 
 /// Why cached credentials do not answer this request (another role or account than asked
