@@ -398,11 +398,7 @@ impl Settings {
             )));
         }
         check_account(&allowed_accounts, &final_account)?;
-        let audience = opts
-            .token
-            .audience
-            .clone()
-            .unwrap_or_else(|| partition.default_audience().to_string());
+        let audience = opts.token.audience_for(partition);
         let explicit_token = Explicit {
             env: opts.token.token_env.clone(),
             file: opts.token.token_file.as_deref().map(absolute),

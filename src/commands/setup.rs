@@ -139,7 +139,7 @@ pub async fn run(mut args: SetupArgs, env: &Env) -> Result<u8, Failure> {
     let disc = discovery::fetch(&provider.issuer, &args.network.budget())
         .await
         .map_err(|e| {
-            use crate::idp::Transient;
+            use crate::net::retry::Transient;
             let kind = if e.is_transient() {
                 Kind::Transient
             } else {

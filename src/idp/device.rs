@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::Transient as _;
 use super::discovery::DEVICE_GRANT;
 use super::tokens::{TokenEndpoint, TokenError, Tokens};
+use crate::net::retry::Transient as _;
 use crate::secret::Secret;
 
 /// The polling interval when the provider names none (RFC 8628 §3.2).

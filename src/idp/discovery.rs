@@ -89,7 +89,7 @@ pub enum DiscoveryError {
     },
 }
 
-impl super::Transient for DiscoveryError {
+impl crate::net::retry::Transient for DiscoveryError {
     fn is_transient(&self) -> bool {
         match self {
             DiscoveryError::Transport { source, .. } => {
@@ -156,19 +156,23 @@ pub async fn fetch(issuer: &str, budget: &Budget) -> Result<Discovery, Discovery
             parse(issuer, &url, &answer.body)
         }
     };
-    retry::run(budget, &super::RetryTransient::new("discovery"), attempt)
-        .await
-        .map_err(|gave_up| match gave_up {
-            GaveUp::Stopped(e) => e,
-            GaveUp::Exhausted { attempts, last, .. } => match last {
-                DiscoveryError::Transport { url, source } => DiscoveryError::Unreachable {
-                    url,
-                    attempts,
-                    source,
-                },
-                other => other,
+    retry::run(
+        budget,
+        &crate::net::retry::RetryTransient::new("discovery"),
+        attempt,
+    )
+    .await
+    .map_err(|gave_up| match gave_up {
+        GaveUp::Stopped(e) => e,
+        GaveUp::Exhausted { attempts, last, .. } => match last {
+            DiscoveryError::Transport { url, source } => DiscoveryError::Unreachable {
+                url,
+                attempts,
+                source,
             },
-        })
+            other => other,
+        },
+    })
 }
 
 #[derive(Deserialize)]

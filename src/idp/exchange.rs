@@ -130,9 +130,9 @@ struct Answer {
     issued_token_type: Option<String>,
 }
 
-impl super::Transient for ExchangeError {
+impl crate::net::retry::Transient for ExchangeError {
     fn is_transient(&self) -> bool {
-        matches!(self, ExchangeError::Token(e) if super::Transient::is_transient(e))
+        matches!(self, ExchangeError::Token(e) if crate::net::retry::Transient::is_transient(e))
     }
 }
 
@@ -190,7 +190,7 @@ impl TokenEndpoint {
         let params = &params;
         retry::run(
             budget,
-            &super::RetryTransient::new("token exchange"),
+            &crate::net::retry::RetryTransient::new("token exchange"),
             |attempt: Attempt| async move { self.exchange_once(params, attempt).await },
         )
         .await

@@ -29,7 +29,6 @@ pub mod verify;
 pub(crate) mod fake;
 
 use crate::net::http::{self, BodyError};
-use crate::net::retry;
 
 /// An HTTP answer read to its end (at most [`http::MAX_ANSWER`]).
 pub(crate) struct Answer {
@@ -67,45 +66,6 @@ pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<Answer, Tra
         Ok(body) => Ok(Answer { status, body }),
         Err(BodyError::TooLarge) => Err(Transport::TooLarge),
         Err(BodyError::Read(e)) => Err(Transport::Unreachable(http::describe(&e))),
-    }
-}
-
-/// An error that knows whether another attempt may help.
-pub(crate) trait Transient: std::fmt::Display {
-    fn is_transient(&self) -> bool;
-}
-
-/// The [`retry::Policy`] of this module's calls: transient errors are tried again (and
-/// logged as `<what> attempt N failed: …`), others stop the loop.
-pub(crate) struct RetryTransient<E> {
-    what: &'static str,
-    error: std::marker::PhantomData<fn() -> E>,
-}
-
-impl<E> RetryTransient<E> {
-    pub(crate) fn new(what: &'static str) -> Self {
-        RetryTransient {
-            what,
-            error: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<E: Transient> retry::Policy for RetryTransient<E> {
-    type Error = E;
-    type Transient = E;
-    type Permanent = E;
-
-    fn classify(&self, e: E) -> retry::Verdict<E, E> {
-        if e.is_transient() {
-            retry::Verdict::Retry(e)
-        } else {
-            retry::Verdict::Stop(e)
-        }
-    }
-
-    fn failed(&self, attempt: &retry::Attempt, last: &E, _next: Option<std::time::Duration>) {
-        tracing::info!("{} attempt {} failed: {last}", self.what, attempt.number);
     }
 }
 

@@ -123,7 +123,7 @@ impl TokenError {
     }
 }
 
-impl super::Transient for TokenError {
+impl crate::net::retry::Transient for TokenError {
     /// Worth another try: unreachable, or a 5xx/429 answer.
     fn is_transient(&self) -> bool {
         match self {
@@ -212,7 +212,7 @@ impl TokenEndpoint {
         let params = &params;
         retry::run(
             budget,
-            &super::RetryTransient::new("token refresh"),
+            &crate::net::retry::RetryTransient::new("token refresh"),
             |attempt: Attempt| async move { self.post(params, attempt.timeout).await },
         )
         .await

@@ -87,7 +87,7 @@ impl std::fmt::Display for FetchError {
     }
 }
 
-impl super::Transient for FetchError {
+impl crate::net::retry::Transient for FetchError {
     fn is_transient(&self) -> bool {
         match self {
             FetchError::Transport(t) => matches!(t, Transport::Unreachable(_)),
@@ -114,15 +114,19 @@ async fn fetch(uri: &str, budget: &Budget) -> Result<Jwks, VerifyError> {
             Jwks::parse(&answer.body).map_err(FetchError::Body)
         }
     };
-    retry::run(budget, &super::RetryTransient::new("JWKS"), attempt)
-        .await
-        .map_err(|gave_up| match gave_up {
-            GaveUp::Stopped(FetchError::Body(e)) => e,
-            GaveUp::Stopped(e) => shown(&e),
-            GaveUp::Exhausted { attempts, last, .. } => {
-                shown(&format!("{last} (after {attempts} attempt(s))"))
-            }
-        })
+    retry::run(
+        budget,
+        &crate::net::retry::RetryTransient::new("JWKS"),
+        attempt,
+    )
+    .await
+    .map_err(|gave_up| match gave_up {
+        GaveUp::Stopped(FetchError::Body(e)) => e,
+        GaveUp::Stopped(e) => shown(&e),
+        GaveUp::Exhausted { attempts, last, .. } => {
+            shown(&format!("{last} (after {attempts} attempt(s))"))
+        }
+    })
 }
 
 /// What the ID token must say.

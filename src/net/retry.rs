@@ -168,6 +168,45 @@ where
     }
 }
 
+/// An error that knows whether another attempt may help.
+pub trait Transient: std::fmt::Display {
+    fn is_transient(&self) -> bool;
+}
+
+/// The [`Policy`] of calls whose errors say themselves whether they are transient: those are
+/// tried again (and logged as `<what> attempt N failed: …`), others stop the loop.
+pub struct RetryTransient<E> {
+    what: &'static str,
+    error: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> RetryTransient<E> {
+    pub fn new(what: &'static str) -> Self {
+        RetryTransient {
+            what,
+            error: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<E: Transient> Policy for RetryTransient<E> {
+    type Error = E;
+    type Transient = E;
+    type Permanent = E;
+
+    fn classify(&self, e: E) -> Verdict<E, E> {
+        if e.is_transient() {
+            Verdict::Retry(e)
+        } else {
+            Verdict::Stop(e)
+        }
+    }
+
+    fn failed(&self, attempt: &Attempt, last: &E, _next: Option<std::time::Duration>) {
+        tracing::info!("{} attempt {} failed: {last}", self.what, attempt.number);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

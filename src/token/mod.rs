@@ -133,6 +133,12 @@ impl TokenError {
     }
 }
 
+impl crate::net::retry::Transient for TokenError {
+    fn is_transient(&self) -> bool {
+        TokenError::is_transient(self)
+    }
+}
+
 /// What the user asked for explicitly.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Explicit {
@@ -344,10 +350,9 @@ async fn run_command(
 
 mod github {
     //! GitHub Actions' ID token endpoint.
-    use std::time::Duration;
 
     use super::*;
-    use crate::net::retry::{self, Attempt, GaveUp, Verdict};
+    use crate::net::retry::{self, Attempt, GaveUp, RetryTransient};
 
     /// Appends `audience=<aud>` to the request URL, which normally has a query already.
     pub fn request_url(url: &str, audience: &str) -> String {
@@ -420,7 +425,7 @@ mod github {
                 }
             }
         };
-        retry::run(budget, &EndpointPolicy, attempt)
+        retry::run(budget, &RetryTransient::new("token endpoint"), attempt)
             .await
             .map_err(|gave_up| match gave_up {
                 GaveUp::Stopped(err) => err,
@@ -432,27 +437,6 @@ mod github {
                     other => other,
                 },
             })
-    }
-
-    /// Unreachable, 5xx and 429 are tried again; every other answer is final.
-    struct EndpointPolicy;
-
-    impl retry::Policy for EndpointPolicy {
-        type Error = TokenError;
-        type Transient = TokenError;
-        type Permanent = TokenError;
-
-        fn classify(&self, err: TokenError) -> Verdict<TokenError, TokenError> {
-            if err.is_transient() {
-                Verdict::Retry(err)
-            } else {
-                Verdict::Stop(err)
-            }
-        }
-
-        fn failed(&self, attempt: &Attempt, last: &TokenError, _next: Option<Duration>) {
-            tracing::info!("token endpoint attempt {} failed: {last}", attempt.number);
-        }
     }
 
     #[cfg(test)]
