@@ -357,6 +357,7 @@ def test_fake_sts_refuses_a_modified_payload(idp, sts):
     forged = f"{h}.{b64url(json.dumps(claims).encode())}.{s}"
     status, body = assume(sts.url, forged)
     assert status == 400 and "<Code>InvalidIdentityToken</Code>" in body
+    assert "signature" in body, body      # refused for its signature, not as a malformed JWT
 
 
 def test_fake_sts_refuses_another_issuer(idp, other_idp, sts):
