@@ -87,10 +87,12 @@ def ensure_installed() -> None:
 # ------------------------------------------------------------------------------ HTTP
 
 
-def http_json(method: str, url: str, form: dict | None = None, body: dict | None = None,
-              auth: tuple[str, str] | None = None, timeout: float = 10) -> tuple[int, dict]:
-    """(status, JSON body) of a request; never raises on 4xx/5xx."""
-    headers = {"Accept": "application/json"}
+def http_raw(method: str, url: str, form: dict | None = None, body: dict | None = None,
+             auth: tuple[str, str] | None = None, timeout: float = 10,
+             accept: str | None = "application/json") -> tuple[int, bytes]:
+    """(status, body bytes) of a request: `form` url-encoded or `body` as JSON, Basic `auth`;
+    never raises on 4xx/5xx."""
+    headers = {"Accept": accept} if accept else {}
     data = None
     if form is not None:
         data = urllib.parse.urlencode(form).encode()
@@ -104,9 +106,15 @@ def http_json(method: str, url: str, form: dict | None = None, body: dict | None
     req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            status, raw = r.status, r.read()
+            return r.status, r.read()
     except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
+        return e.code, e.read()
+
+
+def http_json(method: str, url: str, form: dict | None = None, body: dict | None = None,
+              auth: tuple[str, str] | None = None, timeout: float = 10) -> tuple[int, dict]:
+    """(status, JSON body) of a request; never raises on 4xx/5xx."""
+    status, raw = http_raw(method, url, form=form, body=body, auth=auth, timeout=timeout)
     try:
         return status, json.loads(raw) if raw else {}
     except ValueError:

@@ -13,15 +13,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import pytest
 
 from fake_sts import fake_sts_server, sts  # noqa: F401  (pytest fixtures)
-from idp import (OTHER_ACCOUNT, CallbackListener, Idp, b64url, b64url_decode, http_json, idp,  # noqa: F401
-                 idp_server, jwt_parts, pkce_pair, start_idp)
+from idp import (OTHER_ACCOUNT, CallbackListener, Idp, b64url, b64url_decode, http_json,  # noqa: F401
+                 http_raw, idp, idp_server, jwt_parts, pkce_pair, start_idp)
 from support import REPO
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/developer"
@@ -30,13 +28,8 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/developer"
 def assume(sts_url: str, token: str) -> tuple[int, str]:
     form = {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleArn": ROLE_ARN,
             "RoleSessionName": "dev", "WebIdentityToken": token}
-    req = urllib.request.Request(sts_url + "/", data=urllib.parse.urlencode(form).encode(),
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    status, raw = http_raw("POST", sts_url + "/", form=form, accept=None)
+    return status, raw.decode()
 
 
 # ------------------------------------------------------------------------------ provider
@@ -364,6 +357,7 @@ def test_fake_sts_refuses_a_modified_payload(idp, sts):
     forged = f"{h}.{b64url(json.dumps(claims).encode())}.{s}"
     status, body = assume(sts.url, forged)
     assert status == 400 and "<Code>InvalidIdentityToken</Code>" in body
+    assert "signature" in body, body      # refused for its signature, not as a malformed JWT
 
 
 def test_fake_sts_refuses_another_issuer(idp, other_idp, sts):

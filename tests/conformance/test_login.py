@@ -12,8 +12,8 @@ under the cache dir (0600 files in a 0700 directory); without a usable token eve
 exits 3 at once with `aws-oidc login --provider corp`; ID tokens are refreshed when less than
 the margin (60 s, capped at half the token's lifetime) is left, under a lock.
 
-Every test skips while `aws-oidc login --help` fails (the feature is not there yet); once it
-is there, any mismatch with the contract fails.
+Every test fails at once, with the binary's stderr, when `aws-oidc login --help` fails (the
+feature is there: a broken or renamed `login` must not pass as skipped tests).
 """
 
 from __future__ import annotations
@@ -63,18 +63,20 @@ def opaque_secrets_in(text: str) -> list[str]:
 
 # ------------------------------------------------------------------------ feature gate
 
-_login_help: dict[str, bool] = {}
+_login_help: dict[str, str | None] = {}
 
 
 @pytest.fixture
 def login_bin(aws_oidc_bin) -> str:
-    """The binary, or a skip while it has no `login` (the lead's code has not landed yet)."""
+    """The binary, once `login --help` has exited 0 (else the test fails with its stderr)."""
     if aws_oidc_bin not in _login_help:
         p = subprocess.run([aws_oidc_bin, "login", "--help"], capture_output=True, text=True,
                            timeout=30, stdin=subprocess.DEVNULL)
-        _login_help[aws_oidc_bin] = p.returncode == 0
-    if not _login_help[aws_oidc_bin]:
-        pytest.skip(f"`{aws_oidc_bin} login --help` fails: interactive login not implemented yet")
+        _login_help[aws_oidc_bin] = (None if p.returncode == 0
+                                     else f"exit {p.returncode}: {p.stderr[-2000:]}")
+    failure = _login_help[aws_oidc_bin]
+    if failure is not None:
+        pytest.fail(f"`{aws_oidc_bin} login --help` fails ({failure})")
     return aws_oidc_bin
 
 

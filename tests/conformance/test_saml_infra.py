@@ -18,15 +18,12 @@ import datetime as dt
 import re
 import secrets
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from fake_sts import fake_sts_server, sts  # noqa: F401  (pytest fixtures)
-from idp import idp, idp_server  # noqa: F401  (pytest fixtures)
+from idp import http_raw, idp, idp_server  # noqa: F401  (pytest fixtures)
 
 ACCOUNT_ID = "123456789012"
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:saml-provider/aws-oidc-test-idp"
@@ -86,13 +83,8 @@ def assume_saml(sts_url: str, response: bytes | str, role_arn: str = ROLE_ARN,
             "PrincipalArn": principal_arn, "SAMLAssertion": b64}
     if duration is not None:
         form["DurationSeconds"] = str(duration)
-    req = urllib.request.Request(sts_url + "/", data=urllib.parse.urlencode(form).encode(),
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    status, raw = http_raw("POST", sts_url + "/", form=form, accept=None)
+    return status, raw.decode()
 
 
 def xml_field(body: str, name: str) -> str | None:

@@ -1,7 +1,8 @@
 //! A run against plain `http://127.0.0.1` endpoints (the GitHub token endpoint, STS, the
 //! federation endpoint) never touches TLS trust roots: no file under `/etc/ssl` (nor the other
 //! distributions' bundle paths) is opened. Checked by running the binary under
-//! `strace -f -e trace=open,openat` against the in-process fakes; skipped, with the reason
+//! `strace -f -e trace=open,openat` against the in-process fakes (and a run against an `https://`
+//! endpoint as the control that the trace does see the roots); skipped, with the reason
 //! printed, where strace is missing or cannot trace (`scripts/setup-system-deps.sh test`
 //! installs it).
 
@@ -142,5 +143,34 @@ fn plain_http_endpoints_never_open_trust_roots() {
         roots.len(),
         &roots[..roots.len().min(3)],
         run.describe()
+    );
+
+    // The control: with an https:// endpoint the same trace does show the roots being opened
+    // (tried even where no bundle exists; loaded before the refused connection is tried).
+    let https_sts = format!("https://127.0.0.1:{}", refused_port());
+    let (control, paths) = traced(
+        &env,
+        &[
+            "assume",
+            "--role-arn",
+            ROLE_ARN,
+            "--session-name",
+            SESSION_NAME,
+            "--region",
+            "us-east-1",
+            "--sts-endpoint",
+            &https_sts,
+        ],
+        &[
+            ("AWS_ID_TOKEN", &jwt.token),
+            ("AWS_OIDC_MAX_ATTEMPTS", "1"),
+            ("AWS_OIDC_RETRY_BASE_DELAY_MS", "10"),
+        ],
+    );
+    assert!(
+        !root_files(&paths).is_empty(),
+        "an https:// endpoint opened no trust roots under strace, so the check above proves \
+         nothing\n{}",
+        control.describe()
     );
 }
