@@ -208,7 +208,8 @@ async fn current(
     })?;
     tracing::info!("refreshed the login to {name}");
     if access {
-        return renewed.access_token.ok_or_else(|| SessionError::Expired {
+        // The new one only: the stored one is why this refresh happened.
+        return answer.access_token.ok_or_else(|| SessionError::Expired {
             provider: name.to_string(),
             why: "the provider's refresh answer has no access token".into(),
         });
@@ -219,6 +220,59 @@ async fn current(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::idp::store::StoreKind;
+
+    /// A provider whose refresh answer holds a new, verifiable ID token and no access token.
+    async fn provider_without_access_tokens() -> (crate::idp::fake::Fake, Provider) {
+        use crate::idp::verify::tests::{rsa_jwk, sign};
+        use serde_json::json;
+        let server = crate::idp::fake::serve(|r, _| {
+            let issuer = format!("http://{}", r.header("host").unwrap());
+            let body = if r.path.ends_with("/openid-configuration") {
+                crate::idp::discovery::tests::document(&issuer)
+            } else if r.path.ends_with("/jwks") {
+                json!({ "keys": [rsa_jwk("k1")] })
+            } else {
+                let now = now_secs();
+                let claims = json!({"iss": issuer, "sub": "alice", "aud": "cli", "iat": now, "exp": now + 3600});
+                let id_token = sign(&json!({"alg": "RS256", "kid": "k1"}), &claims);
+                json!({"id_token": id_token.expose(), "refresh_token": "r2", "token_type": "Bearer", "expires_in": 3600})
+            };
+            (200, body.to_string())
+        })
+        .await;
+        let provider: Provider =
+            serde_saphyr::from_str(&format!("issuer: {}\nclient_id: cli\n", server.url)).unwrap();
+        (server, provider)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_refresh_without_an_access_token_never_hands_back_the_expired_one() {
+        let (_server, provider) = provider_without_access_tokens().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreKind::File, Some(dir.path().to_path_buf())).unwrap();
+        let then = now_secs() - 10;
+        store
+            .save(
+                "corp",
+                &Tokens {
+                    id_token: Secret::new("h.p.s"),
+                    id_token_expires_at: then,
+                    refresh_token: Some(Secret::new("r1")),
+                    access_token: Some(Secret::new("expired-access-token")),
+                    access_token_expires_at: Some(then),
+                },
+            )
+            .unwrap();
+        let budget = crate::idp::discovery::tests::budget();
+        let err = access_token("corp", &provider, &store, &budget)
+            .await
+            .expect_err("the stored access token has expired");
+        assert!(err.to_string().contains("no access token"), "{err}");
+        // The refresh itself counted: the rotated refresh token is kept.
+        let saved = store.load("corp").unwrap().unwrap();
+        assert_eq!(saved.refresh_token.unwrap().expose(), "r2");
+    }
 
     #[test]
     fn refresh_margin_is_capped_at_half_the_lifetime() {

@@ -371,7 +371,7 @@ fn check_claims(token: &IdToken, expected: &Expected) -> Result<(), VerifyError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
@@ -420,7 +420,7 @@ mod tests {
         (strip(n), strip(e))
     }
 
-    fn rsa_jwk(kid: &str) -> Value {
+    pub(crate) fn rsa_jwk(kid: &str) -> Value {
         let (n, e) = n_e(rsa().public_key().as_ref());
         assert_eq!(n.len(), 256);
         json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64(&n), "e": b64(&e)})
@@ -440,7 +440,7 @@ mod tests {
         json!({"iss": ISS, "sub": "alice", "aud": "cli", "exp": NOW + 300, "iat": NOW, "nonce": "N0NCE"})
     }
 
-    fn sign(header: &Value, claims: &Value) -> Secret {
+    pub(crate) fn sign(header: &Value, claims: &Value) -> Secret {
         let input = format!(
             "{}.{}",
             b64(header.to_string().as_bytes()),
