@@ -223,20 +223,16 @@ pub async fn run(mut args: SetupArgs, env: &Env) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// A provider name is a plain YAML key and a store key: letters, digits, `_`, `.`, `-`.
+/// A provider name is a plain YAML key and a store key: up to 64 letters, digits, `_`, `.`,
+/// `-`, starting with a letter or digit (so that `login` can store its tokens).
 fn check_name(name: &str) -> Result<(), Failure> {
-    let ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && crate::idp::store::is_storable_name(name);
     if ok {
         Ok(())
     } else {
         Err(Failure::usage(format!(
-            "provider name `{}` must be letters, digits, `_`, `.` or `-` (e.g. corp)",
+            "provider name `{}` must be up to 64 letters, digits, `_`, `.` or `-`, starting with a letter or digit (e.g. corp)",
             name.escape_default()
         )))
     }
@@ -782,6 +778,25 @@ fn update_text(text: &str, name: &str, entry: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_provider_name_can_name_stored_tokens() {
+        for good in ["corp", "okta-prod", "a.b_c", &"x".repeat(64)] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        // Each refused here would save, then fail at `login` when the tokens are stored.
+        for bad in [
+            "",
+            "-corp",
+            "_corp",
+            ".corp",
+            "a b",
+            "corp/x",
+            &"x".repeat(65),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
 
     fn corp(issuer: &str) -> Provider {
         Provider {

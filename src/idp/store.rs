@@ -400,13 +400,17 @@ fn tokens_dir(cache_dir: Option<&Path>) -> Result<Cache, StoreError> {
 }
 
 /// Provider names become file names and keyring users: a safe alphabet only.
-fn check_provider(name: &str) -> Result<(), StoreError> {
-    let ok = (1..=64).contains(&name.len())
+/// Whether stored tokens can be named after this provider (file and keyring names).
+pub fn is_storable_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
         && !name.starts_with('.')
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn check_provider(name: &str) -> Result<(), StoreError> {
+    if is_storable_name(name) {
         Ok(())
     } else {
         Err(StoreError::BadProvider(name.to_string()))
