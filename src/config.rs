@@ -353,7 +353,8 @@ impl Config {
 /// An issuer must be `https://`, except on the loopback (`http://127.0.0.1`, `http://localhost`)
 /// for local providers and tests; no query, no fragment.
 pub fn check_issuer(issuer: &str) -> Result<(), String> {
-    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+    // The hosts `idp::secure_url` lets discovery and the token endpoint reach over plain http.
+    let loopback = ["http://127.0.0.1", "http://localhost"]
         .iter()
         .any(|p| {
             issuer
@@ -544,6 +545,8 @@ mod tests {
             "https://",
             "idp.example.com",
             "https://idp.example.com/?x=1",
+            // Discovery would refuse it (plain http only to 127.0.0.1 and localhost).
+            "http://[::1]:8080",
         ] {
             assert!(check_issuer(bad).is_err(), "{bad}");
         }
