@@ -354,13 +354,11 @@ impl Config {
 /// for local providers and tests; no query, no fragment.
 pub fn check_issuer(issuer: &str) -> Result<(), String> {
     // The hosts `idp::secure_url` lets discovery and the token endpoint reach over plain http.
-    let loopback = ["http://127.0.0.1", "http://localhost"]
-        .iter()
-        .any(|p| {
-            issuer
-                .strip_prefix(p)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-        });
+    let loopback = ["http://127.0.0.1", "http://localhost"].iter().any(|p| {
+        issuer
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+    });
     let https = issuer.starts_with("https://") && issuer.len() > "https://".len();
     if !(https || loopback) {
         return Err(format!(
